@@ -1,0 +1,159 @@
+"""Train the default config on a named corpus and record accuracy, speed and memory.
+
+    python scripts/benchmark.py --corpus ncbi-disease
+    python scripts/benchmark.py --render        # only rebuild benchmarks/README.md
+
+Each run writes ``benchmarks/results/<corpus>-<timestamp>.json`` (test P/R/F1, seconds
+per epoch, inference tokens/s at batch 1, 32 and 256, peak RSS, machine, versions and the
+command) and re-renders ``benchmarks/README.md`` from every result file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import platform
+import resource
+import shlex
+import sys
+import tempfile
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import torch
+
+from tagger import Tagger, TaggerConfig, __version__
+from tagger.cli.train import EpochReport
+from tagger.evaluation import evaluate
+from tagger.files import atomic_write
+from tagger.formats import read_corpus
+from tagger.training import Trainer
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+SPLITS = {"ncbi-disease": ("train", "devel", "test"), "bc5cdr": ("train", "devel", "test")}
+BATCH_SIZES = (1, 32, 256)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", choices=sorted(SPLITS), help="corpus to train and test on")
+    parser.add_argument(
+        "--data-dir", type=Path, default=ROOT.parent / "shared" / "corpora", help="where the corpora lie"
+    )
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a default config value"
+    )
+    parser.add_argument("--render", action="store_true", help="only re-render benchmarks/README.md")
+    args = parser.parse_args()
+    if not args.render:
+        if not args.corpus:
+            parser.error("--corpus is required unless --render is given")
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        result = run(args.corpus, args.data_dir, TaggerConfig().with_overrides(args.set))
+        name = f"{args.corpus}-{result['date'].replace(':', '').replace('-', '')}.json"
+        with atomic_write(RESULTS / name) as out:
+            json.dump(result, out, indent=2)
+        print(f"wrote {RESULTS / name}")
+    render()
+
+
+def run(corpus: str, data_dir: Path, config: TaggerConfig) -> dict:
+    """Train, test and time one model; return the result record."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    train, dev, test = (read_corpus(data_dir / corpus / f"{split}.tsv") for split in SPLITS[corpus])
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as output:
+        trainer = Trainer(Tagger.build(config, train), train, dev, output, [EpochReport()])
+        training = trainer.fit()
+        train_seconds = time.perf_counter() - started
+        tagger = Tagger.load(trainer.model_dir)
+    scores, _ = evaluate(tagger, test)
+    strict, _ = evaluate(tagger, test, mode="strict")
+    history = training.history
+    return {
+        "corpus": corpus,
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(["python", *map(shlex.quote, sys.argv)]),
+        "machine": machine(),
+        "versions": {name: version(name) for name in ("torch", "pytorch-crf", "spacy", "seqeval")}
+        | {"tagger": __version__, "python": platform.python_version()},
+        "config": config.to_dict(),
+        "test": {k: scores[k] for k in ("precision", "recall", "f1", "mode", "scheme", "per_type")},
+        "test_strict": {k: strict[k] for k in ("precision", "recall", "f1")},
+        "dev_f1": training.best_dev_f1,
+        "epochs": len(history),
+        "best_epoch": training.best_epoch,
+        "stopped_because": training.stopped_because,
+        "train_seconds_total": round(train_seconds, 1),
+        "train_seconds_per_epoch": round(sum(r.seconds for r in history) / len(history), 2),
+        "infer_tokens_per_second": {str(size): inference_speed(tagger, test, size) for size in BATCH_SIZES},
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def inference_speed(tagger: Tagger, corpus, batch_size: int) -> float:
+    """Tokens per second of ``predict`` (confidences included) over the corpus' sentences."""
+    sentences = [s.tokens for s in corpus]
+    if batch_size == 1:
+        sentences = sentences[:500]
+    tagger.predict(sentences[:64], batch_size=batch_size)  # warm-up
+    started = time.perf_counter()
+    tagger.predict(sentences, batch_size=batch_size)
+    return round(sum(map(len, sentences)) / (time.perf_counter() - started))
+
+
+def machine() -> dict:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "system": platform.platform(),
+    }
+
+
+def render() -> None:
+    """Rebuild ``benchmarks/README.md`` from every result file."""
+    results = sorted(
+        (json.loads(p.read_text()) for p in RESULTS.glob("*.json")), key=lambda r: (r["corpus"], r["date"])
+    )
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `python scripts/benchmark.py --render` from `results/*.json`; do not edit by hand.",
+        "Test scores are seqeval entity-level micro averages on the test split (default mode, the corpus' scheme);",
+        "strict mode in brackets. Inference speed is `Tagger.predict` with confidences, tokens/s by batch size.",
+        "",
+        "| corpus | date | test P / R / F1 (strict F1) | dev F1 | epochs (best) | train s/epoch | train total "
+        "| infer tok/s b1 / b32 / b256 | peak RSS | machine |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        t, speed = r["test"], r["infer_tokens_per_second"]
+        lines.append(
+            f"| {r['corpus']} | {r['date'][:10]} | {t['precision']:.4f} / {t['recall']:.4f} / **{t['f1']:.4f}** "
+            f"({r['test_strict']['f1']:.4f}) | {r['dev_f1']:.4f} | {r['epochs']} ({r['best_epoch']}) | "
+            f"{r['train_seconds_per_epoch']:.1f} | {r['train_seconds_total'] / 60:.1f} min | "
+            f"{speed['1']:,} / {speed['32']:,} / {speed['256']:,} | {r['peak_rss_mb']:.0f} MB | "
+            f"{r['machine']['cores']} cores, {r['machine']['torch_threads']} threads |"
+        )
+    lines += ["", "Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
+    with atomic_write(ROOT / "benchmarks" / "README.md") as out:
+        out.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

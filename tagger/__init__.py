@@ -1,0 +1,8 @@
+"""BiLSTM-CRF sequence tagging for opinion targets and biomedical entities."""
+
+__version__ = "0.1.0"
+
+from .config import TaggerConfig  # noqa: E402
+from .tagger import Prediction, Span, Tagger  # noqa: E402
+
+__all__ = ["Prediction", "Span", "Tagger", "TaggerConfig", "__version__"]

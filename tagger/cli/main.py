@@ -1,0 +1,48 @@
+"""``tagger``: the entry point that dispatches to the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from .. import __version__
+from ..config import ConfigError
+from ..corpus import CorpusFormatError
+from ..schemes import SchemeError
+from ..tagger import ModelError
+from . import evaluate, predict, train
+
+COMMANDS = (train, evaluate, predict)
+USER_ERRORS = (ConfigError, CorpusFormatError, ModelError, SchemeError, FileNotFoundError)
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="tagger", description="BiLSTM-CRF sequence tagging.")
+    root.add_argument("--version", action="version", version=f"tagger {__version__}")
+    root.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(commands)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s" if args.verbose else "%(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return args.run(args) or 0
+    except USER_ERRORS as error:
+        print(f"tagger {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"tagger {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

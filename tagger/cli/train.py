@@ -1,0 +1,101 @@
+"""``tagger train``: train a model, early-stopping on dev F1, and score it on test."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import torch
+
+from ..config import TaggerConfig
+from ..evaluation import evaluate
+from ..files import atomic_write
+from ..formats import read_corpus
+from ..tagger import Tagger
+from ..training import Callback, ProgressBar, Trainer
+from .report import print_scores
+
+logger = logging.getLogger("tagger")
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        "train",
+        help="train a BiLSTM-CRF on a corpus",
+        description="Train a BiLSTM-CRF. The best model (by dev entity F1) is saved in OUTPUT/model.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--train", required=True, type=Path, help="training corpus (CoNLL token TAB tag)")
+    parser.add_argument("--dev", type=Path, help="dev corpus for early stopping; default: 10%% of train, by the seed")
+    parser.add_argument("--test", type=Path, help="test corpus, scored once with the best model")
+    parser.add_argument("--output", required=True, type=Path, help="output directory")
+    parser.add_argument("--config", type=Path, help="JSON config file (a model's config.json works too)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    parser.add_argument("--epochs", type=int, help="maximum epochs (config: epochs)")
+    parser.add_argument("--seed", type=int, help="random seed (config: seed)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoint.pt")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = TaggerConfig.from_file(args.config) if args.config else TaggerConfig()
+    overrides = list(args.set)
+    overrides += [f"epochs={args.epochs}"] if args.epochs is not None else []
+    overrides += [f"seed={args.seed}"] if args.seed is not None else []
+    config = config.with_overrides(overrides)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    train = read_corpus(args.train)
+    if args.dev:
+        dev = read_corpus(args.dev)
+    else:
+        train, dev = train.split(config.dev_fraction, config.seed)
+        logger.info(
+            "no --dev given: holding out %d of %d training sentences (%.0f%%, seed %d) as dev",
+            len(dev),
+            len(train) + len(dev),
+            100 * config.dev_fraction,
+            config.seed,
+        )
+    callbacks = [] if args.no_progress else [ProgressBar()]
+    callbacks.append(EpochReport())
+    if args.resume:
+        trainer = Trainer.resume(args.output, train, dev, callbacks)
+    else:
+        trainer = Trainer(Tagger.build(config, train), train, dev, args.output, callbacks)
+    logger.info("training on %d sentences, dev %d; output in %s", len(train), len(dev), args.output)
+    result = trainer.fit()
+    logger.info(
+        "stopped: %s. Best dev F1 %.4f at epoch %d. Model: %s",
+        result.stopped_because,
+        result.best_dev_f1,
+        result.best_epoch,
+        trainer.model_dir,
+    )
+    if args.test:
+        scores, _ = evaluate(Tagger.load(trainer.model_dir), read_corpus(args.test))
+        with atomic_write(args.output / "test-scores.json") as out:
+            json.dump(scores, out, indent=2)
+        print(f"Test ({args.test}):")
+        print_scores(scores)
+    return 0
+
+
+class EpochReport(Callback):
+    """One log line per epoch."""
+
+    def on_epoch_end(self, trainer, record, improved) -> None:
+        logger.info(
+            "epoch %3d  loss %.4f  dev P %.4f R %.4f F1 %.4f%s  %.1fs (%.0f sent/s)",
+            record.epoch,
+            record.loss,
+            record.dev_precision,
+            record.dev_recall,
+            record.dev_f1,
+            " *" if improved else "",
+            record.seconds,
+            record.sentences_per_second,
+        )

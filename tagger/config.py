@@ -1,0 +1,112 @@
+"""The one typed config of a model and its training, saved with the model as JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+CHAR_ENCODERS = ("lstm", "cnn", "none")
+OPTIMIZERS = ("adam", "sgd")
+INITIALISATIONS = ("default", "xavier", "orthogonal")
+
+
+class ConfigError(ValueError):
+    """An unknown key or a value of the wrong kind in a config."""
+
+
+@dataclass
+class TaggerConfig:
+    """Every hyperparameter of the tagger; defaults are the benchmarked default model."""
+
+    # words
+    lowercase: bool = True  # word embeddings keyed by lowercased forms (characters keep case)
+    normalize_digits: bool = True  # every digit read as 0 for word lookup
+    min_word_count: int = 1  # rarer training words map to <unk>
+    unk_replace: float = 0.5  # chance that a training singleton is read as <unk> (Lample et al.)
+    word_dim: int = 100
+    # characters
+    char_encoder: str = "lstm"  # lstm (Lample et al. 2016), cnn (Ma & Hovy 2016) or none
+    char_dim: int = 30
+    char_hidden: int = 50  # per direction for lstm, filters for cnn
+    char_kernel: int = 3  # cnn window
+    casing_dim: int = 8  # 0 turns the casing feature off
+    # encoder
+    hidden: int = 200  # per direction
+    layers: int = 1
+    dropout: float = 0.5
+    init: str = "default"  # default, xavier or orthogonal
+    scheme: str = "IOBES"  # scheme the model is trained in
+    # training
+    optimizer: str = "adam"
+    lr: float = 0.002
+    momentum: float = 0.9  # sgd
+    lr_decay: float = 0.0  # lr / (1 + lr_decay * epoch), as in Ma & Hovy
+    weight_decay: float = 0.0
+    clip_grad_norm: float = 5.0  # 0 turns clipping off
+    batch_size: int = 32
+    epochs: int = 50
+    patience: int = 8  # epochs without a better dev F1 before stopping
+    seed: int = 13
+    dev_fraction: float = 0.1  # carved from train when no dev set is given
+    threads: int = 0  # torch threads; 0 keeps torch's default
+
+    def __post_init__(self) -> None:
+        choices = {"char_encoder": CHAR_ENCODERS, "optimizer": OPTIMIZERS, "init": INITIALISATIONS}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
+        from .schemes import SchemeError, check_scheme
+
+        try:
+            self.scheme = check_scheme(self.scheme)
+        except SchemeError as error:
+            raise ConfigError(str(error)) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TaggerConfig":
+        """A config from ``values``; missing keys take defaults, unknown keys are an error."""
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"unknown config keys: {', '.join(unknown)}; known keys: {', '.join(known)}")
+        return cls(**{name: _coerce(known[name], value) for name, value in values.items()})
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "TaggerConfig":
+        """Read a JSON config file (a saved model's ``config.json`` works too)."""
+        try:
+            values = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise ConfigError(f"cannot read config {path}: {error}") from None
+        return cls.from_dict(values.get("config", values))
+
+    def with_overrides(self, assignments: list[str]) -> "TaggerConfig":
+        """Apply ``key=value`` strings, as given to ``--set``."""
+        values = self.to_dict()
+        for assignment in assignments:
+            key, sep, value = assignment.partition("=")
+            if not sep:
+                raise ConfigError(f"expected key=value, got {assignment!r}")
+            values[key.strip()] = value.strip()
+        return self.from_dict(values)
+
+
+def _coerce(field: dataclasses.Field, value: Any) -> Any:
+    """Turn strings from the command line (and JSON numbers) into the field's type."""
+    kind = {"bool": bool, "int": int, "float": float, "str": str}[str(field.type)]
+    if kind is bool and isinstance(value, str):
+        if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ConfigError(f"{field.name} must be true or false, not {value!r}")
+        return value.lower() in ("true", "1", "yes")
+    if kind is int and isinstance(value, float) and not value.is_integer():
+        raise ConfigError(f"{field.name} must be an integer, not {value!r}")
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{field.name} must be {kind.__name__}, not {value!r}") from None

@@ -1,0 +1,75 @@
+"""The in-memory corpus shared by every reader, writer and the trainer."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .schemes import detect_scheme, from_spans, to_spans
+
+
+class CorpusFormatError(ValueError):
+    """A corpus file that cannot be read; the message names the file and line."""
+
+
+@dataclass
+class Sentence:
+    """Tokens with their tags, and where known their ``(start, end)`` offsets into ``text``."""
+
+    tokens: list[str]
+    tags: list[str] = field(default_factory=list)
+    offsets: list[tuple[int, int]] | None = None
+    text: str | None = None
+    id: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    @property
+    def spans(self) -> list[tuple[int, int, str]]:
+        """Token spans ``(start, end, label)`` of the tags, ``end`` exclusive."""
+        return to_spans(self.tags)
+
+    def with_spans(self, spans: list[tuple[int, int, str]], scheme: str) -> "Sentence":
+        """A copy whose tags spell ``spans`` in ``scheme``."""
+        return Sentence(self.tokens, from_spans(spans, len(self.tokens), scheme), self.offsets, self.text, self.id)
+
+
+@dataclass
+class Corpus:
+    """Sentences read from one source, the scheme their tags are in, and what reading found."""
+
+    sentences: list[Sentence]
+    scheme: str = "IOB2"
+    source: str | None = None
+    notes: Counter = field(default_factory=Counter)
+
+    def __len__(self) -> int:
+        return len(self.sentences)
+
+    def __iter__(self):
+        return iter(self.sentences)
+
+    @classmethod
+    def of(cls, sentences: list[Sentence], source: str | None = None) -> "Corpus":
+        """A corpus whose scheme is detected from its tags."""
+        return cls(sentences, detect_scheme(s.tags for s in sentences), source)
+
+    def labels(self) -> list[str]:
+        """The entity labels that occur, sorted."""
+        return sorted({label for s in self.sentences for _, _, label in s.spans})
+
+    def in_scheme(self, scheme: str) -> "Corpus":
+        """The same sentences with their tags rewritten in ``scheme``."""
+        return Corpus([s.with_spans(s.spans, scheme) for s in self.sentences], scheme, self.source, self.notes)
+
+    def split(self, fraction: float, seed: int) -> tuple["Corpus", "Corpus"]:
+        """A seeded random ``(rest, held_out)`` split holding out ``fraction`` of the sentences."""
+        order = list(range(len(self.sentences)))
+        random.Random(seed).shuffle(order)
+        cut = max(1, round(len(order) * fraction))
+        held = sorted(order[:cut])
+        rest = sorted(order[cut:])
+        pick = lambda ids: Corpus([self.sentences[i] for i in ids], self.scheme, self.source)  # noqa: E731
+        return pick(rest), pick(held)

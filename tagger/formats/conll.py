@@ -1,0 +1,78 @@
+"""CoNLL-style files: one token per line with its tag in a column, blank lines between sentences."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..corpus import Corpus, CorpusFormatError, Sentence
+from ..files import atomic_write
+from ..schemes import SchemeError, repair, split_tag
+
+EXTENSIONS = (".tsv", ".conll", ".txt", ".iob", ".bio")
+logger = logging.getLogger(__name__)
+
+
+def read(path: str | Path, token_column: int = 0, tag_column: int = -1) -> Corpus:
+    """Read tokens and tags; ``-DOCSTART-`` lines and runs of blank lines end a sentence.
+
+    Columns are split on tabs when a line has one, else on whitespace. Every line of the
+    file must have the column count of the first one. Ill-formed chunks (``O`` then ``I-X``
+    in IOB2) are repaired and counted in ``corpus.notes["repaired_tags"]``.
+    """
+    path = Path(path)
+    sentences: list[Sentence] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    columns = None
+
+    def close_sentence() -> None:
+        if tokens:
+            sentences.append(Sentence(list(tokens), list(tags)))
+            tokens.clear()
+            tags.clear()
+
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            line = line.rstrip("\r\n")
+            if not line.strip() or line.startswith("-DOCSTART-"):
+                close_sentence()
+                continue
+            fields = line.split("\t") if "\t" in line else line.split()
+            if columns is None:
+                columns = len(fields)
+                if columns < 2:
+                    raise CorpusFormatError(f"{path}:{number}: expected a token and a tag, found {line!r}")
+            if len(fields) != columns:
+                raise CorpusFormatError(
+                    f"{path}:{number}: expected {columns} columns like the first line, found {len(fields)}: {line!r}"
+                )
+            token, tag = fields[token_column], fields[tag_column].strip()
+            if not token or not tag:
+                raise CorpusFormatError(f"{path}:{number}: empty token or tag in {line!r}")
+            try:
+                split_tag(tag)
+            except SchemeError as error:
+                raise CorpusFormatError(f"{path}:{number}: {error}") from None
+            tokens.append(token)
+            tags.append(tag)
+    close_sentence()
+    corpus = Corpus.of(sentences, str(path))
+    repaired = 0
+    for sentence in corpus.sentences:
+        sentence.tags, count = repair(sentence.tags, corpus.scheme)
+        repaired += count
+    if repaired:
+        corpus.notes["repaired_tags"] = repaired
+        logger.warning("%s: repaired %d ill-formed %s tags (e.g. I-X after O)", path, repaired, corpus.scheme)
+    return corpus
+
+
+def write(corpus: Corpus, path: str | Path, columns: tuple[list[list[str]], ...] = ()) -> None:
+    """Write ``token TAB tag`` lines (any extra ``columns`` after them), atomically."""
+    with atomic_write(path) as out:
+        for index, sentence in enumerate(corpus.sentences):
+            extra = [column[index] for column in columns]
+            for position, (token, tag) in enumerate(zip(sentence.tokens, sentence.tags)):
+                out.write("\t".join([token, tag, *(column[position] for column in extra)]) + "\n")
+            out.write("\n")

@@ -1,0 +1,89 @@
+"""The BiLSTM-CRF: word, character and casing embeddings → BiLSTM → emissions → CRF."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from .crf import ConstrainedCRF, Posteriors
+from .embeddings import char_encoder
+
+
+class BiLSTMCRF(nn.Module):
+    """Tensors in, emissions, losses and tag ids out; knows nothing of text or files."""
+
+    def __init__(
+        self,
+        num_words: int,
+        num_chars: int,
+        num_casings: int,
+        num_tags: int,
+        constraints: tuple[list, list, list],
+        *,
+        word_dim: int,
+        char_encoder_kind: str,
+        char_dim: int,
+        char_hidden: int,
+        char_kernel: int,
+        casing_dim: int,
+        hidden: int,
+        layers: int,
+        dropout: float,
+    ):
+        super().__init__()
+        self.words = nn.Embedding(num_words, word_dim, padding_idx=0)
+        self.chars = char_encoder(char_encoder_kind, num_chars, char_dim, char_hidden, char_kernel)
+        self.casing = nn.Embedding(num_casings, casing_dim, padding_idx=0) if casing_dim else None
+        input_dim = word_dim + (self.chars.output_dim if self.chars else 0) + casing_dim
+        self.dropout = nn.Dropout(dropout)
+        self.encoder = nn.LSTM(
+            input_dim,
+            hidden,
+            num_layers=layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=dropout if layers > 1 else 0.0,
+        )
+        self.project = nn.Linear(2 * hidden, num_tags)
+        self.crf = ConstrainedCRF(num_tags, constraints)
+
+    def initialise(self, scheme: str) -> None:
+        """Re-initialise weight matrices (the CRF's aside); ``default`` keeps torch's.
+
+        ``xavier``: Glorot-uniform everywhere; ``orthogonal``: orthogonal recurrent
+        matrices, Glorot-uniform for the rest.
+        """
+        if scheme == "default":
+            return
+        for name, parameter in self.named_parameters():
+            if parameter.dim() < 2 or name.startswith("crf."):
+                continue
+            if scheme == "orthogonal" and ".weight_hh" in name:
+                nn.init.orthogonal_(parameter)
+            else:
+                nn.init.xavier_uniform_(parameter)
+
+    def emissions(self, batch) -> torch.Tensor:
+        """Tag scores per token, shape (batch, seq_len, num_tags)."""
+        features = [self.words(batch.words)]  # each: (batch, seq_len, dim)
+        if self.chars is not None:
+            per_word = self.chars(batch.chars, batch.char_lengths)  # shape: (distinct_words, char_out)
+            features.append(per_word[batch.char_index])
+        if self.casing is not None:
+            features.append(self.casing(batch.casing))
+        inputs = self.dropout(torch.cat(features, dim=2))
+        lengths = batch.mask.sum(dim=1).cpu()
+        packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
+        encoded, _ = pad_packed_sequence(self.encoder(packed)[0], batch_first=True, total_length=inputs.shape[1])
+        return self.project(self.dropout(encoded))
+
+    def loss(self, batch) -> torch.Tensor:
+        """Negative log-likelihood of the gold tags, summed over the batch."""
+        return self.crf.nll(self.emissions(batch), batch.tags, batch.mask)
+
+    def decode(self, batch, with_posteriors: bool = False) -> tuple[torch.Tensor, Posteriors | None]:
+        """Best valid tag ids (batch, seq_len) and, if asked, the posteriors behind them."""
+        emissions = self.emissions(batch)
+        tags = self.crf.decode(emissions, batch.mask)
+        return tags, self.crf.posteriors(emissions, batch.mask) if with_posteriors else None

@@ -1,0 +1,215 @@
+"""``Tagger``: what users hold. Config, vocabularies and model; build, save, load, predict."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save
+
+from . import __version__
+from .batching import Encoder, length_batches
+from .config import ConfigError, TaggerConfig
+from .corpus import Corpus
+from .files import atomic_write
+from .model import BiLSTMCRF
+from .schemes import allowed_transitions, check_scheme, from_spans, tags_for, to_spans
+from .vocab import CASINGS, Vocab, normalize_word
+
+FORMAT_VERSION = 1
+CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE = "config.json", "vocab.json", "weights.safetensors"
+
+
+class ModelError(ValueError):
+    """A model directory that is missing, corrupt or from an incompatible version."""
+
+
+@dataclass
+class Span:
+    """An entity over tokens ``start:end`` (end exclusive) with the CRF's probability of it."""
+
+    start: int
+    end: int
+    label: str
+    score: float
+
+
+@dataclass
+class Prediction:
+    """Tags of one sentence (in the model's output scheme), its spans and token confidences."""
+
+    tags: list[str]
+    spans: list[Span] = field(default_factory=list)
+    token_scores: list[float] = field(default_factory=list)
+
+
+class Tagger:
+    """A trained (or freshly built) BiLSTM-CRF with its vocabularies."""
+
+    def __init__(self, config: TaggerConfig, words: Vocab, chars: Vocab, tags: Vocab, output_scheme: str):
+        self.config = config
+        self.output_scheme = check_scheme(output_scheme)
+        self.encoder = Encoder(words, chars, tags, config.lowercase, config.normalize_digits)
+        self.model = BiLSTMCRF(
+            len(words),
+            len(chars),
+            len(CASINGS),
+            len(tags),
+            allowed_transitions(config.scheme, tags.items),
+            word_dim=config.word_dim,
+            char_encoder_kind=config.char_encoder,
+            char_dim=config.char_dim,
+            char_hidden=config.char_hidden,
+            char_kernel=config.char_kernel,
+            casing_dim=config.casing_dim,
+            hidden=config.hidden,
+            layers=config.layers,
+            dropout=config.dropout,
+        )
+
+    @property
+    def labels(self) -> list[str]:
+        """Entity labels the model predicts."""
+        return sorted({tag[2:] for tag in self.encoder.tag_vocab.items if tag != "O"})
+
+    @classmethod
+    def build(cls, config: TaggerConfig, train: Corpus) -> "Tagger":
+        """A new, untrained tagger with vocabularies from ``train`` (never from dev or test)."""
+        words = Counter(
+            normalize_word(token, config.lowercase, config.normalize_digits) for s in train for token in s.tokens
+        )
+        chars = Counter(c for s in train for token in s.tokens for c in token)
+        tags = Vocab(tags_for(train.labels(), config.scheme))
+        with torch.random.fork_rng():
+            torch.manual_seed(config.seed)
+            tagger = cls(config, Vocab.build(words, config.min_word_count), Vocab.build(chars), tags, train.scheme)
+            tagger.model.initialise(config.init)
+        return tagger
+
+    def predict(
+        self, sentences: Sequence[Sequence[str]], batch_size: int = 128, confidences: bool = True
+    ) -> list[Prediction]:
+        """Tag token lists in length-sorted batches; results come back in input order."""
+        self.model.eval()
+        results = [Prediction([]) for _ in sentences]
+        lengths = [len(s) for s in sentences]
+        tag_names = self.encoder.tag_vocab.items
+        with torch.inference_mode():
+            for indices in length_batches(lengths, batch_size):
+                indices = [i for i in indices if lengths[i]]
+                if not indices:
+                    continue
+                batch = self.encoder.collate([self.encoder.encode(sentences[i]) for i in indices])
+                best, posteriors = self.model.decode(batch, with_posteriors=confidences)
+                paths = posteriors.along(best) if confidences else None
+                for row, (index, ids) in enumerate(zip(indices, best.tolist())):
+                    ids = ids[: lengths[index]]
+                    spans = to_spans([tag_names[i] for i in ids])
+                    prediction = results[index]
+                    prediction.tags = from_spans(spans, len(ids), self.output_scheme)
+                    if paths is None:
+                        prediction.spans = [Span(s, e, label, math.nan) for s, e, label in spans]
+                        continue
+                    prediction.token_scores = [math.exp(p) for p in paths.token_log_probs[row][: len(ids)]]
+                    prediction.spans = [
+                        Span(s, e, label, math.exp(paths.span_log_prob(row, s, e))) for s, e, label in spans
+                    ]
+        return results
+
+    def tag_text(self, text: str, batch_size: int = 128) -> list[dict]:
+        """Entities in raw ``text`` as ``{start, end, label, text, score}`` character spans."""
+        from .text import sentences
+
+        split = sentences(text)
+        found = []
+        for sentence, prediction in zip(split, self.predict([s.tokens for s in split], batch_size)):
+            for span in prediction.spans:
+                start, end = sentence.offsets[span.start][0], sentence.offsets[span.end - 1][1]
+                found.append(
+                    {"start": start, "end": end, "label": span.label, "text": text[start:end], "score": span.score}
+                )
+        return found
+
+    @property
+    def vocabs(self) -> tuple[Vocab, Vocab, Vocab]:
+        return self.encoder.word_vocab, self.encoder.char_vocab, self.encoder.tag_vocab
+
+    def to_parts(self) -> tuple[dict, dict, dict[str, torch.Tensor]]:
+        """``(meta, vocabularies, weights)``: plain data that ``from_parts`` turns back into a tagger."""
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "tagger_version": __version__,
+            "output_scheme": self.output_scheme,
+            "config": self.config.to_dict(),
+        }
+        vocab = {name: v.items for name, v in zip(("words", "chars", "tags"), self.vocabs)}
+        weights = {name: tensor.detach().contiguous() for name, tensor in self.model.state_dict().items()}
+        return meta, vocab, weights
+
+    @classmethod
+    def from_parts(cls, meta: dict, vocab: dict, weights: dict[str, torch.Tensor], source: str) -> "Tagger":
+        """The tagger ``to_parts`` described; ``source`` names where the parts came from in errors."""
+        version = meta.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ModelError(
+                f"{source}: model format {version!r} is not one this tagger {__version__} reads "
+                f"(up to {FORMAT_VERSION}); upgrade tagger"
+            )
+        try:
+            config = TaggerConfig.from_dict(meta["config"])
+            tagger = cls(
+                config, Vocab(vocab["words"]), Vocab(vocab["chars"]), Vocab(vocab["tags"]), meta["output_scheme"]
+            )
+            tagger.model.load_state_dict(weights)
+        except (KeyError, TypeError, ConfigError, RuntimeError, ValueError) as error:
+            raise ModelError(f"{source}: incompatible or corrupt model ({type(error).__name__}: {error})") from None
+        tagger.model.eval()
+        return tagger
+
+    def save(self, directory: str | Path) -> None:
+        """Write the model directory: config and vocabularies as JSON, weights as safetensors.
+
+        Each file is replaced atomically, the config last.
+        """
+        directory = Path(directory)
+        meta, vocab, weights = self.to_parts()
+        with atomic_write(directory / VOCAB_FILE) as out:
+            json.dump(vocab, out, ensure_ascii=False)
+        with atomic_write(directory / WEIGHTS_FILE, "wb") as out:
+            out.write(save(weights))
+        with atomic_write(directory / CONFIG_FILE) as out:
+            json.dump(meta, out, indent=2)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "Tagger":
+        """Load a model directory onto the CPU; never unpickles anything."""
+        directory = Path(directory)
+        missing = [name for name in (CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE) if not (directory / name).is_file()]
+        if missing:
+            raise ModelError(
+                f"{directory} is not a tagger model: missing {', '.join(missing)} "
+                f"(a model directory holds {CONFIG_FILE}, {VOCAB_FILE} and {WEIGHTS_FILE})"
+            )
+        try:
+            weights = load_file(str(directory / WEIGHTS_FILE), device="cpu")
+        except (SafetensorError, OSError) as error:
+            raise ModelError(f"{directory / WEIGHTS_FILE}: cannot read weights ({error})") from None
+        return cls.from_parts(
+            _read_json(directory / CONFIG_FILE), _read_json(directory / VOCAB_FILE), weights, str(directory)
+        )
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelError(f"{path}: cannot read model file ({error})") from None
+    if not isinstance(value, dict):
+        raise ModelError(f"{path}: expected a JSON object")
+    return value

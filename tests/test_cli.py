@@ -1,0 +1,109 @@
+"""The command line as users run it: train, evaluate, predict on the bundled sample."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+
+import pytest
+
+from tagger.cli.main import main, parser
+
+QUICK = ["--set", "word_dim=32", "--set", "hidden=32", "--set", "char_hidden=16", "--no-progress"]
+
+
+def tagger_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tagger.cli.main", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def trained(sample, tmp_path_factory):
+    output = tmp_path_factory.mktemp("run")
+    code = main(
+        [
+            "train",
+            "--train",
+            str(sample / "train.tsv"),
+            "--dev",
+            str(sample / "dev.tsv"),
+            "--test",
+            str(sample / "test.tsv"),
+            "--output",
+            str(output),
+            "--epochs",
+            "3",
+            *QUICK,
+        ]
+    )
+    assert code == 0
+    return output
+
+
+def test_train_writes_model_log_plot_and_test_scores(trained):
+    assert {p.name for p in (trained / "model").iterdir()} == {"config.json", "vocab.json", "weights.safetensors"}
+    assert len((trained / "log.jsonl").read_text().splitlines()) == 3
+    assert (trained / "learning-curve.png").read_bytes()[:4] == b"\x89PNG"
+    scores = json.loads((trained / "test-scores.json").read_text())
+    assert 0.0 <= scores["f1"] <= 1.0 and scores["scheme"] == "IOB2"
+
+
+def test_evaluate_json_contract_and_predictions_file(trained, sample, tmp_path):
+    predictions = tmp_path / "predictions.tsv"
+    result = tagger_cli(
+        "evaluate",
+        "--model",
+        str(trained / "model"),
+        "--data",
+        str(sample / "test.tsv"),
+        "--json",
+        "--predictions",
+        str(predictions),
+    )
+    assert result.returncode == 0, result.stderr
+    scores = json.loads(result.stdout)
+    assert {"precision", "recall", "f1", "mode", "scheme", "per_type"} <= set(scores)
+    assert scores["mode"] == "default" and scores["scheme"] == "IOB2"
+    assert all(0.0 <= scores[k] <= 1.0 for k in ("precision", "recall", "f1"))
+    assert set(next(iter(scores["per_type"].values()))) == {"precision", "recall", "f1", "support"}
+    first = predictions.read_text().splitlines()[0].split("\t")
+    assert len(first) == 3  # token, gold, predicted
+
+
+def test_predict_prints_exact_character_spans(trained, sample):
+    result = tagger_cli("predict", "--model", str(trained / "model"), str(sample / "sample.txt"), "--json")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    for span in record["spans"]:
+        assert record["text"][span["start"] : span["end"]] == span["text"]
+
+
+def test_train_without_dev_carves_one_from_train(sample, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    code = main(["train", "--train", str(sample / "dev.tsv"), "--output", str(tmp_path), "--epochs", "1", *QUICK])
+    assert code == 0
+    assert "no --dev given: holding out" in caplog.text
+
+
+def test_user_errors_are_one_clear_line(sample, tmp_path):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("aspirin\tB-Chemical\nworks\n")
+    result = tagger_cli("train", "--train", str(bad), "--output", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        == f"tagger train: error: {bad}:2: expected 2 columns like the first line, found 1: 'works'"
+    )
+    result = tagger_cli("evaluate", "--model", str(tmp_path), "--data", str(sample / "test.tsv"))
+    assert result.returncode == 2 and "is not a tagger model" in result.stderr
+    result = tagger_cli("train", "--train", str(sample / "dev.tsv"), "--output", str(tmp_path), "--set", "hiden=3")
+    assert result.returncode == 2 and "unknown config keys: hiden" in result.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["evaluate"], ["predict"]])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parser().parse_args([*command, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: tagger" in capsys.readouterr().out

@@ -1,0 +1,94 @@
+"""The constrained CRF against brute-force enumeration of every tag sequence."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from tagger.crf import ConstrainedCRF
+from tagger.schemes import allowed_transitions, is_valid, tags_for
+
+TAGS = tags_for(["X", "Y"], "IOBES")  # 9 tags
+
+
+def _crf(seed: int, constrained: bool = True) -> ConstrainedCRF:
+    torch.manual_seed(seed)
+    crf = ConstrainedCRF(len(TAGS), allowed_transitions("IOBES", TAGS) if constrained else None)
+    with torch.no_grad():
+        for parameter in crf.parameters():
+            parameter.normal_(0, 1)
+    return crf
+
+
+@torch.no_grad()
+def _path_score(crf: ConstrainedCRF, emissions: torch.Tensor, path: tuple[int, ...]) -> float:
+    start, transitions, end = crf._scores()
+    score = start[path[0]] + emissions[0, path[0]] + end[path[-1]]
+    for t in range(1, len(path)):
+        score = score + transitions[path[t - 1], path[t]] + emissions[t, path[t]]
+    return float(score)
+
+
+def _valid_paths(length: int):
+    for path in itertools.product(range(len(TAGS)), repeat=length):
+        if is_valid([TAGS[i] for i in path], "IOBES"):
+            yield path
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_decode_and_posteriors_match_enumeration(seed):
+    crf = _crf(seed)
+    lengths = [4, 2, 3]
+    emissions = torch.randn(len(lengths), max(lengths), len(TAGS))
+    mask = torch.arange(max(lengths))[None, :] < torch.tensor(lengths)[:, None]
+    decoded = crf.decode(emissions, mask)
+    posteriors = crf.posteriors(emissions, mask)
+    marginals = posteriors.marginals()
+    paths = posteriors.along(decoded)
+    for row, n in enumerate(lengths):
+        scored = {path: _path_score(crf, emissions[row, :n], path) for path in _valid_paths(n)}
+        log_z = math.log(sum(math.exp(s) for s in scored.values()))
+        best = max(scored, key=scored.get)
+        assert tuple(decoded[row, :n].tolist()) == best
+        assert decoded[row, n:].eq(0).all()
+        assert posteriors.log_z[row].item() == pytest.approx(log_z, abs=1e-4)
+        for t in range(n):
+            for k in range(len(TAGS)):
+                expected = sum(math.exp(s - log_z) for p, s in scored.items() if p[t] == k)
+                assert marginals[row, t, k].item() == pytest.approx(expected, abs=1e-5)
+        for start in range(n):
+            for end in range(start + 1, n + 1):
+                segment = best[start:end]
+                expected = sum(math.exp(s - log_z) for p, s in scored.items() if p[start:end] == segment)
+                assert math.exp(paths.span_log_prob(row, start, end)) == pytest.approx(expected, abs=1e-5)
+
+
+def test_decoding_never_emits_an_invalid_sequence():
+    crf = _crf(7)
+    emissions = torch.randn(64, 12, len(TAGS)) * 5
+    mask = torch.ones(64, 12, dtype=torch.bool)
+    for row in crf.decode(emissions, mask).tolist():
+        assert is_valid([TAGS[i] for i in row], "IOBES")
+
+
+def test_unconstrained_normaliser_agrees_with_torchcrf():
+    crf = _crf(3, constrained=False)
+    emissions = torch.randn(3, 5, len(TAGS))
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]], dtype=torch.bool)
+    tags = torch.randint(len(TAGS), (3, 5))
+    log_likelihood = crf.crf(emissions, tags, mask=mask, reduction="none")
+    gold = torch.tensor(
+        [
+            _path_score(crf, emissions[i, : int(m.sum())], tuple(tags[i, : int(m.sum())].tolist()))
+            for i, m in enumerate(mask)
+        ]
+    )
+    assert torch.allclose(gold - log_likelihood, crf.posteriors(emissions, mask).log_z, atol=1e-4)
+
+
+def test_constraints_of_the_wrong_shape_are_refused():
+    with pytest.raises(ValueError, match="constraints for 3 tags"):
+        ConstrainedCRF(3, ([True] * 2, [[True] * 2] * 2, [True] * 2))

@@ -1,0 +1,78 @@
+"""Training on real data: the loss falls, dev F1 rises, a rerun repeats, a resume continues."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from tagger import Tagger, TaggerConfig
+from tagger.corpus import Corpus
+from tagger.formats import read_corpus
+from tagger.training import Callback, Trainer
+
+FAST = dict(word_dim=50, char_dim=16, char_hidden=16, hidden=64)
+
+
+@pytest.mark.slow
+def test_short_training_on_ncbi_disease_learns(shared_corpora, tmp_path):
+    train = read_corpus(shared_corpora / "ncbi-disease" / "train.tsv")
+    dev = read_corpus(shared_corpora / "ncbi-disease" / "devel.tsv")
+    train = Corpus(train.sentences[:1500], train.scheme)
+    dev = Corpus(dev.sentences[:300], dev.scheme)
+    config = TaggerConfig(**FAST, epochs=3)
+    result = Trainer(Tagger.build(config, train), train, dev, tmp_path).fit()
+    losses = [r.loss for r in result.history]
+    assert losses[-1] < losses[0] / 2
+    assert result.best_dev_f1 > 0.5
+    assert (tmp_path / "learning-curve.png").stat().st_size > 1000
+    assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 3
+
+
+class Interrupt(Callback):
+    def __init__(self, after: int):
+        self.after = after
+
+    def on_epoch_end(self, trainer, record, improved):
+        if record.epoch == self.after:
+            raise KeyboardInterrupt
+
+
+def _train(sample, output, callbacks=(), resume=False):
+    train, dev = read_corpus(sample / "train.tsv"), read_corpus(sample / "dev.tsv")
+    if resume:
+        trainer = Trainer.resume(output, train, dev, callbacks)
+    else:
+        trainer = Trainer(
+            Tagger.build(TaggerConfig(**FAST, epochs=4, patience=10), train), train, dev, output, callbacks
+        )
+    return trainer, trainer.fit()
+
+
+def _weights(trainer):
+    return {k: v.clone() for k, v in trainer.tagger.model.state_dict().items()}
+
+
+def test_rerun_with_the_same_seed_is_identical(sample, tmp_path):
+    first, result_a = _train(sample, tmp_path / "a")
+    second, result_b = _train(sample, tmp_path / "b")
+    assert [r.loss for r in result_a.history] == [r.loss for r in result_b.history]
+    assert all(torch.equal(v, _weights(second)[k]) for k, v in _weights(first).items())
+
+
+def test_resume_after_an_interruption_continues_where_it_stopped(sample, tmp_path):
+    whole, result = _train(sample, tmp_path / "whole")
+    with pytest.raises(KeyboardInterrupt):
+        _train(sample, tmp_path / "cut", [Interrupt(after=2)])
+    assert len((tmp_path / "cut" / "log.jsonl").read_text().splitlines()) == 2
+    resumed, resumed_result = _train(sample, tmp_path / "cut", resume=True)
+    assert [r.loss for r in resumed_result.history] == [r.loss for r in result.history]
+    assert all(torch.equal(v, _weights(resumed)[k]) for k, v in _weights(whole).items())
+    log = [json.loads(line) for line in (tmp_path / "cut" / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [1, 2, 3, 4]
+
+
+def test_resume_without_a_checkpoint_says_so(sample, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        _train(sample, tmp_path, resume=True)
