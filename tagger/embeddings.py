@@ -34,9 +34,10 @@ class CharCNN(nn.Module):
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """chars: (words, max_chars) ids, lengths: (words,) → (words, filters)."""
-        features = self.conv(self.embed(chars).transpose(1, 2))  # shape: (words, filters, max_chars')
-        steps = torch.arange(features.shape[2], device=chars.device)
-        padding = steps[None, :] >= lengths[:, None]  # shape: (words, max_chars')
+        steps = torch.arange(chars.shape[1], device=chars.device)
+        padding = steps[None, :] >= lengths[:, None]  # shape: (words, max_chars)
+        embedded = self.embed(chars).masked_fill(padding.unsqueeze(2), 0.0)  # shape: (words, max_chars, char_dim)
+        features = self.conv(embedded.transpose(1, 2))  # shape: (words, filters, max_chars)
         return features.masked_fill(padding.unsqueeze(1), float("-inf")).max(dim=2).values
 
 

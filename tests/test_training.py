@@ -21,11 +21,11 @@ def test_short_training_on_ncbi_disease_learns(shared_corpora, tmp_path):
     dev = read_corpus(shared_corpora / "ncbi-disease" / "devel.tsv")
     train = Corpus(train.sentences[:1500], train.scheme)
     dev = Corpus(dev.sentences[:300], dev.scheme)
-    config = TaggerConfig(**FAST, epochs=3)
+    config = TaggerConfig(**FAST, epochs=3, batch_size=16, lr=0.005)
     result = Trainer(Tagger.build(config, train), train, dev, tmp_path).fit()
     losses = [r.loss for r in result.history]
     assert losses[-1] < losses[0] / 2
-    assert result.best_dev_f1 > 0.5
+    assert result.best_dev_f1 > 0.6
     assert (tmp_path / "learning-curve.png").stat().st_size > 1000
     assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 3
 
