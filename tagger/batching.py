@@ -41,17 +41,33 @@ class Batch:
 class Encoder:
     """Turns token lists into ``Encoded`` sentences and those into ``Batch``es."""
 
+    cache_size = 200_000  # distinct tokens remembered; the memo is emptied when full
+
     def __init__(self, words: Vocab, chars: Vocab, tags: Vocab, lowercase: bool, normalize_digits: bool):
         self.word_vocab, self.char_vocab, self.tag_vocab = words, chars, tags
         self.lowercase, self.normalize_digits = lowercase, normalize_digits
+        self._memo: dict[str, tuple[int, tuple[int, ...], int]] = {}
 
     def encode(self, tokens: Sequence[str], tags: Sequence[str] | None = None) -> Encoded:
+        parts = [self._memo.get(token) or self._encode_token(token) for token in tokens]
         return Encoded(
-            [self.word_vocab.id(normalize_word(t, self.lowercase, self.normalize_digits)) for t in tokens],
-            [tuple(self.char_vocab.id(c) for c in t) or (self.char_vocab.unk,) for t in tokens],
-            [casing(t) for t in tokens],
+            [word for word, _, _ in parts],
+            [chars for _, chars, _ in parts],
+            [shape for _, _, shape in parts],
             None if tags is None else [self.tag_vocab.id(t) for t in tags],
         )
+
+    def _encode_token(self, token: str) -> tuple[int, tuple[int, ...], int]:
+        """Word id, character ids and casing id of a token, remembered for its next use."""
+        if len(self._memo) >= self.cache_size:
+            self._memo.clear()
+        encoded = (
+            self.word_vocab.id(normalize_word(token, self.lowercase, self.normalize_digits)),
+            tuple(self.char_vocab.id(c) for c in token) or (self.char_vocab.unk,),
+            casing(token),
+        )
+        self._memo[token] = encoded
+        return encoded
 
     @staticmethod
     def collate(sentences: Sequence[Encoded]) -> Batch:
