@@ -15,13 +15,19 @@ class CorpusFormatError(ValueError):
 
 @dataclass
 class Sentence:
-    """Tokens with their tags, and where known their ``(start, end)`` offsets into ``text``."""
+    """Tokens with their tags, and where known their ``(start, end)`` offsets into ``text``.
+
+    ``char_spans`` are the ``(start, end, label)`` character spans the source file gave,
+    before alignment to tokens, so writers can give them back unchanged; a copy with new
+    tags (``with_spans``) has none.
+    """
 
     tokens: list[str]
     tags: list[str] = field(default_factory=list)
     offsets: list[tuple[int, int]] | None = None
     text: str | None = None
     id: str | None = None
+    char_spans: list[tuple[int, int, str]] | None = None
 
     def __len__(self) -> int:
         return len(self.tokens)

@@ -2,31 +2,103 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from .corpus import Sentence
 
+MAX_TOKENS = 256
+ENDINGS = frozenset(".!?…")  # a token made only of these can end a sentence
+CLOSING = frozenset(")]}\"'’”»")  # tokens that stay with the sentence they close
+CONTINUATIONS = frozenset(",;:)]}%")  # a token starting with one of these never starts a sentence
+# Words that are followed by "." without ending a sentence (compared lowercased, without the dot).
+# Abbreviations with inner dots (``i.v.``, ``e.g.``) and any "." before a lowercase word need no entry.
+ABBREVIATIONS = frozenset(
+    "al approx ca cf ch chap co dept dr ed eds eq eqs fig figs inc incl jr ltd mr mrs ms nos prof ref refs resp "
+    "sp spp sr st subsp suppl tab tabs var viz vol vols vs".split()
+)
+MAX_VOCAB = 100_000  # spaCy keeps every new string it sees: past this many, start a fresh tokenizer
+LINE_BREAK = re.compile(r"\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+
 
 @lru_cache(maxsize=1)
-def _pipeline():
+def _tokenizer():
     import spacy
 
-    nlp = spacy.blank("en")
-    nlp.add_pipe("sentencizer")
-    return nlp
+    return spacy.blank("en").tokenizer
 
 
-def sentences(text: str) -> list[Sentence]:
-    """Split ``text`` into sentences of non-space tokens; ``text[start:end]`` is each token."""
+def spacy_doc(text: str):
+    """``text`` as a spaCy ``Doc`` of tokens (whitespace runs are tokens too), as ``sentences`` sees it.
+
+    The tokenizer is rebuilt once its vocabulary holds ``MAX_VOCAB`` strings, so that memory
+    stays bounded however many documents pass through.
+    """
+    if len(_tokenizer().vocab) > MAX_VOCAB:
+        _tokenizer.cache_clear()
+    return _tokenizer()(text)
+
+
+def sentences(text: str, max_tokens: int = MAX_TOKENS) -> list[Sentence]:
+    """Split ``text`` into sentences of non-space tokens; ``text[start:end]`` is each token.
+
+    A sentence ends at ``.``, ``!`` or ``?`` (with any closing quotes or brackets) unless
+    the next word starts in lowercase or the dot follows a known abbreviation (``et al.``,
+    ``Fig.``); a blank line always ends one. Sentences longer than ``max_tokens`` are cut
+    into near-equal chunks, so memory stays bounded on text without punctuation.
+    """
+    if max_tokens < 1:
+        raise ValueError(f"max_tokens must be at least 1, not {max_tokens}")
+    tokens = _token_offsets(text)
     result = []
-    for span in _pipeline()(text).sents:
-        tokens = [token for token in span if not token.is_space]
-        if tokens:
-            result.append(
-                Sentence(
-                    [t.text for t in tokens],
-                    offsets=[(t.idx, t.idx + len(t.text)) for t in tokens],
-                    text=text,
-                )
-            )
+    start = 0
+    for end in _boundaries(text, tokens):
+        pieces = -(-(end - start) // max_tokens)
+        cuts = [start + (end - start) * i // pieces for i in range(pieces + 1)]
+        for first, last in zip(cuts, cuts[1:]):
+            offsets = tokens[first:last]
+            result.append(Sentence([text[s:e] for s, e in offsets], offsets=offsets, text=text))
+        start = end
     return result
+
+
+def _token_offsets(text: str) -> list[tuple[int, int]]:
+    """``(start, end)`` of each non-space token of ``text``."""
+    columns = spacy_doc(text).to_array(["IDX", "LENGTH", "IS_SPACE"]).tolist()  # no Token objects: faster
+    return [(start, start + length) for start, length, space in columns if not space]
+
+
+def _boundaries(text: str, tokens: list[tuple[int, int]]) -> list[int]:
+    """Indices into ``tokens`` where sentences end (exclusive), ascending, the last one ``len(tokens)``."""
+    words = [text[start:end] for start, end in tokens]
+
+    def blank_line(i: int) -> bool:  # between tokens i and i + 1
+        end, start = tokens[i][1], tokens[i + 1][0]
+        return start - end > 1 and len(LINE_BREAK.findall(text, end, start)) > 1
+
+    ends = {len(words)} if words else set()
+    for i in range(len(words) - 1):
+        if blank_line(i):
+            ends.add(i + 1)
+        if words[i][0] not in ENDINGS or not set(words[i]) <= ENDINGS or _after_abbreviation(words, tokens, i):
+            continue
+        j = i + 1
+        while j < len(words) and set(words[j]) <= CLOSING and not blank_line(j - 1):
+            j += 1
+        if j < len(words) and not words[j][0].islower() and words[j][0] not in CONTINUATIONS:
+            ends.add(j)
+    return sorted(ends)
+
+
+def _after_abbreviation(words: list[str], tokens: list[tuple[int, int]], i: int) -> bool:
+    """Whether ``words[i]`` is a dot glued to an abbreviation (``Fig.``, ``et al.``, ``i.v.``)."""
+    if words[i] != "." or i == 0 or tokens[i - 1][1] != tokens[i][0]:
+        return False
+    before = words[i - 1]
+    return "." in before or before.lower() in ABBREVIATIONS
+
+
+def tokenize(text: str) -> Sentence:
+    """``text`` as one sentence of non-space tokens, never split; ``text[start:end]`` is each token."""
+    offsets = _token_offsets(text)
+    return Sentence([text[start:end] for start, end in offsets], offsets=offsets, text=text)

@@ -15,6 +15,7 @@ from ..files import atomic_write
 from ..formats import read_corpus
 from ..tagger import Tagger
 from ..training import Callback, ProgressBar, Trainer
+from .corpora import add_reading_options
 from .report import print_scores
 
 logger = logging.getLogger("tagger")
@@ -27,7 +28,7 @@ def add_parser(commands) -> None:
         description="Train a BiLSTM-CRF. The best model (by dev entity F1) is saved in OUTPUT/model.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--train", required=True, type=Path, help="training corpus (CoNLL token TAB tag)")
+    parser.add_argument("--train", required=True, type=Path, help="training corpus (format: see --format)")
     parser.add_argument("--dev", type=Path, help="dev corpus for early stopping; default: 10%% of train, by the seed")
     parser.add_argument("--test", type=Path, help="test corpus, scored once with the best model")
     parser.add_argument("--output", required=True, type=Path, help="output directory")
@@ -37,6 +38,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--seed", type=int, help="random seed (config: seed)")
     parser.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoint.pt")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_reading_options(parser, "--train, --dev and --test")
     parser.set_defaults(run=run)
 
 
@@ -48,9 +50,9 @@ def run(args: argparse.Namespace) -> int:
     config = config.with_overrides(overrides)
     if config.threads:
         torch.set_num_threads(config.threads)
-    train = read_corpus(args.train)
+    train = read_corpus(args.train, args.format, args.lenient)
     if args.dev:
-        dev = read_corpus(args.dev)
+        dev = read_corpus(args.dev, args.format, args.lenient)
     else:
         train, dev = train.split(config.dev_fraction, config.seed)
         logger.info(
@@ -76,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         trainer.model_dir,
     )
     if args.test:
-        scores, _ = evaluate(Tagger.load(trainer.model_dir), read_corpus(args.test))
+        scores, _ = evaluate(Tagger.load(trainer.model_dir), read_corpus(args.test, args.format, args.lenient))
         with atomic_write(args.output / "test-scores.json") as out:
             json.dump(scores, out, indent=2)
         print(f"Test ({args.test}):")

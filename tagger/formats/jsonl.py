@@ -1,0 +1,103 @@
+"""Span JSONL, as Prodigy and doccano export it: ``{"text": ..., "spans": [{"start", "end", "label"}]}``."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from ..corpus import Corpus, CorpusFormatError, Sentence
+from ..files import atomic_write
+from ..text import tokenize
+from .offsets import CharSpan, check_span, decode, log_alignment, nonempty, parse_each, pieces, tag
+
+EXTENSIONS = (".jsonl",)
+
+
+def read(path: str | Path, lenient: bool = False) -> Corpus:
+    """Read one sentence per line: ``text``, ``spans`` and optionally ``id`` and ``tokens``.
+
+    ``tokens`` (``[{"text", "start", "end"}]``, as Prodigy writes them) are used as given,
+    whitespace ones left out; without them the text is tokenised as one sentence. Spans are
+    aligned to the tokens and counted in ``corpus.notes`` as the SemEval reader does. A bad
+    line raises, or with ``lenient`` is skipped, counted in ``notes["skipped_sentences"]``.
+    """
+    path = Path(path)
+    notes: Counter = Counter()
+    lines = [(number, line) for number, line in enumerate(decode(path).split("\n"), start=1) if line.strip()]
+    parsed = parse_each(lines, lambda item: _sentence(*item, path, notes), lenient, notes, "sentences")
+    sentences = nonempty(list(parsed), notes)
+    log_alignment(path, notes)
+    return Corpus(sentences, "IOB2", str(path), +notes)
+
+
+def _sentence(number: int, line: str, path: Path, notes: Counter) -> Sentence:
+    where = f"{path}:{number}"
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise CorpusFormatError(f"{where}: expected a JSON object, found invalid JSON ({error})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+        raise CorpusFormatError(f"{where}: expected an object with a string 'text', found {line[:80]!r}")
+    text = record["text"]
+    spans = [_span(span, text, where) for span in _list(record, "spans", where)]
+    if "tokens" in record:
+        sentence = _tokens(_list(record, "tokens", where), text, where)
+    else:
+        sentence = tokenize(text)
+    sentence.id = None if record.get("id") is None else str(record["id"])
+    return tag(sentence, spans, notes, where)
+
+
+def _list(record: dict, key: str, where: str) -> list[dict]:
+    """``record[key]`` (empty when absent), checked to be a list of objects."""
+    items = record.get(key, [])
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise CorpusFormatError(f"{where}: expected '{key}' to be a list of objects, found {json.dumps(items)[:80]}")
+    return items
+
+
+def _integer(item: dict, key: str, where: str) -> int:
+    value = item.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise CorpusFormatError(f"{where}: expected an integer '{key}' in {json.dumps(item)[:80]}")
+    return value
+
+
+def _span(span: dict, text: str, where: str) -> CharSpan:
+    label = span.get("label")
+    if not isinstance(label, str) or not label:
+        raise CorpusFormatError(f"{where}: expected a string 'label' in span {json.dumps(span)[:80]}")
+    start, end = _integer(span, "start", where), _integer(span, "end", where)
+    check_span(text, start, end, f"{where}: span {label}")
+    return start, end, label
+
+
+def _tokens(tokens: list[dict], text: str, where: str) -> Sentence:
+    """A sentence of the given tokens, checked to match the text in order; whitespace tokens left out."""
+    offsets: list[tuple[int, int]] = []
+    for number, token in enumerate(tokens):
+        start, end = _integer(token, "start", where), _integer(token, "end", where)
+        check_span(text, start, end, f"{where}: token {number}", token.get("text"))
+        if offsets and start < offsets[-1][1]:
+            raise CorpusFormatError(f"{where}: token {number} at {start}-{end} overlaps or precedes the one before")
+        if not text[start:end].isspace():
+            offsets.append((start, end))
+    return Sentence([text[start:end] for start, end in offsets], offsets=offsets, text=text)
+
+
+def write(corpus: Corpus, path: str | Path) -> None:
+    """Write one line per sentence with ``text``, ``tokens`` and ``spans`` (and ``id`` when known), atomically.
+
+    Sentences read with character spans give them back as read; others give their tagged spans.
+    """
+    with atomic_write(path) as out:
+        for part in pieces(corpus.sentences):
+            record = {"id": part.sentence.id} if part.sentence.id is not None else {}
+            record["text"] = part.text
+            record["tokens"] = [
+                {"text": token, "start": start - part.start, "end": end - part.start, "id": number}
+                for number, (token, (start, end)) in enumerate(zip(part.sentence.tokens, part.sentence.offsets))
+            ]
+            record["spans"] = [{"start": start, "end": end, "label": label} for start, end, label in part.spans]
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")

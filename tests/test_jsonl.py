@@ -1,0 +1,112 @@
+"""Span JSONL: lossless round trips with CoNLL on real corpora, both record variants, errors by line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tagger.corpus import CorpusFormatError
+from tagger.formats import read_corpus, write_corpus
+
+
+def _jsonl(path, *records):
+    path.write_text("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("name", ["ncbi-disease", "bc5cdr"])
+def test_conll_to_jsonl_and_back_is_lossless_on_real_corpora(shared_corpora, tmp_path, name):
+    conll = read_corpus(shared_corpora / name / "devel.tsv")
+    write_corpus(conll, tmp_path / "spans.jsonl")
+    spans = read_corpus(tmp_path / "spans.jsonl")
+    assert [(s.tokens, s.tags) for s in spans] == [(s.tokens, s.tags) for s in conll]
+    assert spans.notes["expanded"] == spans.notes["dropped"] == 0
+    write_corpus(spans, tmp_path / "back.tsv")
+    assert (tmp_path / "back.tsv").read_text() == (shared_corpora / name / "devel.tsv").read_text()
+    write_corpus(read_corpus(tmp_path / "back.tsv"), tmp_path / "again.jsonl")
+    assert (tmp_path / "again.jsonl").read_bytes() == (tmp_path / "spans.jsonl").read_bytes()
+
+
+def test_plain_records_are_tokenised_and_spans_aligned(tmp_path):
+    path = _jsonl(
+        tmp_path / "doccano.jsonl",
+        {"text": "Aspirin-induced nausea.", "spans": [{"start": 0, "end": 7, "label": "Chemical"}]},
+        {"id": 42, "text": "Nausea\u00a0again", "spans": [{"start": 0, "end": 7, "label": "Disease"}]},
+    )
+    corpus = read_corpus(path)
+    assert [s.tokens for s in corpus] == [["Aspirin", "-", "induced", "nausea", "."], ["Nausea", "again"]]
+    assert [s.tags for s in corpus] == [["B-Chemical", "O", "O", "O", "O"], ["B-Disease", "O"]]
+    assert corpus.sentences[1].id == "42"
+    assert (corpus.notes["exact"], corpus.notes["expanded"]) == (1, 1)  # the second ends in a no-break space
+
+
+def test_prodigy_tokens_are_used_as_given(tmp_path):
+    tokens = [
+        {"text": "New", "start": 0, "end": 3, "id": 0},
+        {"text": "York", "start": 4, "end": 8, "id": 1},
+        {"text": "\n\n", "start": 9, "end": 11, "id": 2},
+        {"text": "rocks", "start": 11, "end": 16, "id": 3},
+    ]
+    record = {"text": "New York \n\nrocks", "tokens": tokens, "spans": [{"start": 0, "end": 8, "label": "GPE"}]}
+    corpus = read_corpus(_jsonl(tmp_path / "prodigy.jsonl", record))
+    assert corpus.sentences[0].tokens == ["New", "York", "rocks"]
+    assert corpus.sentences[0].tags == ["B-GPE", "I-GPE", "O"]
+    write_corpus(corpus, tmp_path / "out.jsonl")
+    written = json.loads((tmp_path / "out.jsonl").read_text())
+    assert written["text"] == record["text"] and written["spans"] == record["spans"]
+    assert [t["text"] for t in written["tokens"]] == ["New", "York", "rocks"]
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('{"text": "a b"', r"bad.jsonl:2: expected a JSON object, found invalid JSON"),
+        ('["a b"]', r"bad.jsonl:2: expected an object with a string 'text'"),
+        ('{"text": "a b", "spans": [{"start": 2, "end": 9, "label": "X"}]}', r"bad.jsonl:2: span X: .* found 2-9"),
+        ('{"text": "a b", "spans": [{"start": "0", "end": 1, "label": "X"}]}', r"bad.jsonl:2: expected an integer"),
+        ('{"text": "a b", "spans": [{"start": 0, "end": 1}]}', r"bad.jsonl:2: expected a string 'label'"),
+        ('{"text": "a b", "spans": {"start": 0}}', r"bad.jsonl:2: expected 'spans' to be a list of objects"),
+        (
+            '{"text": "a b", "tokens": [{"text": "b", "start": 0, "end": 1}]}',
+            r"bad.jsonl:2: token 0: expected 'b' at 0-1, found 'a'",
+        ),
+    ],
+)
+def test_bad_lines_name_file_and_line_or_are_skipped_when_lenient(tmp_path, line, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"text": "fine", "spans": []}\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(CorpusFormatError, match=message):
+        read_corpus(path)
+    corpus = read_corpus(path, lenient=True)
+    assert len(corpus) == 1 and corpus.notes["skipped_sentences"] == 1
+
+
+def test_bytes_that_are_not_utf8_name_the_line(tmp_path):
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes(b'{"text": "fine"}\n{"text": "caf\xe9"}\n')
+    with pytest.raises(CorpusFormatError, match=r"latin1.jsonl:2: expected UTF-8 text, found byte 0xe9"):
+        read_corpus(path)
+
+
+@st.composite
+def records(draw):
+    text = draw(st.text(min_size=1, max_size=30))
+    spans = []
+    for _ in range(draw(st.integers(0, 3))):
+        start = draw(st.integers(0, len(text) - 1))
+        spans.append({"start": start, "end": draw(st.integers(start + 1, len(text))), "label": "X"})
+    return {"text": text, "spans": spans}
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(records(), min_size=1, max_size=3))
+def test_any_text_and_spans_survive_a_write_and_read(tmp_path_factory, written):
+    directory = tmp_path_factory.mktemp("jsonl")
+    corpus = read_corpus(_jsonl(directory / "in.jsonl", *written))
+    write_corpus(corpus, directory / "out.jsonl")
+    again = [json.loads(line) for line in (directory / "out.jsonl").read_text(encoding="utf-8").split("\n")[:-1]]
+    kept = [record for record in written if not record["text"].isspace()]  # whitespace alone makes no sentence
+    assert [(r["text"], r["spans"]) for r in again] == [(r["text"], r["spans"]) for r in kept]
