@@ -16,7 +16,7 @@ from safetensors.torch import load_file, save
 from . import __version__
 from .batching import Encoder, length_batches
 from .config import ConfigError, TaggerConfig
-from .corpus import Corpus
+from .corpus import Corpus, Sentence
 from .files import atomic_write
 from .model import BiLSTMCRF
 from .schemes import allowed_transitions, check_scheme, from_spans, tags_for, to_spans
@@ -127,14 +127,8 @@ class Tagger:
         from .text import sentences
 
         split = sentences(text)
-        found = []
-        for sentence, prediction in zip(split, self.predict([s.tokens for s in split], batch_size)):
-            for span in prediction.spans:
-                start, end = sentence.offsets[span.start][0], sentence.offsets[span.end - 1][1]
-                found.append(
-                    {"start": start, "end": end, "label": span.label, "text": text[start:end], "score": span.score}
-                )
-        return found
+        predictions = self.predict([s.tokens for s in split], batch_size)
+        return [span for sentence, prediction in zip(split, predictions) for span in char_spans(sentence, prediction)]
 
     @property
     def vocabs(self) -> tuple[Vocab, Vocab, Vocab]:
@@ -203,6 +197,17 @@ class Tagger:
         return cls.from_parts(
             _read_json(directory / CONFIG_FILE), _read_json(directory / VOCAB_FILE), weights, str(directory)
         )
+
+
+def char_spans(sentence: Sentence, prediction: Prediction) -> list[dict]:
+    """``prediction``'s entities as ``{start, end, label, text, score}`` character spans into ``sentence.text``."""
+    found = []
+    for span in prediction.spans:
+        start, end = sentence.offsets[span.start][0], sentence.offsets[span.end - 1][1]
+        found.append(
+            {"start": start, "end": end, "label": span.label, "text": sentence.text[start:end], "score": span.score}
+        )
+    return found
 
 
 def _read_json(path: Path) -> dict:

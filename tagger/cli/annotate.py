@@ -1,0 +1,102 @@
+"""``tagger annotate``: tag many documents, streaming, into JSONL, CoNLL, BRAT or spaCy files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..annotate import FORMATS, INPUT_FORMATS, AnnotateError, Job, Summary, annotate
+from ..text import MAX_TOKENS
+
+
+def add_parser(commands) -> None:
+    defaults = Job(Path(), [], Path())
+    parser = commands.add_parser(
+        "annotate",
+        help="tag many documents into entity spans with character offsets",
+        description="Tag raw documents in streaming windows and write their entities with exact character "
+        "offsets. Documents that cannot be read or tagged are written to the errors file with the reason; "
+        "the exit status is 1 when any failed.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--model", required=True, type=Path, help="model directory")
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help=".txt files, folders (every .txt file under them, sorted), JSONL files, or - for standard input",
+    )
+    parser.add_argument("--output", required=True, type=Path, help="a file for jsonl and conll, a folder otherwise")
+    parser.add_argument("--format", choices=FORMATS, default=defaults.format, help="output format")
+    parser.add_argument("--errors", type=Path, help="failed documents, one JSON line each; unset: OUTPUT.errors.jsonl")
+    parser.add_argument(
+        "--input-format",
+        choices=INPUT_FORMATS,
+        default=defaults.input_format,
+        help="auto: JSONL for .jsonl/.ndjson files, plain text otherwise (standard input included)",
+    )
+    parser.add_argument("--id-field", default=defaults.id_field, help="JSONL field holding the document id")
+    parser.add_argument("--text-field", default=defaults.text_field, help="JSONL field holding the document text")
+    parser.add_argument("--no-text", action="store_true", help="leave the text out of JSONL records")
+    parser.add_argument("--n-process", type=int, default=defaults.n_process, help="tagging processes")
+    parser.add_argument(
+        "--threads", type=int, default=defaults.threads, help="torch threads per process; 0: cores / processes"
+    )
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="sentences per batch")
+    parser.add_argument("--window", type=int, default=defaults.window, help="documents tagged together")
+    parser.add_argument("--max-tokens", type=int, default=MAX_TOKENS, help="longer sentences are cut into chunks")
+    parser.add_argument("--max-chars", type=int, default=defaults.max_chars, help="longer documents fail")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run into the same output")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    job = Job(
+        args.model,
+        args.inputs,
+        args.output,
+        format=args.format,
+        errors=args.errors,
+        input_format=args.input_format,
+        id_field=args.id_field,
+        text_field=args.text_field,
+        with_text=not args.no_text,
+        n_process=args.n_process,
+        threads=args.threads,
+        batch_size=args.batch_size,
+        window=args.window,
+        max_tokens=args.max_tokens,
+        max_chars=args.max_chars,
+    )
+    from tqdm import tqdm
+
+    with tqdm(unit="doc", disable=args.no_progress, dynamic_ncols=True) as bar:
+
+        def show(summary: Summary) -> None:
+            bar.set_postfix_str(f"{summary.new.tokens / max(summary.seconds, 1e-9):,.0f} tokens/s", refresh=False)
+            bar.update(summary.new.documents - bar.n)
+
+        try:
+            summary = annotate(job, resume=args.resume, on_window=show)
+        except AnnotateError as error:
+            print(f"tagger annotate: error: {error}", file=sys.stderr)
+            return 2
+    print(describe(summary, job), file=sys.stderr)
+    return 1 if summary.total.failed else 0
+
+
+def describe(summary: Summary, job: Job) -> str:
+    """The end-of-run summary line."""
+    total, new, seconds = summary.total, summary.new, max(summary.seconds, 1e-9)
+    line = (
+        f"annotated {new.annotated:,} documents ({new.tokens:,} tokens, {new.spans:,} entities) in {seconds:.1f} s: "
+        f"{new.documents / seconds:,.1f} documents/s, {new.tokens / seconds:,.0f} tokens/s"
+    )
+    if total.documents > new.documents:
+        line += f"; {total.annotated:,} annotated in all, this run resumed after {total.documents - new.documents:,}"
+    line += f". Output: {job.output}"
+    if total.failed:
+        line += f". {total.failed:,} failed documents: see {job.errors_path}"
+    return line

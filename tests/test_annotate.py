@@ -1,0 +1,297 @@
+"""``tagger annotate``: exact offsets, order across processes, resume after a kill, nothing lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import spacy
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from spacy.tokens import DocBin
+
+from tagger import Tagger, TaggerConfig
+from tagger.annotate import AnnotateError, Document, Job, annotate, tag_documents, write_brat
+from tagger.cli.main import main
+from tagger.formats import conll, read_corpus
+from tagger.training import Trainer
+
+TINY = TaggerConfig(word_dim=16, char_dim=8, char_hidden=8, hidden=16, epochs=2, lr=0.02, batch_size=4, dropout=0.0)
+ODD = ["\r\n", "\t", "  ", "\n\n", "\u200b", "\u200d", "e\u0301", "\U0001f600", "\U0001f469\u200d\U0001f52c", "\xa0"]
+ENTITIES = ["breast cancer", "interleukin-6", "AMPK", "type 2 diabetes", "battery life", "keyboard", "SIRT1"]
+
+
+@pytest.fixture(scope="module")
+def model(sample, tmp_path_factory):
+    torch.set_num_threads(1)  # subprocesses get --threads 1 too: the same arithmetic, and light on a shared CPU
+    train, dev = read_corpus(sample / "train.tsv"), read_corpus(sample / "dev.tsv")
+    output = tmp_path_factory.mktemp("tiny")
+    Trainer(Tagger.build(TINY, train), train, dev, output).fit()
+    return output / "model"
+
+
+@pytest.fixture(scope="module")
+def tagger(model):
+    return Tagger.load(model)
+
+
+@pytest.fixture(scope="module")
+def texts(sample):
+    """120 two-sentence documents from the sample text, odd whitespace and symbols between the sentences."""
+    lines = [s.strip() for s in sample.joinpath("sample.txt").read_text(encoding="utf-8").split(". ") if s.strip()]
+    return [f"{lines[i % len(lines)]}.{ODD[i % len(ODD)]}{lines[(i * 7 + 3) % len(lines)]}." for i in range(120)]
+
+
+def tagger_cli(*args: str, **options) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "tagger.cli.main", "annotate", "--no-progress", "--threads", "1", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, **options)
+
+
+def write_jsonl(path, records) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+
+
+def read_jsonl(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def assert_same_spans(found: list[dict], expected: list[dict]) -> None:
+    """Equal spans; scores equal up to float noise from different batch-mates."""
+    assert [{**s, "score": None} for s in found] == [{**s, "score": None} for s in expected]
+    assert [s["score"] for s in found] == pytest.approx([s["score"] for s in expected], abs=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.text(max_size=5), st.sampled_from(ODD + ENTITIES + [". ", "e.g."]))), max_size=6))
+def test_span_offsets_are_exact_on_any_unicode(tagger, pieces):
+    documents = [Document(i, "test", "".join(p)) for i, p in enumerate(pieces)]
+    for document in tag_documents(tagger, documents, batch_size=8, max_tokens=7):
+        assert document.error is None
+        for span in document.spans:
+            covered = document.text[span["start"] : span["end"]]
+            assert covered == span["text"] == covered.strip() and 0.0 <= span["score"] <= 1.0 + 1e-6
+
+
+def test_jsonl_records_have_exact_offsets_in_input_order(model, tagger, texts, tmp_path):
+    write_jsonl(tmp_path / "docs.jsonl", [{"doc": f"d{i}", "body": t} for i, t in enumerate(texts[:40])])
+    job = Job(model, [str(tmp_path / "docs.jsonl")], tmp_path / "out.jsonl", id_field="doc", text_field="body")
+    summary = annotate(job)
+    records = read_jsonl(tmp_path / "out.jsonl")
+    assert [(r["id"], r["text"]) for r in records] == [(f"d{i}", t) for i, t in enumerate(texts[:40])]
+    for record in records:
+        assert_same_spans(record["spans"], tagger.tag_text(record["text"]))
+        assert all(record["text"][s["start"] : s["end"]] == s["text"] for s in record["spans"])
+    assert sum(len(r["spans"]) for r in records) == summary.total.spans > 0
+    assert summary.total.failed == 0 and (tmp_path / "out.jsonl.errors.jsonl").read_text() == ""
+
+
+def test_bad_documents_are_recorded_and_the_good_ones_annotated(model, texts, tmp_path):
+    folder = tmp_path / "in"
+    (folder / "b" / "c").mkdir(parents=True)
+    (folder / "a.txt").write_text(texts[0], encoding="utf-8")
+    (folder / "b" / "c" / "crlf.txt").write_bytes(texts[1].replace("\n", "\r\n").encode())
+    (folder / "b" / "latin1.txt").write_bytes("caf\xe9 au lait".encode("latin-1"))
+    (folder / "b" / "empty.txt").write_bytes(b"")
+    (folder / "b" / "spaces.txt").write_text(" \n\t ", encoding="utf-8")
+    (folder / "b" / "huge.txt").write_text("word " * 1000, encoding="utf-8")
+    (folder / "b" / "notes.md").write_text("not a .txt file: not a document", encoding="utf-8")
+    (folder / "broken.txt").symlink_to(tmp_path / "nowhere")
+    more = tmp_path / "more.jsonl"
+    lines = [
+        json.dumps({"id": "ok", "text": texts[2]}),
+        "{not json",
+        json.dumps({"id": "no-text"}),
+        json.dumps({"id": "number", "text": 42}),
+        json.dumps(["a", "list"]),
+        "",
+        '{"id": "surrogate", "text": "bad \\ud800 text"}',
+        json.dumps({"id": "long", "text": "x" * 1500}),
+        json.dumps({"text": texts[3]}),
+    ]
+    more.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    output = tmp_path / "out.jsonl"
+    arguments = ["--model", str(model), str(folder), str(more), "-", "--output", str(output), "--max-chars", "1000"]
+    result = tagger_cli(*arguments, input=texts[4])
+    assert result.returncode == 1, result.stderr
+    assert f"11 failed documents: see {output}.errors.jsonl" in result.stderr
+    records = read_jsonl(output)
+    assert [r["id"] for r in records] == ["a.txt", "b/c/crlf.txt", "ok", f"{more}:9", "<stdin>"]
+    assert records[1]["text"] == texts[1].replace("\n", "\r\n") and records[-1]["text"] == texts[4]
+    assert all(r["text"][s["start"] : s["end"]] == s["text"] for r in records for s in r["spans"])
+    errors = read_jsonl(tmp_path / "out.jsonl.errors.jsonl")
+    assert {e["id"] if e["id"] is not None else e["path"]: e["reason"] for e in errors} == {
+        "broken.txt": "cannot read file: No such file or directory",
+        "b/empty.txt": "empty document",
+        "b/huge.txt": "5000 bytes, over the limit of 1000 characters",
+        "b/latin1.txt": "not UTF-8: invalid continuation byte at byte 3",
+        "b/spaces.txt": "document holds only whitespace",
+        f"{more}:2": "not a JSON line: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+        "no-text": "expected a string in field 'text', found no such field",
+        "number": "expected a string in field 'text', found int",
+        f"{more}:5": "expected a JSON object, found list",
+        "surrogate": "lone surrogate '\\ud800' at character 4 (not valid Unicode)",
+        "long": "1500 characters, over the limit of 1000",
+    }
+    assert errors[0] == {"id": "b/empty.txt", "path": str(folder / "b" / "empty.txt"), "reason": "empty document"}
+
+
+def test_two_processes_give_the_same_records_in_the_same_order(model, texts, tmp_path):
+    write_jsonl(tmp_path / "docs.jsonl", [{"id": i, "text": t} for i, t in enumerate(texts)])
+    inputs, two = [str(tmp_path / "docs.jsonl")], tmp_path / "two.jsonl"
+    annotate(Job(model, inputs, tmp_path / "one.jsonl", window=3))
+    summary = annotate(Job(model, inputs, two, window=3, n_process=2, threads=1))  # spawns two worker processes
+    assert summary.total.annotated == len(texts)
+    assert [r["id"] for r in read_jsonl(two)] == list(range(len(texts)))
+    for a, b in zip(read_jsonl(tmp_path / "one.jsonl"), read_jsonl(two)):
+        assert_same_spans(b["spans"], a["spans"])
+
+
+def test_resume_after_a_killed_run_gives_the_uninterrupted_output(model, texts, tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(400):  # every 50th document is empty, so errors are resumed too
+        (folder / f"{i:03d}.txt").write_text(texts[i % len(texts)] if i % 50 else "", encoding="utf-8")
+    annotate(Job(model, [str(folder)], tmp_path / "whole.jsonl", window=5))
+    output, progress = tmp_path / "out.jsonl", tmp_path / "out.jsonl.progress.json"
+    arguments = ["--model", str(model), str(folder), "--output", str(output), "--window", "5"]
+    command = [sys.executable, "-m", "tagger.cli.main", "annotate", "--no-progress", "--threads", "1", *arguments]
+    process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if progress.exists() and json.loads(progress.read_text())["counts"]["documents"] >= 50:
+            break
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL
+    done = json.loads(progress.read_text())["counts"]["documents"]
+    assert 50 <= done < 400
+    with open(output, "a", encoding="utf-8") as out:  # as if the kill had torn a record in half
+        out.write('{"id": "999.txt", "te')
+
+    assert main(["annotate", "--no-progress", "--threads", "1", *arguments, "--resume"]) == 1  # 8 empty documents
+    assert f"this run resumed after {done}" in capsys.readouterr().err
+    assert output.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
+    assert (tmp_path / "out.jsonl.errors.jsonl").read_bytes() == (tmp_path / "whole.jsonl.errors.jsonl").read_bytes()
+    assert len(read_jsonl(output)) == 392
+    again = annotate(Job(model, [str(folder)], output, window=5), resume=True)  # a finished run: nothing left to do
+    assert (again.new.documents, again.total.documents) == (0, 400)
+    assert output.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
+
+
+@pytest.mark.parametrize("kind", ["brat", "spacy", "conll"])
+def test_an_interrupted_run_in_any_format_resumes_to_the_uninterrupted_files(model, texts, tmp_path, kind):
+    write_jsonl(tmp_path / "docs.jsonl", [{"id": f"d{i:02d}", "text": t} for i, t in enumerate(texts[:20])])
+    inputs = [str(tmp_path / "docs.jsonl")]
+    annotate(Job(model, inputs, tmp_path / "whole", format=kind, window=3))
+
+    def interrupt(summary):
+        if summary.new.documents >= 9:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        annotate(Job(model, inputs, tmp_path / "resumed", format=kind, window=3), on_window=interrupt)
+    summary = annotate(Job(model, inputs, tmp_path / "resumed", format=kind, window=3), resume=True)
+    assert (summary.total.documents, summary.new.documents) == (20, 11)
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    if kind == "conll":
+        assert resumed.read_bytes() == whole.read_bytes()
+        return
+    files = sorted(p.relative_to(whole) for p in whole.rglob("*"))
+    assert files == sorted(p.relative_to(resumed) for p in resumed.rglob("*"))
+    assert all((whole / f).read_bytes() == (resumed / f).read_bytes() for f in files if (whole / f).is_file())
+
+
+def test_resume_refuses_other_settings_and_changed_inputs(model, texts, tmp_path):
+    write_jsonl(tmp_path / "docs.jsonl", [{"id": i, "text": t} for i, t in enumerate(texts[:6])])
+    job = Job(model, [str(tmp_path / "docs.jsonl")], tmp_path / "out.jsonl")
+    annotate(job)
+    with pytest.raises(AnnotateError, match="format='jsonl' then, 'conll' now"):
+        annotate(Job(model, job.inputs, job.output, format="conll"), resume=True)
+    write_jsonl(tmp_path / "docs.jsonl", [{"id": i + 1, "text": t} for i, t in enumerate(texts[:6])])
+    with pytest.raises(AnnotateError, match="document 6 of the inputs is no longer 5"):
+        annotate(job, resume=True)
+
+
+def test_conll_brat_and_spacy_outputs_hold_the_same_entities(model, tagger, texts, tmp_path):
+    documents = texts[:5] + ["Breast\ncancer\tand type 2\r\ndiabetes in mice.\n"]
+    write_jsonl(tmp_path / "docs.jsonl", [{"id": f"dir/../d{i}", "text": t} for i, t in enumerate(documents)])
+    inputs = [str(tmp_path / "docs.jsonl")]
+    annotate(Job(model, inputs, tmp_path / "reference.jsonl"))
+    expected = read_jsonl(tmp_path / "reference.jsonl")
+
+    annotate(Job(model, inputs, tmp_path / "out.conll", format="conll"))
+    lines = (tmp_path / "out.conll").read_text(encoding="utf-8").splitlines()
+    assert lines[0] == '-DOCSTART- "dir/../d0"' and sum(line.startswith("-DOCSTART-") for line in lines) == 6
+    tagged = conll.read(tmp_path / "out.conll")
+    assert sum(len(s.spans) for s in tagged) == sum(len(r["spans"]) for r in expected)
+
+    annotate(Job(model, inputs, tmp_path / "brat", format="brat"))
+    assert (tmp_path / "brat" / "annotation.conf").read_text().startswith("[entities]\n" + "\n".join(tagger.labels))
+    for i, record in enumerate(expected):
+        text = (tmp_path / "brat" / "dir" / f"d{i}.txt").read_bytes().decode("utf-8")
+        assert text == record["text"]
+        lines = [line.split("\t") for line in (tmp_path / "brat" / "dir" / f"d{i}.ann").read_text().splitlines()]
+        entities = [fields for fields in lines if fields[0].startswith("T")]
+        assert len(entities) == len(record["spans"])
+        for (_, kind, covered), span in zip(entities, record["spans"]):
+            label, fragments = kind.split(" ", 1)
+            pieces = [text[int(start) : int(end)] for start, end in (f.split() for f in fragments.split(";"))]
+            assert label == span["label"] and " ".join(pieces) == covered
+            assert not any(c.isspace() and c != " " for piece in pieces for c in piece)
+    with pytest.raises(AnnotateError, match="must be a new or empty folder"):
+        annotate(Job(model, inputs, tmp_path / "brat", format="brat"))
+
+    annotate(Job(model, inputs, tmp_path / "spacy", format="spacy", window=4))
+    parts = sorted((tmp_path / "spacy").glob("*.spacy"))
+    assert [p.name for p in parts] == ["part-000000.spacy", "part-000001.spacy"]
+    vocab = spacy.blank("en").vocab
+    docs = [doc for part in parts for doc in DocBin().from_disk(part).get_docs(vocab)]
+    assert [doc.user_data["id"] for doc in docs] == [f"dir/../d{i}" for i in range(6)]
+    for doc, record in zip(docs, expected):
+        assert doc.text == record["text"]
+        ents = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
+        assert ents == [(s["start"], s["end"], s["label"]) for s in record["spans"]]
+
+
+def test_brat_entities_across_line_breaks_and_tabs_become_fragments(tmp_path):
+    text = "Breast\r\ncancer and  type 2\tdiabetes."
+    spans = [
+        {"start": 0, "end": 14, "label": "Disease", "text": "Breast\r\ncancer", "score": 0.5},
+        {"start": 20, "end": 35, "label": "Disease", "text": "type 2\tdiabetes", "score": 0.25},
+    ]
+    write_brat([Document("x.txt", "x.txt", text, spans=spans)], tmp_path, 0)
+    assert (tmp_path / "x.ann").read_text() == (
+        "T1\tDisease 0 6;8 14\tBreast cancer\n#1\tAnnotatorNotes T1\tscore=0.5000\n"
+        "T2\tDisease 20 26;27 35\ttype 2 diabetes\n#2\tAnnotatorNotes T2\tscore=0.2500\n"
+    )
+    assert (tmp_path / "x.txt").read_bytes() == text.encode()
+    other = Document("x", "elsewhere", "Another text.")
+    write_brat([other], tmp_path, 1)
+    assert other.error == "x.txt already holds another document (ids must give distinct file names)"
+
+
+def test_jsonl_from_standard_input_without_text(model, tagger, texts, tmp_path, monkeypatch, capsys):
+    write_jsonl(tmp_path / "docs.jsonl", [{"id": i, "text": t} for i, t in enumerate(texts[:3])])
+    monkeypatch.setattr(sys, "stdin", open(tmp_path / "docs.jsonl", encoding="utf-8"))
+    output = tmp_path / "out.jsonl"
+    arguments = ["--model", str(model), "-", "--input-format", "jsonl", "--no-text", "--output", str(output)]
+    assert main(["annotate", "--no-progress", *arguments]) == 0
+    assert "annotated 3 documents" in capsys.readouterr().err
+    records = read_jsonl(output)
+    assert [sorted(r) for r in records] == [["id", "spans"]] * 3 and [r["id"] for r in records] == [0, 1, 2]
+    for record, text in zip(records, texts):
+        assert_same_spans(record["spans"], tagger.tag_text(text))
+
+
+def test_a_document_that_breaks_tagging_fails_alone(tagger, texts):
+    documents = [Document(0, "a", texts[0]), Document(1, "b", None), Document(2, "c", texts[1])]
+    tag_documents(tagger, documents)
+    assert [d.error is None for d in documents] == [True, False, True]
+    assert documents[1].error.startswith("tagging failed: ")
+    assert_same_spans(documents[0].spans, tagger.tag_text(texts[0]))
