@@ -1,0 +1,47 @@
+"""``tagger export-spacy``: a model as a complete spaCy pipeline directory that ``spacy.load`` opens."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import uuid
+from pathlib import Path
+
+from ..spacy_component import FACTORY, pipeline
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        "export-spacy",
+        help="write a model as a spaCy pipeline",
+        description="Write a spaCy pipeline directory: the language's tokenizer, spaCy's sentencizer and the "
+        "bilstm_crf component holding a copy of the model. Open it with spacy.load(OUTPUT).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("model", type=Path, help="model directory")
+    parser.add_argument("output", type=Path, help="pipeline directory to create (must not exist, or be empty)")
+    parser.add_argument("--lang", default="en", help="spaCy language code of the tokenizer")
+    parser.add_argument("--spans-key", help="write doc.spans[KEY] instead of doc.ents")
+    parser.add_argument("--batch-size", type=int, default=128, help="sentences per forward pass")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    output: Path = args.output
+    if output.exists() and (not output.is_dir() or any(output.iterdir())):
+        print(f"tagger export-spacy: error: {output} exists and is not an empty directory", file=sys.stderr)
+        return 2
+    nlp = pipeline(args.model, args.lang, args.spans_key, args.batch_size)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = output.parent / f".{output.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        nlp.to_disk(staging)
+        os.replace(staging, output)  # all or nothing: a crash leaves no half-written pipeline
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    labels = ", ".join(nlp.get_pipe(FACTORY).labels)
+    print(f"wrote {output}: tokenizer, {', '.join(nlp.pipe_names)} (labels {labels})", file=sys.stderr)
+    return 0

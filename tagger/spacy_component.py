@@ -1,0 +1,202 @@
+"""The ``bilstm_crf`` spaCy pipeline component: a thin adapter over ``Tagger``.
+
+``nlp.add_pipe("bilstm_crf", config={"model": PATH})`` takes these settings:
+
+- ``model`` (required): a model directory holding ``config.json``, ``vocab.json`` and
+  ``weights.safetensors``, read when the component is created; ``None`` leaves the weights
+  to ``from_disk``/``from_bytes``. A pipeline saved with ``nlp.to_disk`` keeps its own copy
+  of the weights and never reads this path again.
+- ``spans_key`` (default ``None``): ``None`` writes ``doc.ents``; a key writes
+  ``doc.spans[key]``, whose spans may overlap ``doc.ents``.
+- ``overwrite`` (default ``False``): for ``doc.ents``, whether our entities replace the
+  existing ones they overlap (``True``) or give way to them (``False``); for a span group,
+  whether our spans replace the group or join it.
+- ``batch_size`` (default 128): sentences per forward pass.
+
+The tokens are the pipeline's own, whitespace tokens skipped. Sentences are ``doc.sents``
+when an earlier component set them (``sentencizer``, a parser), else each doc is one
+sequence. Each span written carries its CRF probability as ``span._.bilstm_crf_score``.
+"""
+
+import multiprocessing
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import spacy
+import srsly
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_weights
+from safetensors.torch import save as save_weights
+from spacy.language import Language
+from spacy.pipeline import Pipe
+from spacy.pipeline.spancat import spancat_score
+from spacy.scorer import get_ner_prf
+from spacy.tokens import Doc, Span
+from spacy.util import minibatch
+
+from . import __version__
+from .tagger import ModelError, Tagger
+
+FACTORY = "bilstm_crf"
+SCORE = "bilstm_crf_score"  # the ``Span`` extension holding each written span's probability
+# ``nlp.meta`` key listing the bilstm_crf components whose weights a saved pipeline holds:
+# when ``spacy.load`` recreates one, the factory leaves ``model`` unread and ``from_disk`` fills it.
+STORED = "_bilstm_crf_stored"
+
+
+@Language.factory(
+    FACTORY,
+    assigns=["doc.ents", "token.ent_iob", "token.ent_type", "doc.spans"],
+    default_config={"spans_key": None, "overwrite": False, "batch_size": 128},
+)
+def make_bilstm_crf(
+    nlp: Language, name: str, model: str | None, spans_key: str | None, overwrite: bool, batch_size: int
+) -> "BiLSTMCRFComponent":
+    """The ``bilstm_crf`` factory (settings in the module docstring); a bad ``model`` fails here."""
+    stored = nlp.meta.setdefault(STORED, [])
+    tagger = None
+    if name not in stored:  # else spacy.load is recreating a saved pipeline, whose from_disk brings the weights
+        if model is not None:
+            try:
+                tagger = Tagger.load(model)
+            except ModelError as error:
+                raise ModelError(f"{FACTORY} component {name!r}: {error}") from None
+        stored.append(name)
+    return BiLSTMCRFComponent(name, tagger, spans_key, overwrite, batch_size)
+
+
+class BiLSTMCRFComponent(Pipe):
+    """Tags the sentences of docs with a ``Tagger``; writes ``doc.ents`` or ``doc.spans[spans_key]``."""
+
+    def __init__(
+        self,
+        name: str,
+        tagger: Tagger | None,
+        spans_key: str | None = None,
+        overwrite: bool = False,
+        batch_size: int = 128,
+    ):
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"{FACTORY} component {name!r}: batch_size must be a positive integer, not {batch_size!r}")
+        self.name, self.tagger = name, tagger
+        self.spans_key, self.overwrite, self.batch_size = spans_key, overwrite, batch_size
+        if not Span.has_extension(SCORE):
+            Span.set_extension(SCORE, default=None)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.tagger.labels) if self.tagger else ()
+
+    def __call__(self, doc: Doc) -> Doc:
+        self._annotate([doc])
+        return doc
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 1000) -> Iterator[Doc]:
+        """Annotate ``batch_size`` docs at a time, their sentences tagged together; docs keep their order."""
+        if multiprocessing.parent_process() is not None:
+            torch.set_num_threads(1)  # a worker of nlp.pipe(n_process=N): one core each
+        error_handler = self.get_error_handler()
+        for docs in minibatch(stream, size=batch_size):
+            try:
+                self._annotate(docs)
+                yield from docs
+            except Exception as error:
+                error_handler(self.name, self, docs, error)
+
+    def _annotate(self, docs: list[Doc]) -> None:
+        tagger = self._loaded()
+        pieces = [  # (doc number, doc indices of the sentence's non-space tokens)
+            (number, [token.i for token in sentence if not token.is_space])
+            for number, doc in enumerate(docs)
+            for sentence in (doc.sents if doc.has_annotation("SENT_START") else [doc[:]])
+        ]
+        predictions = tagger.predict([[docs[n][i].text for i in ids] for n, ids in pieces], self.batch_size)
+        found: list[list[tuple[Span, float]]] = [[] for _ in docs]
+        for (number, ids), prediction in zip(pieces, predictions):
+            doc = docs[number]
+            found[number].extend(
+                (Span(doc, ids[span.start], ids[span.end - 1] + 1, label=span.label), span.score)
+                for span in prediction.spans
+            )
+        for doc, scored in zip(docs, found):
+            self._write(doc, scored)
+
+    def _write(self, doc: Doc, scored: list[tuple[Span, float]]) -> None:
+        """Put the new spans into the doc as ``overwrite`` says, with their scores."""
+        if self.spans_key is None:
+            existing = list(doc.ents)
+            if self.overwrite:
+                ours = {i for span, _ in scored for i in range(span.start, span.end)}
+                existing = [e for e in existing if not ours.intersection(range(e.start, e.end))]
+            else:
+                theirs = {i for e in existing for i in range(e.start, e.end)}
+                scored = [(span, p) for span, p in scored if not theirs.intersection(range(span.start, span.end))]
+            doc.ents = existing + [span for span, _ in scored]
+        else:
+            keep = not self.overwrite and self.spans_key in doc.spans
+            existing = list(doc.spans[self.spans_key]) if keep else []
+            scored = [(span, p) for span, p in scored if span not in existing]
+            doc.spans[self.spans_key] = existing + [span for span, _ in scored]
+        for span, probability in scored:
+            span._.set(SCORE, probability)
+
+    def score(self, examples: Iterable, **kwargs) -> dict:
+        """spaCy's entity scores: ``ents_p/r/f`` and ``ents_per_type``, or ``spans_{key}_*`` with a key."""
+        if self.spans_key is None:
+            return get_ner_prf(examples, **kwargs)
+        return spancat_score(examples, **{**kwargs, "spans_key": self.spans_key})
+
+    def _loaded(self) -> Tagger:
+        if self.tagger is None:
+            raise ModelError(
+                f"{FACTORY} component {self.name!r} has no model: set its 'model' setting to a model directory, "
+                "or load a saved pipeline that holds one"
+            )
+        return self.tagger
+
+    def to_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> None:
+        """Write the model directory (``config.json``, ``vocab.json``, ``weights.safetensors``) to ``path``."""
+        self._loaded().save(path)
+
+    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> "BiLSTMCRFComponent":
+        """Take the model in directory ``path``, as ``to_disk`` (or ``Tagger.save``) wrote it."""
+        self.tagger = Tagger.load(path)
+        return self
+
+    def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
+        """The model as msgpack: config and vocabularies as plain data, weights as safetensors bytes."""
+        meta, vocab, weights = self._loaded().to_parts()
+        return srsly.msgpack_dumps({"meta": meta, "vocab": vocab, "weights": save_weights(weights)})
+
+    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = ()) -> "BiLSTMCRFComponent":
+        """Take the model ``to_bytes`` wrote; nothing is unpickled."""
+        source = f"{FACTORY} component {self.name!r} bytes"
+        try:
+            parts = srsly.msgpack_loads(data)
+            meta, vocab, weights = parts["meta"], parts["vocab"], load_weights(parts["weights"])
+        except (ValueError, TypeError, KeyError, SafetensorError) as error:
+            raise ModelError(
+                f"{source}: expected msgpack with meta, vocab and weights ({type(error).__name__}: {error})"
+            ) from None
+        self.tagger = Tagger.from_parts(meta, vocab, weights, source)
+        return self
+
+    def __reduce__(self):
+        """Pickle as settings plus ``to_bytes`` (for ``nlp.pipe(n_process=N)`` under spawn)."""
+        return _unpickle, (self.name, self.spans_key, self.overwrite, self.batch_size, self.to_bytes())
+
+
+def _unpickle(name: str, spans_key: str | None, overwrite: bool, batch_size: int, data: bytes):
+    return BiLSTMCRFComponent(name, None, spans_key, overwrite, batch_size).from_bytes(data)
+
+
+def pipeline(model: str | Path, lang: str = "en", spans_key: str | None = None, batch_size: int = 128) -> Language:
+    """A complete ``lang`` pipeline: spaCy's tokenizer, its ``sentencizer`` and ``bilstm_crf`` with ``model``."""
+    nlp = spacy.blank(lang)
+    nlp.add_pipe("sentencizer")
+    component = nlp.add_pipe(FACTORY, config={"model": None, "spans_key": spans_key, "batch_size": batch_size})
+    component.from_disk(model)
+    nlp.meta["description"] = f"BiLSTM-CRF tagger for {', '.join(component.labels)} (tagger {__version__})"
+    nlp.meta["requirements"] = [f"tagger>={__version__}"]
+    return nlp
