@@ -11,9 +11,9 @@ from ..config import ConfigError
 from ..corpus import CorpusFormatError
 from ..schemes import SchemeError
 from ..tagger import ModelError
-from . import evaluate, predict, train
+from . import annotate, corpora, evaluate, predict, spacy_export, train
 
-COMMANDS = (train, evaluate, predict)
+COMMANDS = (train, evaluate, predict, annotate, corpora, spacy_export)
 USER_ERRORS = (ConfigError, CorpusFormatError, ModelError, SchemeError, FileNotFoundError)
 
 
