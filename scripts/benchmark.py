@@ -151,8 +151,36 @@ def render() -> None:
             f"{r['machine']['cores']} cores, {r['machine']['torch_threads']} threads |"
         )
     lines += ["", "Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
+    lines += annotate_table()
     with atomic_write(ROOT / "benchmarks" / "README.md") as out:
         out.write("\n".join(lines))
+
+
+def annotate_table() -> list[str]:
+    """Rows for the ``tagger annotate`` results of ``scripts/benchmark_annotate.py``."""
+    results = sorted(
+        (json.loads(p.read_text()) for p in (RESULTS / "annotate").glob("*.json")),
+        key=lambda r: (r["date"][:10], r["n_process"]),
+    )
+    if not results:
+        return []
+    lines = [
+        "## Batch annotation",
+        "",
+        "`tagger annotate` end to end (model loading, sentence splitting, tokenisation, tagging, writing JSONL),",
+        "timed from start to exit, with the peak resident memory of all its processes.",
+        "",
+        "| date | documents | tokens | processes | seconds | documents/s | tokens/s | peak RSS | model |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['date'][:10]} | {r['documents']:,} ({r['failed']} failed) | {r['tokens']:,} | {r['n_process']} | "
+            f"{r['seconds']:.1f} | {r['documents_per_second']:,.1f} | **{r['tokens_per_second']:,}** | "
+            f"{r['peak_rss_mb']:,.0f} MB | {r['model']} |"
+        )
+    lines += ["", "Corpus: " + results[-1]["corpus"] + ".", "", "Commands:", ""]
+    return lines + sorted({f"- `{r['command']}`" for r in results}) + [""]
 
 
 if __name__ == "__main__":
