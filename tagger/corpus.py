@@ -62,6 +62,11 @@ class Corpus:
         """A corpus whose scheme is detected from its tags."""
         return cls(sentences, detect_scheme(s.tags for s in sentences), source)
 
+    def __add__(self, other: "Corpus") -> "Corpus":
+        """Both corpora's sentences, in this corpus' scheme."""
+        tail = other if other.scheme == self.scheme else other.in_scheme(self.scheme)
+        return Corpus(self.sentences + tail.sentences, self.scheme, self.source, self.notes + other.notes)
+
     def labels(self) -> list[str]:
         """The entity labels that occur, sorted."""
         return sorted({label for s in self.sentences for _, _, label in s.spans})

@@ -11,13 +11,14 @@ import json
 import logging
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
 import torch
 
 from .batching import Encoder, length_batches
+from .config import TaggerConfig
 from .corpus import Corpus
 from .evaluation import evaluate
 from .files import atomic_write
@@ -34,9 +35,9 @@ class EpochRecord:
 
     epoch: int
     loss: float  # mean negative log-likelihood per sentence
-    dev_precision: float
-    dev_recall: float
-    dev_f1: float
+    dev_precision: float | None  # None when training holds out no dev set
+    dev_recall: float | None
+    dev_f1: float | None
     seconds: float  # training time of the epoch, dev evaluation excluded
     sentences_per_second: float
     lr: float
@@ -52,7 +53,10 @@ class EarlyStopping:
     waited: int = 0
 
     def update(self, record: EpochRecord) -> bool:
-        """Take an epoch's record; return whether it is the best so far."""
+        """Take an epoch's record; return whether it is the best so far (without dev: the latest)."""
+        if record.dev_f1 is None:
+            self.best_epoch = record.epoch
+            return True
         if record.dev_f1 > self.best_f1:
             self.best_f1, self.best_epoch, self.waited = record.dev_f1, record.epoch, 0
             return True
@@ -88,10 +92,18 @@ class Callback:
 
 
 class Trainer:
-    """Trains a ``Tagger`` on ``train``, early-stopping on the entity F1 of ``dev``."""
+    """Trains a ``Tagger`` on ``train``, early-stopping on the entity F1 of ``dev``.
+
+    With ``dev=None`` it trains for ``epochs`` and keeps the last model (see ``refit``).
+    """
 
     def __init__(
-        self, tagger: Tagger, train: Corpus, dev: Corpus, output: str | Path, callbacks: Sequence[Callback] = ()
+        self,
+        tagger: Tagger,
+        train: Corpus,
+        dev: Corpus | None,
+        output: str | Path,
+        callbacks: Sequence[Callback] = (),
     ):
         self.tagger, self.dev, self.output = tagger, dev, Path(output)
         self.config = tagger.config
@@ -127,7 +139,9 @@ class Trainer:
         return self.output / "checkpoint.pt"
 
     @classmethod
-    def resume(cls, output: str | Path, train: Corpus, dev: Corpus, callbacks: Sequence[Callback] = ()) -> "Trainer":
+    def resume(
+        cls, output: str | Path, train: Corpus, dev: Corpus | None, callbacks: Sequence[Callback] = ()
+    ) -> "Trainer":
         """A trainer that continues from the last completed epoch in ``output/checkpoint.pt``.
 
         The model, its config and vocabularies come from the checkpoint; loading it runs
@@ -197,7 +211,9 @@ class Trainer:
         seconds = time.perf_counter() - started
         lr = self.optimizer.param_groups[0]["lr"]
         self.scheduler.step()
-        scores, _ = evaluate(self.tagger, self.dev)
+        scores = (
+            evaluate(self.tagger, self.dev)[0] if self.dev is not None else dict.fromkeys(("precision", "recall", "f1"))
+        )
         return EpochRecord(
             self.epoch,
             total_loss / len(self.train),
@@ -233,6 +249,30 @@ class Trainer:
         }
         with atomic_write(self.checkpoint_path, "wb") as out:
             torch.save(state, out)
+
+
+def refit(
+    config: TaggerConfig,
+    train: Corpus,
+    dev: Corpus,
+    epochs: int,
+    output: str | Path,
+    callbacks: Sequence[Callback] = (),
+    resume: bool = False,
+) -> Trainer:
+    """Train a fresh model on ``train`` + ``dev`` for ``epochs`` (the count early stopping chose on dev).
+
+    Nothing is held out, so the last epoch's model is kept: the protocol of papers that
+    report test scores of models trained on train and dev together.
+    """
+    combined = train + dev
+    if resume and (Path(output) / "checkpoint.pt").is_file():
+        trainer = Trainer.resume(output, combined, None, callbacks)
+    else:
+        config = replace(config, epochs=epochs, patience=epochs)
+        trainer = Trainer(Tagger.build(config, combined), combined, None, output, callbacks)
+    trainer.fit()
+    return trainer
 
 
 def _singletons(train: Corpus, encoder: Encoder) -> torch.Tensor:
@@ -280,10 +320,11 @@ class LearningCurve(Callback):
         loss_axis.plot(epochs, [r.loss for r in trainer.history], color="tab:blue", marker=".")
         loss_axis.set_xlabel("epoch")
         loss_axis.set_ylabel("training loss per sentence", color="tab:blue")
-        f1_axis = loss_axis.twinx()
-        f1_axis.plot(epochs, [r.dev_f1 for r in trainer.history], color="tab:red", marker=".")
-        f1_axis.set_ylabel("dev entity F1", color="tab:red")
-        f1_axis.axvline(trainer.stopper.best_epoch, color="grey", linestyle=":", linewidth=1)
+        if trainer.dev is not None:
+            f1_axis = loss_axis.twinx()
+            f1_axis.plot(epochs, [r.dev_f1 for r in trainer.history], color="tab:red", marker=".")
+            f1_axis.set_ylabel("dev entity F1", color="tab:red")
+            f1_axis.axvline(trainer.stopper.best_epoch, color="grey", linestyle=":", linewidth=1)
         figure.tight_layout()
         with atomic_write(self.path, "wb") as out:
             figure.savefig(out, format="png")

@@ -79,6 +79,21 @@ def test_predict_prints_exact_character_spans(trained, sample):
         assert record["text"][span["start"] : span["end"]] == span["text"]
 
 
+def test_refit_trains_on_train_and_dev_for_the_best_epoch_count(sample, tmp_path, capsys):
+    splits = [f"--{name}={sample / f'{name}.tsv'}" for name in ("train", "dev", "test")]
+    assert main(["train", *splits, "--output", str(tmp_path), "--epochs", "3", "--refit", *QUICK]) == 0
+    log, refit_log = (
+        [json.loads(line) for line in (path / "log.jsonl").open()] for path in (tmp_path, tmp_path / "refit")
+    )
+    best_epoch = max(log, key=lambda record: record["dev_f1"])["epoch"]
+    assert [r["epoch"] for r in refit_log] == list(range(1, best_epoch + 1))
+    assert all(r["dev_f1"] is None for r in refit_log)
+    vocab = json.loads((tmp_path / "refit" / "model" / "vocab.json").read_text())
+    assert len(vocab["words"]) > len(json.loads((tmp_path / "model" / "vocab.json").read_text())["words"])
+    assert json.loads((tmp_path / "refit" / "test-scores.json").read_text())["scheme"] == "IOB2"
+    assert f"of {tmp_path / 'refit' / 'model'}" in capsys.readouterr().out
+
+
 def test_train_without_dev_carves_one_from_train(sample, tmp_path, caplog):
     caplog.set_level(logging.INFO)
     code = main(["train", "--train", str(sample / "dev.tsv"), "--output", str(tmp_path), "--epochs", "1", *QUICK])

@@ -14,7 +14,7 @@ from ..evaluation import evaluate
 from ..files import atomic_write
 from ..formats import read_corpus
 from ..tagger import Tagger
-from ..training import Callback, ProgressBar, Trainer
+from ..training import Callback, ProgressBar, Trainer, refit
 from .corpora import add_reading_options
 from .report import print_scores
 
@@ -37,6 +37,12 @@ def add_parser(commands) -> None:
     parser.add_argument("--epochs", type=int, help="maximum epochs (config: epochs)")
     parser.add_argument("--seed", type=int, help="random seed (config: seed)")
     parser.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoint.pt")
+    parser.add_argument(
+        "--refit",
+        action="store_true",
+        help="then train a fresh model on train + dev for the best epoch count, saved in OUTPUT/refit/model "
+        "(the train+dev protocol of published biomedical NER results)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_reading_options(parser, "--train, --dev and --test")
     parser.set_defaults(run=run)
@@ -77,12 +83,20 @@ def run(args: argparse.Namespace) -> int:
         result.best_epoch,
         trainer.model_dir,
     )
+    model_dirs = [trainer.model_dir]
+    if args.refit:
+        logger.info("refitting on train + dev (%d sentences) for %d epochs", len(train) + len(dev), result.best_epoch)
+        refitted = refit(trainer.config, train, dev, result.best_epoch, args.output / "refit", callbacks, args.resume)
+        logger.info("refitted model: %s", refitted.model_dir)
+        model_dirs.append(refitted.model_dir)
     if args.test:
-        scores, _ = evaluate(Tagger.load(trainer.model_dir), read_corpus(args.test, args.format, args.lenient))
-        with atomic_write(args.output / "test-scores.json") as out:
-            json.dump(scores, out, indent=2)
-        print(f"Test ({args.test}):")
-        print_scores(scores)
+        test = read_corpus(args.test, args.format, args.lenient)
+        for model_dir in model_dirs:
+            scores, _ = evaluate(Tagger.load(model_dir), test)
+            with atomic_write(model_dir.parent / "test-scores.json") as out:
+                json.dump(scores, out, indent=2)
+            print(f"Test ({args.test}) of {model_dir}:")
+            print_scores(scores)
     return 0
 
 
@@ -90,14 +104,15 @@ class EpochReport(Callback):
     """One log line per epoch."""
 
     def on_epoch_end(self, trainer, record, improved) -> None:
+        dev = "no dev"
+        if record.dev_f1 is not None:
+            dev = f"dev P {record.dev_precision:.4f} R {record.dev_recall:.4f} F1 {record.dev_f1:.4f}"
+            dev += " *" if improved else ""
         logger.info(
-            "epoch %3d  loss %.4f  dev P %.4f R %.4f F1 %.4f%s  %.1fs (%.0f sent/s)",
+            "epoch %3d  loss %.4f  %s  %.1fs (%.0f sent/s)",
             record.epoch,
             record.loss,
-            record.dev_precision,
-            record.dev_recall,
-            record.dev_f1,
-            " *" if improved else "",
+            dev,
             record.seconds,
             record.sentences_per_second,
         )
