@@ -140,6 +140,7 @@ def machine() -> dict:
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "system": platform.platform(),
+        "load_average": [round(load, 2) for load in os.getloadavg()],  # other work on the machine skews timings
     }
 
 
@@ -155,8 +156,8 @@ def render() -> None:
         "Test scores are seqeval entity-level micro averages on the test split (default mode, the corpus' scheme);",
         "strict mode in brackets. Inference speed is `Tagger.predict` with confidences, tokens/s by batch size.",
         "`refit`: after early stopping on dev, a fresh model trained on train + dev for the best epoch count",
-        "(`--refit`; the protocol of the Wang et al. 2019 BiLSTM-CRF figures in ANCHORS); its test F1 before the refit in brackets;",
-        "train total includes both trainings.",
+        "(`--refit`; the protocol of the Wang et al. 2019 BiLSTM-CRF figures in ANCHORS); its test F1 before the",
+        "refit in brackets; train total includes both trainings.",
         "",
         "| corpus | protocol | date | test P / R / F1 (strict F1) | dev F1 | epochs (best) | train s/epoch "
         "| train total | infer tok/s b1 / b32 / b256 | peak RSS | machine |",
