@@ -8,7 +8,7 @@ from typing import Iterator, Sequence
 
 import torch
 
-from .vocab import Vocab, casing, normalize_word
+from .vocab import Vocab, casing, word_forms
 
 
 @dataclass
@@ -58,11 +58,15 @@ class Encoder:
         )
 
     def _encode_token(self, token: str) -> tuple[int, tuple[int, ...], int]:
-        """Word id, character ids and casing id of a token, remembered for its next use."""
+        """Word id, character ids and casing id of a token, remembered for its next use.
+
+        The word id is that of the first of the token's ``word_forms`` in the vocabulary, else ``<unk>``.
+        """
         if len(self._memo) >= self.cache_size:
             self._memo.clear()
+        forms = word_forms(token, self.lowercase, self.normalize_digits)
         encoded = (
-            self.word_vocab.id(normalize_word(token, self.lowercase, self.normalize_digits)),
+            next((self.word_vocab.ids[form] for form in forms if form in self.word_vocab), self.word_vocab.unk),
             tuple(self.char_vocab.id(c) for c in token) or (self.char_vocab.unk,),
             casing(token),
         )

@@ -11,6 +11,7 @@ from typing import Any
 CHAR_ENCODERS = ("lstm", "cnn", "none")
 OPTIMIZERS = ("adam", "sgd")
 INITIALISATIONS = ("default", "xavier", "orthogonal")
+VECTOR_FORMATS = ("auto", "word2vec", "word2vec-binary", "glove", "fasttext", "spacy")
 
 
 class ConfigError(ValueError):
@@ -26,7 +27,10 @@ class TaggerConfig:
     normalize_digits: bool = True  # every digit read as 0 for word lookup
     min_word_count: int = 1  # rarer training words map to <unk>
     unk_replace: float = 0.5  # chance that a training singleton is read as <unk> (Lample et al.)
-    word_dim: int = 100
+    word_dim: int = 100  # set to the dimension of the vectors when there are any
+    vectors: str = ""  # pretrained vectors file, read only to build a model (a saved one does not need it)
+    vectors_format: str = "auto"  # auto, word2vec, word2vec-binary, glove, fasttext or spacy
+    freeze_vectors: bool = False  # pretrained rows stay fixed; other words' rows are still trained
     # characters
     char_encoder: str = "lstm"  # lstm (Lample et al. 2016), cnn (Ma & Hovy 2016) or none
     char_dim: int = 30
@@ -54,7 +58,12 @@ class TaggerConfig:
     threads: int = 0  # torch threads; 0 keeps torch's default
 
     def __post_init__(self) -> None:
-        choices = {"char_encoder": CHAR_ENCODERS, "optimizer": OPTIMIZERS, "init": INITIALISATIONS}
+        choices = {
+            "char_encoder": CHAR_ENCODERS,
+            "optimizer": OPTIMIZERS,
+            "init": INITIALISATIONS,
+            "vectors_format": VECTOR_FORMATS,
+        }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")

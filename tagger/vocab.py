@@ -50,6 +50,12 @@ def normalize_word(word: str, lowercase: bool, normalize_digits: bool) -> str:
     return word
 
 
+def word_forms(word: str, lowercase: bool, normalize_digits: bool) -> list[str]:
+    """The forms a word is looked up by, in order: as configured, lowercased, lowercased with digits as 0."""
+    forms = [normalize_word(word, lowercase, normalize_digits), normalize_word(word, True, normalize_digits)]
+    return list(dict.fromkeys([*forms, normalize_word(word, True, True)]))
+
+
 def casing(word: str) -> int:
     """The id in ``CASINGS`` of a token's shape."""
     if word.isdigit():
