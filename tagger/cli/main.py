@@ -11,10 +11,11 @@ from ..config import ConfigError
 from ..corpus import CorpusFormatError
 from ..schemes import SchemeError
 from ..tagger import ModelError
-from . import annotate, corpora, evaluate, predict, spacy_export, train
+from ..vectors import VectorsError
+from . import annotate, corpora, embeddings, evaluate, predict, spacy_export, train
 
-COMMANDS = (train, evaluate, predict, annotate, corpora, spacy_export)
-USER_ERRORS = (ConfigError, CorpusFormatError, ModelError, SchemeError, FileNotFoundError)
+COMMANDS = (train, evaluate, predict, annotate, corpora, spacy_export, embeddings)
+USER_ERRORS = (ConfigError, CorpusFormatError, ModelError, SchemeError, VectorsError, FileNotFoundError)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s" if args.verbose else "%(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:
+        logging.getLogger("gensim").setLevel(logging.WARNING)  # it logs every step of reading and training
     try:
         return args.run(args) or 0
     except USER_ERRORS as error:
