@@ -75,12 +75,16 @@ def run(corpus: str, data_dir: Path, config: TaggerConfig, refitting: bool) -> d
     train, dev, test = (read_corpus(data_dir / corpus / f"{split}.tsv") for split in SPLITS[corpus])
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as output:
-        trainer = Trainer(Tagger.build(config, train), train, dev, Path(output), [EpochReport()])
+        texts = [s.tokens for s in test]  # with config.vectors, their words with a vector join the vocabulary
+        tagger = Tagger.build(config, train, [s.tokens for s in dev] + texts)
+        trainer = Trainer(tagger, train, dev, Path(output), [EpochReport()])
         training = trainer.fit()
         tagger = Tagger.load(trainer.model_dir)
         if refitting:
             dev_selected = {k: evaluate(tagger, test)[0][k] for k in ("precision", "recall", "f1")}
-            refitted = refit(config, train, dev, training.best_epoch, Path(output) / "refit", [EpochReport()])
+            refitted = refit(
+                config, train, dev, training.best_epoch, Path(output) / "refit", [EpochReport()], texts=texts
+            )
             tagger = Tagger.load(refitted.model_dir)
         train_seconds = time.perf_counter() - started
     scores, _ = evaluate(tagger, test)
@@ -98,9 +102,9 @@ def run(corpus: str, data_dir: Path, config: TaggerConfig, refitting: bool) -> d
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(["python", *map(shlex.quote, sys.argv)]),
         "machine": machine(),
-        "versions": {name: version(name) for name in ("torch", "pytorch-crf", "spacy", "seqeval")}
+        "versions": {name: version(name) for name in ("torch", "pytorch-crf", "spacy", "seqeval", "gensim")}
         | {"tagger": __version__, "python": platform.python_version()},
-        "config": config.to_dict(),
+        "config": trainer.config.to_dict(),  # word_dim as set by any vectors
         "test": {k: scores[k] for k in ("precision", "recall", "f1", "mode", "scheme", "per_type")},
         "test_strict": {k: strict[k] for k in ("precision", "recall", "f1")},
         "dev_f1": training.best_dev_f1,

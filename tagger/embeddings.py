@@ -1,10 +1,34 @@
-"""Character encoders: a word's characters in, one vector per word out."""
+"""Word tables and character encoders: a word's id or characters in, one vector per word out."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
+
+
+class FixedTailEmbedding(nn.Module):
+    """A word table whose last ``fixed`` rows (frozen pretrained vectors) are a buffer; the rest are trained."""
+
+    def __init__(self, num_words: int, dim: int, fixed: int):
+        super().__init__()
+        if not 0 < fixed <= num_words - 2:
+            raise ValueError(f"fixed rows must leave <pad> and <unk> trainable: {fixed} of {num_words}")
+        self.first_fixed = num_words - fixed
+        self.learned = nn.Embedding(self.first_fixed, dim, padding_idx=0)
+        self.register_buffer("fixed", torch.zeros(fixed, dim))
+
+    def forward(self, words: torch.Tensor) -> torch.Tensor:
+        """words: ids of any shape → vectors, shape (*words.shape, dim)."""
+        learned = self.learned(words.clamp(max=self.first_fixed - 1))
+        fixed = F.embedding((words - self.first_fixed).clamp(min=0), self.fixed)
+        return torch.where((words < self.first_fixed).unsqueeze(-1), learned, fixed)
+
+
+def word_embedding(num_words: int, dim: int, fixed: int) -> nn.Module:
+    """A trained table, or one whose last ``fixed`` rows stay as set."""
+    return FixedTailEmbedding(num_words, dim, fixed) if fixed else nn.Embedding(num_words, dim, padding_idx=0)
 
 
 class CharLSTM(nn.Module):

@@ -7,7 +7,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .crf import ConstrainedCRF, Posteriors
-from .embeddings import char_encoder
+from .embeddings import FixedTailEmbedding, char_encoder, word_embedding
 
 
 class BiLSTMCRF(nn.Module):
@@ -30,9 +30,10 @@ class BiLSTMCRF(nn.Module):
         hidden: int,
         layers: int,
         dropout: float,
+        frozen_words: int = 0,
     ):
         super().__init__()
-        self.words = nn.Embedding(num_words, word_dim, padding_idx=0)
+        self.words = word_embedding(num_words, word_dim, frozen_words)  # the last frozen_words rows stay fixed
         self.chars = char_encoder(char_encoder_kind, num_chars, char_dim, char_hidden, char_kernel)
         self.casing = nn.Embedding(num_casings, casing_dim, padding_idx=0) if casing_dim else None
         input_dim = word_dim + (self.chars.output_dim if self.chars else 0) + casing_dim
@@ -63,6 +64,23 @@ class BiLSTMCRF(nn.Module):
                 nn.init.orthogonal_(parameter)
             else:
                 nn.init.xavier_uniform_(parameter)
+
+    def use_pretrained(self, vectors: torch.Tensor) -> None:
+        """Set the last rows of the word table to ``vectors`` (pretrained, n × word_dim).
+
+        The other rows (padding aside) are redrawn from a normal distribution with the
+        vectors' standard deviation, so that all words start at the same scale.
+        """
+        if not len(vectors):
+            return
+        with torch.no_grad():
+            if isinstance(self.words, FixedTailEmbedding):
+                self.words.fixed.copy_(vectors)
+                learned = self.words.learned.weight
+            else:
+                self.words.weight[-len(vectors) :] = vectors
+                learned = self.words.weight[: -len(vectors)]
+            learned[1:].normal_(0.0, float(vectors.std()))
 
     def emissions(self, batch) -> torch.Tensor:
         """Tag scores per token, shape (batch, seq_len, num_tags)."""

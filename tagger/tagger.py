@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import torch
 from safetensors import SafetensorError
@@ -24,6 +25,7 @@ from .vocab import CASINGS, Vocab, normalize_word
 
 FORMAT_VERSION = 1
 CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE = "config.json", "vocab.json", "weights.safetensors"
+logger = logging.getLogger(__name__)
 
 
 class ModelError(ValueError):
@@ -50,11 +52,17 @@ class Prediction:
 
 
 class Tagger:
-    """A trained (or freshly built) BiLSTM-CRF with its vocabularies."""
+    """A trained (or freshly built) BiLSTM-CRF with its vocabularies.
 
-    def __init__(self, config: TaggerConfig, words: Vocab, chars: Vocab, tags: Vocab, output_scheme: str):
+    The last ``pretrained`` words of the word vocabulary are those with pretrained vectors.
+    """
+
+    def __init__(
+        self, config: TaggerConfig, words: Vocab, chars: Vocab, tags: Vocab, output_scheme: str, pretrained: int = 0
+    ):
         self.config = config
         self.output_scheme = check_scheme(output_scheme)
+        self.pretrained = pretrained
         self.encoder = Encoder(words, chars, tags, config.lowercase, config.normalize_digits)
         self.model = BiLSTMCRF(
             len(words),
@@ -71,6 +79,7 @@ class Tagger:
             hidden=config.hidden,
             layers=config.layers,
             dropout=config.dropout,
+            frozen_words=pretrained if config.freeze_vectors else 0,
         )
 
     @property
@@ -79,17 +88,22 @@ class Tagger:
         return sorted({tag[2:] for tag in self.encoder.tag_vocab.items if tag != "O"})
 
     @classmethod
-    def build(cls, config: TaggerConfig, train: Corpus) -> "Tagger":
-        """A new, untrained tagger with vocabularies from ``train`` (never from dev or test)."""
-        words = Counter(
-            normalize_word(token, config.lowercase, config.normalize_digits) for s in train for token in s.tokens
-        )
+    def build(cls, config: TaggerConfig, train: Corpus, texts: Iterable[Sequence[str]] = ()) -> "Tagger":
+        """A new, untrained tagger with vocabularies from ``train``.
+
+        With ``config.vectors``, the words of ``train`` and of ``texts`` (the token lists to be
+        tagged, such as dev and test) that have a pretrained vector join the word vocabulary
+        with it, and ``word_dim`` becomes the vectors' dimension. Otherwise nothing is taken
+        from ``texts``.
+        """
+        config, words, vectors = _word_vocabulary(config, train, texts)
         chars = Counter(c for s in train for token in s.tokens for c in token)
         tags = Vocab(tags_for(train.labels(), config.scheme))
         with torch.random.fork_rng():
             torch.manual_seed(config.seed)
-            tagger = cls(config, Vocab.build(words, config.min_word_count), Vocab.build(chars), tags, train.scheme)
+            tagger = cls(config, words, Vocab.build(chars), tags, train.scheme, len(vectors))
             tagger.model.initialise(config.init)
+            tagger.model.use_pretrained(vectors)
         return tagger
 
     def predict(
@@ -143,6 +157,7 @@ class Tagger:
             "config": self.config.to_dict(),
         }
         vocab = {name: v.items for name, v in zip(("words", "chars", "tags"), self.vocabs)}
+        vocab["pretrained"] = self.pretrained
         weights = {name: tensor.detach().contiguous() for name, tensor in self.model.state_dict().items()}
         return meta, vocab, weights
 
@@ -157,9 +172,8 @@ class Tagger:
             )
         try:
             config = TaggerConfig.from_dict(meta["config"])
-            tagger = cls(
-                config, Vocab(vocab["words"]), Vocab(vocab["chars"]), Vocab(vocab["tags"]), meta["output_scheme"]
-            )
+            words, chars, tags = (Vocab(vocab[name]) for name in ("words", "chars", "tags"))
+            tagger = cls(config, words, chars, tags, meta["output_scheme"], vocab.get("pretrained", 0))
             tagger.model.load_state_dict(weights)
         except (KeyError, TypeError, ConfigError, RuntimeError, ValueError) as error:
             raise ModelError(f"{source}: incompatible or corrupt model ({type(error).__name__}: {error})") from None
@@ -197,6 +211,27 @@ class Tagger:
         return cls.from_parts(
             _read_json(directory / CONFIG_FILE), _read_json(directory / VOCAB_FILE), weights, str(directory)
         )
+
+
+def _word_vocabulary(
+    config: TaggerConfig, train: Corpus, texts: Iterable[Sequence[str]]
+) -> tuple[TaggerConfig, Vocab, torch.Tensor]:
+    """The config (``word_dim`` set by any vectors), the word vocabulary and the vectors of its last words."""
+    tokens = (token for s in train for token in s.tokens)
+    if not config.vectors:
+        words = Counter(normalize_word(token, config.lowercase, config.normalize_digits) for token in tokens)
+        return config, Vocab.build(words, config.min_word_count), torch.zeros(0, config.word_dim)
+    from .vectors import read_vectors, vocabulary_with_vectors
+
+    table = read_vectors(config.vectors, config.vectors_format)
+    if table.dim != config.word_dim:
+        logger.info("word_dim set to %d, the dimension of the vectors (was %d)", table.dim, config.word_dim)
+        config = replace(config, word_dim=table.dim)
+    other = (token for text in texts for token in text)
+    words, vectors = vocabulary_with_vectors(
+        table, tokens, other, config.lowercase, config.normalize_digits, config.min_word_count
+    )
+    return config, words, vectors
 
 
 def char_spans(sentence: Sentence, prediction: Prediction) -> list[dict]:

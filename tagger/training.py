@@ -13,7 +13,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import torch
 
@@ -114,7 +114,7 @@ class Trainer:
         ]
         model_scheme = train.in_scheme(self.config.scheme)
         self.train = [tagger.encoder.encode(s.tokens, s.tags) for s in model_scheme]
-        self.singletons = _singletons(train, tagger.encoder)
+        self.singletons = _singletons(train, tagger)
         parameters = [p for p in tagger.model.parameters() if p.requires_grad]
         if self.config.optimizer == "sgd":
             self.optimizer = torch.optim.SGD(
@@ -259,30 +259,34 @@ def refit(
     output: str | Path,
     callbacks: Sequence[Callback] = (),
     resume: bool = False,
+    texts: Iterable[Sequence[str]] = (),
 ) -> Trainer:
     """Train a fresh model on ``train`` + ``dev`` for ``epochs`` (the count early stopping chose on dev).
 
     Nothing is held out, so the last epoch's model is kept: the protocol of papers that
-    report test scores of models trained on train and dev together.
+    report test scores of models trained on train and dev together. ``texts``: as for
+    ``Tagger.build``.
     """
     combined = train + dev
     if resume and (Path(output) / "checkpoint.pt").is_file():
         trainer = Trainer.resume(output, combined, None, callbacks)
     else:
         config = replace(config, epochs=epochs, patience=epochs)
-        trainer = Trainer(Tagger.build(config, combined), combined, None, output, callbacks)
+        trainer = Trainer(Tagger.build(config, combined, texts), combined, None, output, callbacks)
     trainer.fit()
     return trainer
 
 
-def _singletons(train: Corpus, encoder: Encoder) -> torch.Tensor:
-    """Boolean over the word vocabulary: words seen exactly once in training."""
+def _singletons(train: Corpus, tagger: Tagger) -> torch.Tensor:
+    """Boolean over the word vocabulary: words seen exactly once in training and without a pretrained vector."""
+    encoder = tagger.encoder
     counts = torch.zeros(len(encoder.word_vocab), dtype=torch.long)
     for sentence in train:
         for token in sentence.tokens:
             counts[encoder.word_vocab.id(normalize_word(token, encoder.lowercase, encoder.normalize_digits))] += 1
     singletons = counts == 1
     singletons[encoder.word_vocab.unk] = False
+    singletons[len(counts) - tagger.pretrained :] = False  # as Lample et al.: words with a vector are kept
     return singletons
 
 

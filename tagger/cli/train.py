@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from ..config import TaggerConfig
+from ..config import VECTOR_FORMATS, TaggerConfig
 from ..evaluation import evaluate
 from ..files import atomic_write
 from ..formats import read_corpus
@@ -43,6 +43,22 @@ def add_parser(commands) -> None:
         help="then train a fresh model on train + dev for the best epoch count, saved in OUTPUT/refit/model "
         "(the train+dev protocol of published biomedical NER results)",
     )
+    parser.add_argument(
+        "--vectors",
+        type=Path,
+        help="pretrained word vectors (config: vectors); the words of --train, --dev and --test found in them "
+        "join the vocabulary, and word_dim becomes their dimension. The model does not need the file afterwards",
+    )
+    parser.add_argument(
+        "--vectors-format",
+        choices=VECTOR_FORMATS,
+        help="format of --vectors (config: vectors_format, default auto: detected from the file)",
+    )
+    parser.add_argument(
+        "--freeze-vectors",
+        action="store_true",
+        help="keep the pretrained vectors fixed; other words are still trained (config: freeze_vectors)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_reading_options(parser, "--train, --dev and --test")
     parser.set_defaults(run=run)
@@ -53,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
     overrides = list(args.set)
     overrides += [f"epochs={args.epochs}"] if args.epochs is not None else []
     overrides += [f"seed={args.seed}"] if args.seed is not None else []
+    overrides += [f"vectors={args.vectors.resolve()}"] if args.vectors else []
+    overrides += [f"vectors_format={args.vectors_format}"] if args.vectors_format else []
+    overrides += ["freeze_vectors=true"] if args.freeze_vectors else []
     config = config.with_overrides(overrides)
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -68,12 +87,15 @@ def run(args: argparse.Namespace) -> int:
             100 * config.dev_fraction,
             config.seed,
         )
+    test = read_corpus(args.test, args.format, args.lenient) if args.test else None
+    test_texts = [s.tokens for s in test] if test is not None else []
     callbacks = [] if args.no_progress else [ProgressBar()]
     callbacks.append(EpochReport())
     if args.resume:
         trainer = Trainer.resume(args.output, train, dev, callbacks)
     else:
-        trainer = Trainer(Tagger.build(config, train), train, dev, args.output, callbacks)
+        tagger = Tagger.build(config, train, [s.tokens for s in dev] + test_texts)
+        trainer = Trainer(tagger, train, dev, args.output, callbacks)
     logger.info("training on %d sentences, dev %d; output in %s", len(train), len(dev), args.output)
     result = trainer.fit()
     logger.info(
@@ -86,11 +108,12 @@ def run(args: argparse.Namespace) -> int:
     model_dirs = [trainer.model_dir]
     if args.refit:
         logger.info("refitting on train + dev (%d sentences) for %d epochs", len(train) + len(dev), result.best_epoch)
-        refitted = refit(trainer.config, train, dev, result.best_epoch, args.output / "refit", callbacks, args.resume)
+        refitted = refit(
+            trainer.config, train, dev, result.best_epoch, args.output / "refit", callbacks, args.resume, test_texts
+        )
         logger.info("refitted model: %s", refitted.model_dir)
         model_dirs.append(refitted.model_dir)
-    if args.test:
-        test = read_corpus(args.test, args.format, args.lenient)
+    if test is not None:
         for model_dir in model_dirs:
             scores, _ = evaluate(Tagger.load(model_dir), test)
             with atomic_write(model_dir.parent / "test-scores.json") as out:
