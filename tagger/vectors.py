@@ -69,7 +69,7 @@ class SpacyVectors(WordVectors):
         from spacy.strings import hash_string
 
         self.table, self._hash = vectors, hash_string
-        self.dim, self.size = vectors.shape[1], vectors.n_keys
+        self.dim, self.size = vectors.shape[1], len(vectors.key2row)
         self.subwords = vectors.mode == "floret"
 
     def vector(self, word: str) -> np.ndarray | None:

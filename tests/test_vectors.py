@@ -106,6 +106,16 @@ def test_fasttext_bin_gives_subword_vectors_to_unknown_words(fasttext_bin):
     assert rows[1].tolist() == pytest.approx(model.wv["aspirins"].tolist(), abs=1e-6)
 
 
+def test_spacy_floret_vectors_are_all_subwords(tmp_path):
+    from spacy.vectors import Vectors
+
+    data = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
+    Vectors(mode="floret", data=data, minn=3, maxn=4, hash_count=1).to_disk(tmp_path)
+    vectors = read_vectors(tmp_path)
+    assert (vectors.dim, vectors.size, vectors.subwords) == (4, 0, True)
+    assert vectors.vector("cancer") is None and vectors.subword_vector("cancer").shape == (4,)
+
+
 def test_unreadable_and_missing_vectors_are_clear_errors(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("2 3\naspirin 0.1 0.2\n")
