@@ -12,6 +12,7 @@ CHAR_ENCODERS = ("lstm", "cnn", "none")
 OPTIMIZERS = ("adam", "sgd")
 INITIALISATIONS = ("default", "xavier", "orthogonal")
 VECTOR_FORMATS = ("auto", "word2vec", "word2vec-binary", "glove", "fasttext", "spacy")
+TRANSFERRED_PARTS = ("embeddings", "chars", "encoder")  # what a model takes from init_from, and may freeze
 
 
 class ConfigError(ValueError):
@@ -56,6 +57,11 @@ class TaggerConfig:
     seed: int = 13
     dev_fraction: float = 0.1  # carved from train when no dev set is given
     threads: int = 0  # torch threads; 0 keeps torch's default
+    # transfer learning
+    init_from: str = ""  # trained model directory to start from, read only to build a model
+    freeze: str = ""  # comma-separated parts of init_from kept fixed: embeddings, chars, encoder
+    unfreeze_after: int = 0  # epochs after which the frozen parts are trained too; 0: never
+    finetune_lr_scale: float = 1.0  # learning rate of the parts from init_from, as a fraction of lr
 
     def __post_init__(self) -> None:
         choices = {
@@ -73,6 +79,27 @@ class TaggerConfig:
             self.scheme = check_scheme(self.scheme)
         except SchemeError as error:
             raise ConfigError(str(error)) from None
+        self._check_transfer()
+
+    @property
+    def frozen_parts(self) -> list[str]:
+        """The parts named in ``freeze``."""
+        return [part.strip() for part in self.freeze.split(",") if part.strip()]
+
+    def _check_transfer(self) -> None:
+        unknown = [part for part in self.frozen_parts if part not in TRANSFERRED_PARTS]
+        if unknown:
+            raise ConfigError(f"freeze: unknown part {unknown[0]!r}; parts are {', '.join(TRANSFERRED_PARTS)}")
+        self.freeze = ",".join(self.frozen_parts)
+        if self.unfreeze_after < 0 or self.finetune_lr_scale <= 0:
+            raise ConfigError(
+                f"unfreeze_after must be >= 0 and finetune_lr_scale > 0, not {self.unfreeze_after} "
+                f"and {self.finetune_lr_scale}"
+            )
+        if self.unfreeze_after and not self.freeze:
+            raise ConfigError("unfreeze_after needs parts to unfreeze: set freeze")
+        if not self.init_from and (self.freeze or self.finetune_lr_scale != 1.0):
+            raise ConfigError("freeze and finetune_lr_scale apply to the parts taken from init_from, which is not set")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Iterable
+
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .crf import ConstrainedCRF, Posteriors
 from .embeddings import FixedTailEmbedding, char_encoder, word_embedding
+
+PART_MODULES = {"embeddings": ("words", "casing"), "chars": ("chars",), "encoder": ("encoder",)}
 
 
 class BiLSTMCRF(nn.Module):
@@ -81,6 +85,11 @@ class BiLSTMCRF(nn.Module):
                 self.words.weight[-len(vectors) :] = vectors
                 learned = self.words.weight[: -len(vectors)]
             learned[1:].normal_(0.0, float(vectors.std()))
+
+    def part_parameters(self, parts: Iterable[str]) -> list[nn.Parameter]:
+        """The parameters of the named parts (``PART_MODULES``: embeddings, chars, encoder)."""
+        modules = [getattr(self, name) for part in parts for name in PART_MODULES[part]]
+        return [parameter for module in modules if module is not None for parameter in module.parameters()]
 
     def emissions(self, batch) -> torch.Tensor:
         """Tag scores per token, shape (batch, seq_len, num_tags)."""

@@ -94,8 +94,13 @@ class Tagger:
         With ``config.vectors``, the words of ``train`` and of ``texts`` (the token lists to be
         tagged, such as dev and test) that have a pretrained vector join the word vocabulary
         with it, and ``word_dim`` becomes the vectors' dimension. Otherwise nothing is taken
-        from ``texts``.
+        from ``texts``. With ``config.init_from``, the tagger takes the embeddings, character
+        encoder and BiLSTM of that trained model (``transfer.transferred``).
         """
+        if config.init_from:
+            from .transfer import transferred
+
+            return transferred(cls.load(config.init_from), config, train)
         config, words, vectors = _word_vocabulary(config, train, texts)
         chars = Counter(c for s in train for token in s.tokens for c in token)
         tags = Vocab(tags_for(train.labels(), config.scheme))

@@ -18,10 +18,11 @@ from typing import Iterable, Sequence
 import torch
 
 from .batching import Encoder, length_batches
-from .config import TaggerConfig
+from .config import TRANSFERRED_PARTS, TaggerConfig
 from .corpus import Corpus
 from .evaluation import evaluate
 from .files import atomic_write
+from .model import BiLSTMCRF
 from .tagger import ModelError, Tagger
 from .vocab import normalize_word
 
@@ -115,13 +116,13 @@ class Trainer:
         model_scheme = train.in_scheme(self.config.scheme)
         self.train = [tagger.encoder.encode(s.tokens, s.tags) for s in model_scheme]
         self.singletons = _singletons(train, tagger)
-        parameters = [p for p in tagger.model.parameters() if p.requires_grad]
+        groups = _parameter_groups(tagger.model, self.config)
         if self.config.optimizer == "sgd":
             self.optimizer = torch.optim.SGD(
-                parameters, lr=self.config.lr, momentum=self.config.momentum, weight_decay=self.config.weight_decay
+                groups, lr=self.config.lr, momentum=self.config.momentum, weight_decay=self.config.weight_decay
             )
         else:
-            self.optimizer = torch.optim.Adam(parameters, lr=self.config.lr, weight_decay=self.config.weight_decay)
+            self.optimizer = torch.optim.Adam(groups, lr=self.config.lr, weight_decay=self.config.weight_decay)
         decay = self.config.lr_decay
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda epoch: 1.0 / (1.0 + decay * epoch))
         self.stopper = EarlyStopping(self.config.patience)
@@ -194,6 +195,7 @@ class Trainer:
         batches = list(length_batches([len(s.words) for s in self.train], self.config.batch_size, self.rng))
         for callback in self.callbacks:
             callback.on_epoch_begin(self, self.epoch, len(batches))
+        self._freeze()
         model.train()
         total_loss, started = 0.0, time.perf_counter()
         for indices in batches:
@@ -224,6 +226,17 @@ class Trainer:
             len(self.train) / seconds,
             lr,
         )
+
+    def _freeze(self) -> None:
+        """Keep the parts named in ``freeze`` fixed up to epoch ``unfreeze_after`` (0: in every epoch)."""
+        parts = self.config.frozen_parts
+        if not parts:
+            return
+        frozen = not self.config.unfreeze_after or self.epoch <= self.config.unfreeze_after
+        if not frozen and self.epoch == self.config.unfreeze_after + 1:
+            logger.info("epoch %d: %s no longer frozen", self.epoch, ", ".join(parts))
+        for parameter in self.tagger.model.part_parameters(parts):
+            parameter.requires_grad_(not frozen)
 
     def _replace_singletons(self, words: torch.Tensor) -> torch.Tensor:
         """Read training singletons as ``<unk>`` with chance ``unk_replace`` (shape kept)."""
@@ -275,6 +288,19 @@ def refit(
         trainer = Trainer(Tagger.build(config, combined, texts), combined, None, output, callbacks)
     trainer.fit()
     return trainer
+
+
+def _parameter_groups(model: BiLSTMCRF, config: TaggerConfig) -> list[dict]:
+    """The optimiser's groups: the parts taken from ``init_from`` apart, at ``lr * finetune_lr_scale``.
+
+    Frozen parameters stay in their group; without gradients the optimiser leaves them as they are.
+    """
+    transferred = model.part_parameters(TRANSFERRED_PARTS) if config.init_from else []
+    ids = {id(parameter) for parameter in transferred}
+    groups = [{"params": [parameter for parameter in model.parameters() if id(parameter) not in ids]}]
+    if transferred:
+        groups.append({"params": transferred, "lr": config.lr * config.finetune_lr_scale})
+    return groups
 
 
 def _singletons(train: Corpus, tagger: Tagger) -> torch.Tensor:

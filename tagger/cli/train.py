@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from ..config import VECTOR_FORMATS, TaggerConfig
+from ..corpus import Corpus
 from ..evaluation import evaluate
 from ..files import atomic_write
 from ..formats import read_corpus
@@ -59,34 +60,49 @@ def add_parser(commands) -> None:
         action="store_true",
         help="keep the pretrained vectors fixed; other words are still trained (config: freeze_vectors)",
     )
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        metavar="MODEL",
+        help="start from a trained model directory: its embeddings, character encoder and BiLSTM, and its "
+        "architecture config keys; the new labels get a fresh projection and CRF in which the tags the model "
+        "already has keep their weights (config: init_from)",
+    )
+    parser.add_argument(
+        "--freeze",
+        metavar="PARTS",
+        help="with --init-from: keep these parts fixed, comma-separated from embeddings, chars, encoder "
+        "(config: freeze)",
+    )
+    parser.add_argument(
+        "--unfreeze-after",
+        type=int,
+        metavar="N",
+        help="train the --freeze parts too from epoch N+1 (config: unfreeze_after; default 0: never)",
+    )
+    parser.add_argument(
+        "--finetune-lr-scale",
+        type=float,
+        metavar="X",
+        help="learning rate of the parts taken from --init-from, as a fraction of lr (config: finetune_lr_scale)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_reading_options(parser, "--train, --dev and --test")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    config = TaggerConfig.from_file(args.config) if args.config else TaggerConfig()
-    overrides = list(args.set)
-    overrides += [f"epochs={args.epochs}"] if args.epochs is not None else []
+    overrides = [f"epochs={args.epochs}"] if args.epochs is not None else []
     overrides += [f"seed={args.seed}"] if args.seed is not None else []
     overrides += [f"vectors={args.vectors.resolve()}"] if args.vectors else []
     overrides += [f"vectors_format={args.vectors_format}"] if args.vectors_format else []
     overrides += ["freeze_vectors=true"] if args.freeze_vectors else []
-    config = config.with_overrides(overrides)
-    if config.threads:
-        torch.set_num_threads(config.threads)
-    train = read_corpus(args.train, args.format, args.lenient)
-    if args.dev:
-        dev = read_corpus(args.dev, args.format, args.lenient)
-    else:
-        train, dev = train.split(config.dev_fraction, config.seed)
-        logger.info(
-            "no --dev given: holding out %d of %d training sentences (%.0f%%, seed %d) as dev",
-            len(dev),
-            len(train) + len(dev),
-            100 * config.dev_fraction,
-            config.seed,
-        )
+    overrides += [f"init_from={args.init_from.resolve()}"] if args.init_from else []
+    overrides += [f"freeze={args.freeze}"] if args.freeze is not None else []
+    overrides += [f"unfreeze_after={args.unfreeze_after}"] if args.unfreeze_after is not None else []
+    overrides += [f"finetune_lr_scale={args.finetune_lr_scale}"] if args.finetune_lr_scale is not None else []
+    config = read_config(args, overrides)
+    train, dev = read_train_dev(args, config)
     test = read_corpus(args.test, args.format, args.lenient) if args.test else None
     test_texts = [s.tokens for s in test] if test is not None else []
     callbacks = [] if args.no_progress else [ProgressBar()]
@@ -121,6 +137,31 @@ def run(args: argparse.Namespace) -> int:
             print(f"Test ({args.test}) of {model_dir}:")
             print_scores(scores)
     return 0
+
+
+def read_config(args: argparse.Namespace, overrides: list[str]) -> TaggerConfig:
+    """``--config`` (or the defaults) with ``--set`` and then ``overrides`` applied; sets torch's threads."""
+    config = TaggerConfig.from_file(args.config) if args.config else TaggerConfig()
+    config = config.with_overrides([*args.set, *overrides])
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    return config
+
+
+def read_train_dev(args: argparse.Namespace, config: TaggerConfig) -> tuple[Corpus, Corpus]:
+    """``--train`` and ``--dev``; without ``--dev``, ``dev_fraction`` of train held out by the seed."""
+    train = read_corpus(args.train, args.format, args.lenient)
+    if args.dev:
+        return train, read_corpus(args.dev, args.format, args.lenient)
+    train, dev = train.split(config.dev_fraction, config.seed)
+    logger.info(
+        "no --dev given: holding out %d of %d training sentences (%.0f%%, seed %d) as dev",
+        len(dev),
+        len(train) + len(dev),
+        100 * config.dev_fraction,
+        config.seed,
+    )
+    return train, dev
 
 
 class EpochReport(Callback):
