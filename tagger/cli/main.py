@@ -12,9 +12,9 @@ from ..corpus import CorpusFormatError
 from ..schemes import SchemeError
 from ..tagger import ModelError
 from ..vectors import VectorsError
-from . import annotate, corpora, embeddings, evaluate, predict, spacy_export, train
+from . import annotate, corpora, embeddings, evaluate, predict, spacy_export, train, tune
 
-COMMANDS = (train, evaluate, predict, annotate, corpora, spacy_export, embeddings)
+COMMANDS = (train, tune, evaluate, predict, annotate, corpora, spacy_export, embeddings)
 USER_ERRORS = (ConfigError, CorpusFormatError, ModelError, SchemeError, VectorsError, FileNotFoundError)
 
 

@@ -1,0 +1,360 @@
+"""Hyperparameter search with Optuna: trials train with ``Trainer``, weak ones are pruned on their dev F1.
+
+A search space maps config keys to a range (``{"low", "high"}``, optionally ``"log"`` or
+``"step"``; integer or float by the key's type) or to ``{"choices": [...]}``. A study lives
+in an Optuna storage (SQLite by default) so that a rerun continues it. The output directory
+holds ``trials/NNNN/`` (each trial's ``model/``, log and learning curve), ``trials.csv``,
+``best-config.json`` and ``tuning.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import warnings
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+from sqlalchemy.exc import SQLAlchemyError
+
+from .config import ConfigError, TaggerConfig
+from .corpus import Corpus
+from .files import atomic_write
+from .tagger import Tagger
+from .training import Callback, EpochRecord, Trainer
+
+logger = logging.getLogger(__name__)
+
+SAMPLERS = ("tpe", "random", "grid")
+DEFAULT_SPACE = {
+    "lr": {"low": 1e-4, "high": 0.05, "log": True},
+    "optimizer": {"choices": ["adam", "sgd"]},
+    "dropout": {"low": 0.1, "high": 0.7},
+    "hidden": {"low": 50, "high": 300, "step": 50},
+    "word_dim": {"choices": [50, 100, 200]},
+    "char_dim": {"low": 10, "high": 50, "step": 10},
+    "char_hidden": {"low": 25, "high": 100, "step": 25},
+    "batch_size": {"choices": [8, 16, 32, 64]},
+    "clip_grad_norm": {"low": 1.0, "high": 10.0, "log": True},
+}
+PRUNE_AFTER_TRIALS, PRUNE_FROM_EPOCH = 5, 2  # the median pruner's warm-up
+MIN_TRIALS_FOR_IMPORTANCE = 4  # completed trials before importances are estimated
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # the trials that count toward a budget
+
+
+@dataclass
+class Dimension:
+    """One config key's range, ``low`` to ``high`` (on a log scale or in steps), or its ``choices``."""
+
+    name: str
+    integer: bool = False
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: list | None = None
+
+    def suggest(self, trial: optuna.Trial) -> Any:
+        if self.choices is not None:
+            return trial.suggest_categorical(self.name, self.choices)
+        if self.integer:
+            return trial.suggest_int(self.name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
+        return trial.suggest_float(self.name, self.low, self.high, step=self.step, log=self.log)
+
+    def values(self) -> list:
+        """Every value, for the grid sampler: the choices, or the range in its steps."""
+        if self.choices is not None:
+            return list(self.choices)
+        if self.step is None and not self.integer:
+            raise ConfigError(f"{self.name}: the grid sampler needs choices or a step for a float range")
+        step = self.step or 1
+        count = math.floor((self.high - self.low) / step + 1e-9) + 1
+        return [int(self.low + i * step) if self.integer else round(self.low + i * step, 12) for i in range(count)]
+
+
+class SearchSpace:
+    """The config keys a study searches and their ranges or choices."""
+
+    def __init__(self, dimensions: list[Dimension]):
+        self.dimensions = dimensions
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "search space") -> "SearchSpace":
+        """Read ``{key: {"low", "high", "log"?, "step"?} | {"choices"}}``; errors name ``source`` and the key."""
+        if not isinstance(values, dict) or not values:
+            raise ConfigError(f"{source}: expected a non-empty JSON object of config keys")
+        types = {f.name: str(f.type) for f in fields(TaggerConfig)}
+        dimensions = []
+        for name, spec in values.items():
+            if name not in types:
+                raise ConfigError(f"{source}: {name!r} is not a config key; known keys: {', '.join(types)}")
+            try:
+                dimensions.append(_dimension(name, types[name], spec))
+            except ConfigError as error:
+                raise ConfigError(f"{source}: {name}: {error}") from None
+        return cls(dimensions)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "SearchSpace":
+        try:
+            values = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ConfigError(f"cannot read search space {path}: {error}") from None
+        return cls.from_dict(values, str(path))
+
+    def check(self, base: TaggerConfig) -> None:
+        """Raise ``ConfigError`` unless every choice and range end makes a valid config with ``base``."""
+        for dimension in self.dimensions:
+            ends = dimension.choices if dimension.choices is not None else [dimension.low, dimension.high]
+            for value in ends:
+                try:
+                    TaggerConfig.from_dict(base.to_dict() | {dimension.name: value})
+                except ConfigError as error:
+                    raise ConfigError(f"search space: {dimension.name}={value!r}: {error}") from None
+
+    def suggest(self, trial: optuna.Trial) -> dict[str, Any]:
+        return {dimension.name: dimension.suggest(trial) for dimension in self.dimensions}
+
+    def grid(self) -> dict[str, list]:
+        return {dimension.name: dimension.values() for dimension in self.dimensions}
+
+
+def _dimension(name: str, kind: str, spec: Any) -> Dimension:
+    """A ``Dimension`` from one key's JSON ``spec``; ``kind`` is the config field's type name."""
+    if not isinstance(spec, dict):
+        raise ConfigError(f"expected an object with low and high, or choices, not {spec!r}")
+    unknown = sorted(set(spec) - {"low", "high", "log", "step", "choices"})
+    if unknown:
+        raise ConfigError(f"unknown settings {', '.join(unknown)} (low, high, log, step, choices)")
+    if "choices" in spec:
+        if set(spec) != {"choices"} or not isinstance(spec["choices"], list) or not spec["choices"]:
+            raise ConfigError("choices must be a non-empty list, alone")
+        return Dimension(name, choices=spec["choices"])
+    if kind not in ("int", "float"):
+        raise ConfigError(f"a {kind} key takes choices, not a range")
+    if not {"low", "high"} <= set(spec):
+        raise ConfigError("a range needs low and high")
+    low, high, step, log = spec["low"], spec["high"], spec.get("step"), spec.get("log", False)
+    numbers = [low, high] + ([step] if step is not None else [])
+    if not all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers) or not isinstance(log, bool):
+        raise ConfigError("low, high and step must be numbers, log true or false")
+    if kind == "int" and not all(float(n).is_integer() for n in numbers):
+        raise ConfigError("an integer key needs integer low, high and step")
+    if not low < high or (step is not None and step <= 0) or (log and low <= 0):
+        raise ConfigError(f"expected low < high, step > 0 and low > 0 on a log scale: low {low}, high {high}")
+    if log and step is not None:
+        raise ConfigError("log and step cannot go together")
+    return Dimension(name, kind == "int", low, high, log, step)
+
+
+def open_study(storage: str, name: str, sampler: str, space: SearchSpace, base: TaggerConfig) -> optuna.Study:
+    """Create the study in ``storage`` (an Optuna storage URL), or load it to continue.
+
+    A study continues only with the base config it began with (``threads`` aside). The
+    sampler's seed is the config's seed plus the trials already run, so a continued random
+    search does not repeat itself.
+    """
+    if sampler not in SAMPLERS:
+        raise ConfigError(f"sampler must be one of {', '.join(SAMPLERS)}, not {sampler!r}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats are experimental
+            rdb = optuna.storages.RDBStorage(storage, heartbeat_interval=60, grace_period=180)
+        study = optuna.create_study(
+            storage=rdb,
+            study_name=name,
+            direction="maximize",
+            load_if_exists=True,
+            pruner=optuna.pruners.MedianPruner(PRUNE_AFTER_TRIALS, n_warmup_steps=PRUNE_FROM_EPOCH),
+        )
+    except (ImportError, ValueError, RuntimeError, SQLAlchemyError) as error:
+        reason = str(error).splitlines()[0]  # SQLAlchemy adds a line with a link
+        raise ConfigError(f"cannot open study {name!r} in {storage}: {reason}") from None
+    recorded, comparable = study.user_attrs.get("base_config"), _comparable(base)
+    if recorded is None:
+        study.set_user_attr("base_config", comparable)
+    elif recorded != comparable:
+        changed = sorted(key for key in comparable if recorded.get(key) != comparable[key])
+        raise ConfigError(
+            f"study {name!r} in {storage} began with another config (differing: {', '.join(changed)}); "
+            "rerun with the same --config, --set and --epochs, or give another --study-name or --storage"
+        )
+    seed = base.seed + len(study.trials)
+    if sampler == "grid":
+        study.sampler = optuna.samplers.GridSampler(space.grid(), seed=seed)
+    elif sampler == "random":
+        study.sampler = optuna.samplers.RandomSampler(seed=seed)
+    else:
+        study.sampler = optuna.samplers.TPESampler(seed=seed)
+    return study
+
+
+def _comparable(config: TaggerConfig) -> dict:
+    return {key: value for key, value in config.to_dict().items() if key != "threads"}
+
+
+def finished(study: optuna.Study) -> int:
+    """Trials that completed or were pruned: those that count toward a budget."""
+    return sum(trial.state in FINISHED for trial in study.trials)
+
+
+class PruneWeakTrials(Callback):
+    """Reports each epoch's dev F1 to the trial; stops the trial when Optuna's pruner says so."""
+
+    def __init__(self, trial: optuna.Trial):
+        self.trial = trial
+
+    def on_epoch_end(self, trainer: Trainer, record: EpochRecord, improved: bool) -> None:
+        self.trial.report(record.dev_f1, record.epoch)
+        if self.trial.should_prune():
+            raise optuna.TrialPruned(f"dev F1 {record.dev_f1:.4f} after epoch {record.epoch}")
+
+
+def tune(
+    study: optuna.Study,
+    space: SearchSpace,
+    base: TaggerConfig,
+    train: Corpus,
+    dev: Corpus,
+    output: str | Path,
+    trials: int | None = None,
+    timeout: float | None = None,
+    callbacks: Sequence[Callback] = (),
+    on_trial: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
+) -> None:
+    """Run trials until the study has ``trials`` finished ones (earlier runs' count) or ``timeout`` seconds pass.
+
+    Each trial trains ``base`` with the values it draws, on ``train`` with early stopping on
+    ``dev``, in ``output/trials/NNNN``; its value is the best dev entity F1. ``callbacks``
+    join each trial's trainer; ``on_trial`` are called after each trial.
+    """
+    space.check(base)
+    output = Path(output)
+    remaining = None if trials is None else trials - finished(study)
+    if remaining is not None and remaining <= 0:
+        logger.info("the study already has %d finished trials (budget %d)", finished(study), trials)
+        return
+    texts = [s.tokens for s in dev]
+
+    def objective(trial: optuna.Trial) -> float:
+        config = TaggerConfig.from_dict(base.to_dict() | space.suggest(trial))
+        trainer = Trainer(
+            Tagger.build(config, train, texts),
+            train,
+            dev,
+            output / "trials" / f"{trial.number:04d}",
+            [*callbacks, PruneWeakTrials(trial)],
+        )
+        try:
+            return trainer.fit().best_dev_f1
+        finally:
+            trainer.checkpoint_path.unlink(missing_ok=True)  # trials are not resumed one by one
+
+    study.optimize(objective, n_trials=remaining, timeout=timeout, callbacks=list(on_trial), gc_after_trial=True)
+
+
+def dev_f1(trial: FrozenTrial) -> float | None:
+    """A trial's best dev F1: its value, or for a pruned or failed one the best epoch it reported."""
+    if trial.value is not None:
+        return trial.value
+    return max(trial.intermediate_values.values(), default=None)
+
+
+def describe(trial: FrozenTrial) -> str:
+    """One line: a trial's state, dev F1 and parameters."""
+    f1 = dev_f1(trial)
+    score = "no dev F1" if f1 is None else f"dev F1 {f1:.4f}"
+    params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items())
+    epochs = len(trial.intermediate_values)
+    return f"trial {trial.number} {trial.state.name.lower()} ({score}, {epochs} epochs): {params}"
+
+
+def write_results(study: optuna.Study, base: TaggerConfig, output: str | Path) -> FrozenTrial | None:
+    """Write ``trials.csv``, ``tuning.png`` and, once a trial completed, ``best-config.json``; return the best trial."""
+    output = Path(output)
+    trials = study.trials
+    write_trials_csv(trials, output / "trials.csv")
+    if any(dev_f1(trial) is not None for trial in trials):
+        plot_study(study, output / "tuning.png")
+    if not any(trial.state == TrialState.COMPLETE for trial in trials):
+        return None
+    best = study.best_trial
+    with atomic_write(output / "best-config.json") as out:
+        json.dump(TaggerConfig.from_dict(base.to_dict() | best.params).to_dict(), out, indent=2)
+    return best
+
+
+def write_trials_csv(trials: list[FrozenTrial], path: Path) -> None:
+    """One row per trial: number, state, dev F1, best epoch, epochs, seconds, then each parameter."""
+    names = list(dict.fromkeys(name for trial in trials for name in trial.params))
+    with atomic_write(path) as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["number", "state", "dev_f1", "best_epoch", "epochs", "seconds", *names])
+        for trial in trials:
+            epochs = trial.intermediate_values
+            best_epoch = max(epochs, key=epochs.get) if epochs else ""
+            seconds = round(trial.duration.total_seconds(), 1) if trial.duration else ""
+            f1 = dev_f1(trial)
+            writer.writerow(
+                [trial.number, trial.state.name, "" if f1 is None else f1, best_epoch, len(epochs), seconds]
+                + [trial.params.get(name, "") for name in names]
+            )
+
+
+def importances(study: optuna.Study) -> dict[str, float | None]:
+    """Parameters by Optuna's importance estimate, highest first; unranked (``None``) with few completed trials."""
+    names = list(dict.fromkeys(name for trial in study.trials for name in trial.params))
+    if sum(trial.state == TrialState.COMPLETE for trial in study.trials) < MIN_TRIALS_FOR_IMPORTANCE:
+        return dict.fromkeys(names)
+    try:
+        return dict(optuna.importance.get_param_importances(study))
+    except (RuntimeError, ValueError) as error:  # e.g. no parameter varied among the completed trials
+        logger.info("no parameter importances: %s", error)
+        return dict.fromkeys(names)
+
+
+def plot_study(study: optuna.Study, path: Path, shown: int = 3) -> None:
+    """Dev F1 against trial number, and against the ``shown`` most important parameters, to a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scored = [trial for trial in study.trials if dev_f1(trial) is not None]
+    ranked = list(importances(study).items())[:shown]
+    figure, axes = plt.subplots(
+        1, 1 + len(ranked), figsize=(4 * (1 + len(ranked)), 3.5), dpi=100, squeeze=False, sharey=True
+    )
+    axis = axes[0][0]
+    for state, marker, colour in ((TrialState.COMPLETE, "o", "tab:blue"), (TrialState.PRUNED, "x", "grey")):
+        chosen = [trial for trial in scored if trial.state == state]
+        if chosen:
+            xs, ys = [t.number for t in chosen], [dev_f1(t) for t in chosen]
+            axis.scatter(xs, ys, marker=marker, color=colour, label=state.name.lower())
+    complete = [trial for trial in scored if trial.state == TrialState.COMPLETE]
+    if complete:
+        best = [max(dev_f1(t) for t in complete[: i + 1]) for i in range(len(complete))]
+        axis.step([t.number for t in complete], best, where="post", color="tab:red", label="best so far")
+    axis.set_xlabel("trial")
+    axis.set_ylabel("dev entity F1 (pruned: best epoch)")
+    axis.legend(fontsize="small")
+    for axis, (name, importance) in zip(axes[0][1:], ranked):
+        having = [trial for trial in scored if name in trial.params]
+        distribution = having[0].distributions[name]
+        categorical = isinstance(distribution, optuna.distributions.CategoricalDistribution)
+        xs = [str(t.params[name]) if categorical else t.params[name] for t in having]
+        colours = ["tab:blue" if t.state == TrialState.COMPLETE else "grey" for t in having]
+        axis.scatter(xs, [dev_f1(t) for t in having], c=colours)
+        if getattr(distribution, "log", False):
+            axis.set_xscale("log")
+        axis.set_xlabel(name)
+        axis.set_title("importance not estimated" if importance is None else f"importance {importance:.2f}")
+    figure.tight_layout()
+    with atomic_write(path, "wb") as out:
+        figure.savefig(out, format="png")
+    plt.close(figure)
