@@ -61,10 +61,7 @@ def main() -> None:
             parser.error("--corpus is required unless --render is given")
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         result = run(args.corpus, args.data_dir, TaggerConfig().with_overrides(args.set), args.refit)
-        name = f"{args.corpus}-{result['date'].replace(':', '').replace('-', '')}.json"
-        with atomic_write(RESULTS / name) as out:
-            json.dump(result, out, indent=2)
-        print(f"wrote {RESULTS / name}")
+        print(f"wrote {write_result(result, RESULTS, args.corpus)}")
     render()
 
 
@@ -99,11 +96,7 @@ def run(corpus: str, data_dir: Path, config: TaggerConfig, refitting: bool) -> d
         }
     return {
         "corpus": corpus,
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["python", *map(shlex.quote, sys.argv)]),
-        "machine": machine(),
-        "versions": {name: version(name) for name in ("torch", "pytorch-crf", "spacy", "seqeval", "gensim")}
-        | {"tagger": __version__, "python": platform.python_version()},
+        **provenance(),
         "config": trainer.config.to_dict(),  # word_dim as set by any vectors
         "test": {k: scores[k] for k in ("precision", "recall", "f1", "mode", "scheme", "per_type")},
         "test_strict": {k: strict[k] for k in ("precision", "recall", "f1")},
@@ -128,6 +121,25 @@ def inference_speed(tagger: Tagger, corpus, batch_size: int) -> float:
     started = time.perf_counter()
     tagger.predict(sentences, batch_size=batch_size)
     return round(sum(map(len, sentences)) / (time.perf_counter() - started))
+
+
+def provenance() -> dict:
+    """What every result records: the date (UTC), the command line, the machine and the versions."""
+    return {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(["python", *map(shlex.quote, sys.argv)]),
+        "machine": machine(),
+        "versions": {name: version(name) for name in ("torch", "pytorch-crf", "spacy", "seqeval", "gensim")}
+        | {"tagger": __version__, "python": platform.python_version()},
+    }
+
+
+def write_result(result: dict, directory: Path, prefix: str) -> Path:
+    """Write ``result`` (with its ``date``) to ``directory/<prefix>-<timestamp>.json``; return the path."""
+    path = directory / f"{prefix}-{result['date'].replace(':', '').replace('-', '')}.json"
+    with atomic_write(path) as out:
+        json.dump(result, out, indent=2)
+    return path
 
 
 def machine() -> dict:
