@@ -61,6 +61,23 @@ def test_a_study_continues_only_with_its_own_config(sample, tmp_path, capsys):
     assert "differing: dropout" in capsys.readouterr().err
 
 
+def test_an_interrupted_trial_fails_and_does_not_count(sample, tmp_path, monkeypatch):
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps({"hidden": {"choices": [8]}}))
+    epochs, train_epoch = iter(range(100)), Trainer._train_epoch
+
+    def interrupted_second(trainer):
+        if next(epochs) == 1:
+            raise KeyboardInterrupt
+        return train_epoch(trainer)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", interrupted_second)
+    assert _tune(sample, tmp_path, "--space", str(space), "--trials", "2") == 130
+    assert [row["state"] for row in _rows(tmp_path)] == ["COMPLETE", "FAIL"]  # written on the way out
+    assert _tune(sample, tmp_path, "--space", str(space), "--trials", "2") == 0
+    assert [row["state"] for row in _rows(tmp_path)] == ["COMPLETE", "FAIL", "COMPLETE"]
+
+
 def test_the_grid_sampler_stops_when_the_grid_is_done(sample, tmp_path):
     space = tmp_path / "space.json"
     space.write_text(json.dumps({"hidden": {"low": 8, "high": 16, "step": 8}, "optimizer": {"choices": ["adam"]}}))

@@ -89,7 +89,7 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if not args.verbose:
-        optuna.logging.set_verbosity(optuna.logging.WARNING)  # we log one line per trial
+        optuna.logging.set_verbosity(optuna.logging.ERROR)  # we log each trial; a failure reaches us raised
     config = read_config(args, [f"epochs={args.epochs}"] if args.epochs is not None else [])
     if args.space:
         space = SearchSpace.from_file(args.space)
