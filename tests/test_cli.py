@@ -94,6 +94,16 @@ def test_refit_trains_on_train_and_dev_for_the_best_epoch_count(sample, tmp_path
     assert f"of {tmp_path / 'refit' / 'model'}" in capsys.readouterr().out
 
 
+def test_resume_with_refit_runs_the_refit_a_finished_training_lacks(sample, tmp_path):
+    splits = [f"--{name}={sample / f'{name}.tsv'}" for name in ("train", "dev")]
+    common = [*splits, "--epochs", "2", *QUICK]
+    assert main(["train", *common, "--output", str(tmp_path / "whole"), "--refit"]) == 0
+    assert main(["train", *common, "--output", str(tmp_path / "parts")]) == 0
+    assert main(["train", *common, "--output", str(tmp_path / "parts"), "--resume", "--refit"]) == 0
+    weights = [(tmp_path / run / "refit" / "model" / "weights.safetensors").read_bytes() for run in ("whole", "parts")]
+    assert weights[0] == weights[1]
+
+
 def test_train_without_dev_carves_one_from_train(sample, tmp_path, caplog):
     caplog.set_level(logging.INFO)
     code = main(["train", "--train", str(sample / "dev.tsv"), "--output", str(tmp_path), "--epochs", "1", *QUICK])
