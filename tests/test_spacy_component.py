@@ -104,7 +104,7 @@ def annotations(docs, key: str | None = None) -> list[list[tuple]]:
 def assert_same(actual: list[list], expected: list[list]) -> None:
     """Same spans and labels; scores equal up to float noise from different batch mates."""
     assert [[tuple(a[:3]) for a in doc] for doc in actual] == [[tuple(e[:3]) for e in doc] for doc in expected]
-    assert [a[3] for doc in actual for a in doc] == pytest.approx([e[3] for doc in expected for e in doc], abs=1e-4)
+    assert [a[3] for doc in actual for a in doc] == pytest.approx([e[3] for doc in expected for e in doc], abs=1e-5)
 
 
 def gold_docs(vocab, corpus, key: str | None = None) -> list[Doc]:

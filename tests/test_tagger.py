@@ -37,7 +37,7 @@ def test_prediction_does_not_depend_on_batch_mates(tagger, corpus):
     alone = [tagger.predict([s], batch_size=1)[0] for s in sentences]
     for a, b in zip(together, alone):
         assert a.tags == b.tags
-        assert a.token_scores == pytest.approx(b.token_scores, abs=1e-4)  # float32 sums differ by batch shape
+        assert a.token_scores == pytest.approx(b.token_scores, abs=1e-5)  # float32 emissions differ by batch shape
         assert [(s.start, s.end, s.label) for s in a.spans] == [(s.start, s.end, s.label) for s in b.spans]
 
 
