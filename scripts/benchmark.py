@@ -29,6 +29,7 @@ import torch
 
 from tagger import Tagger, TaggerConfig, __version__
 from tagger.cli.train import EpochReport
+from tagger.corpus import Corpus
 from tagger.evaluation import evaluate
 from tagger.files import atomic_write
 from tagger.formats import read_corpus
@@ -72,44 +73,63 @@ def run(corpus: str, data_dir: Path, config: TaggerConfig, refitting: bool) -> d
     train, dev, test = (read_corpus(data_dir / corpus / f"{split}.tsv") for split in SPLITS[corpus])
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as output:
-        texts = [s.tokens for s in test]  # with config.vectors, their words with a vector join the vocabulary
-        tagger = Tagger.build(config, train, [s.tokens for s in dev] + texts)
-        trainer = Trainer(tagger, train, dev, Path(output), [EpochReport()])
-        training = trainer.fit()
-        tagger = Tagger.load(trainer.model_dir)
+        result = {"corpus": corpus, **provenance(), **train_and_test(config, train, dev, test, Path(output))}
+        result["protocol"] = "train, early stopping on dev"
+        tagger = Tagger.load(Path(output) / "model")
         if refitting:
-            dev_selected = {k: evaluate(tagger, test)[0][k] for k in ("precision", "recall", "f1")}
-            refitted = refit(
-                config, train, dev, training.best_epoch, Path(output) / "refit", [EpochReport()], texts=texts
-            )
+            epochs = result["best_epoch"]
+            texts = [s.tokens for s in test]  # with config.vectors, their words with a vector join the vocabulary
+            refitted = refit(config, train, dev, epochs, Path(output) / "refit", [EpochReport()], texts=texts)
             tagger = Tagger.load(refitted.model_dir)
-        train_seconds = time.perf_counter() - started
-    scores, _ = evaluate(tagger, test)
-    strict, _ = evaluate(tagger, test, mode="strict")
-    history = training.history
-    protocol = {"protocol": "train, early stopping on dev"}
-    if refitting:
-        protocol = {
-            "protocol": f"train+dev refit for {training.best_epoch} epochs, after early stopping on dev",
-            "test_before_refit": dev_selected,
-            "refit_seconds_per_epoch": round(sum(r.seconds for r in refitted.history) / len(refitted.history), 2),
-        }
-    return {
-        "corpus": corpus,
-        **provenance(),
-        "config": trainer.config.to_dict(),  # word_dim as set by any vectors
-        "test": {k: scores[k] for k in ("precision", "recall", "f1", "mode", "scheme", "per_type")},
-        "test_strict": {k: strict[k] for k in ("precision", "recall", "f1")},
-        "dev_f1": training.best_dev_f1,
-        "epochs": len(history),
-        "best_epoch": training.best_epoch,
-        "stopped_because": training.stopped_because,
-        "train_seconds_total": round(train_seconds, 1),
-        "train_seconds_per_epoch": round(sum(r.seconds for r in history) / len(history), 2),
+            result |= {
+                "protocol": f"train+dev refit for {epochs} epochs, after early stopping on dev",
+                "test_before_refit": {k: result["test"][k] for k in ("precision", "recall", "f1")},
+                **test_scores(tagger, test),
+                "refit_seconds_per_epoch": seconds_per_epoch(refitted.history),
+            }
+        result["train_seconds_total"] = round(time.perf_counter() - started, 1)
+    return result | {
         "infer_tokens_per_second": {str(size): inference_speed(tagger, test, size) for size in BATCH_SIZES},
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        **protocol,
     }
+
+
+def train_and_test(config: TaggerConfig, train: Corpus, dev: Corpus, test: Corpus, output: Path) -> dict:
+    """Train with early stopping on ``dev`` (best model in ``output/model``), score it once on ``test``.
+
+    The record: the config as trained (``word_dim`` as set by any vectors), sizes, test and
+    dev scores, epochs and times.
+    """
+    started = time.perf_counter()
+    tagger = Tagger.build(config, train, [s.tokens for s in dev] + [s.tokens for s in test])
+    trainer = Trainer(tagger, train, dev, output, [EpochReport()])
+    training = trainer.fit()
+    return {
+        "config": trainer.config.to_dict(),
+        "sentences": len(train),
+        "pretrained_words": tagger.pretrained,
+        **test_scores(Tagger.load(trainer.model_dir), test),
+        "dev_f1": training.best_dev_f1,
+        "epochs": len(training.history),
+        "best_epoch": training.best_epoch,
+        "stopped_because": training.stopped_because,
+        "train_seconds_per_epoch": seconds_per_epoch(training.history),
+        "train_seconds_total": round(time.perf_counter() - started, 1),
+    }
+
+
+def test_scores(tagger: Tagger, test: Corpus) -> dict:
+    """``test`` (default mode, with the per-type table) and ``test_strict`` scores of ``tagger``."""
+    scores, _ = evaluate(tagger, test)
+    strict, _ = evaluate(tagger, test, mode="strict")
+    return {
+        "test": {k: scores[k] for k in ("precision", "recall", "f1", "mode", "scheme", "per_type")},
+        "test_strict": {k: strict[k] for k in ("precision", "recall", "f1")},
+    }
+
+
+def seconds_per_epoch(history: list) -> float:
+    return round(sum(record.seconds for record in history) / len(history), 2)
 
 
 def inference_speed(tagger: Tagger, corpus, batch_size: int) -> float:

@@ -26,16 +26,13 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from benchmark import SPLITS, provenance, write_result
+from benchmark import SPLITS, provenance, test_scores, train_and_test, write_result
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from tagger import Tagger, TaggerConfig
-from tagger.cli.train import EpochReport
 from tagger.corpus import Corpus
-from tagger.evaluation import evaluate
 from tagger.formats import read_corpus
-from tagger.training import Trainer
 from tagger.transfer import ARCHITECTURE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,7 +80,7 @@ def run(args: argparse.Namespace, config: TaggerConfig, work: Path) -> dict:
     else:
         source_dir = args.source
         source = {"model": str(args.source)}
-        source["test"] = scores_on(Tagger.load(source_dir), read_splits(args.data_dir, args.source_corpus)[2])
+        source |= test_scores(Tagger.load(source_dir), read_splits(args.data_dir, args.source_corpus)[2])
     source_config = Tagger.load(source_dir).config
     source["config"] = source_config.to_dict()
     scratch = replace(config, **{key: getattr(source_config, key) for key in ARCHITECTURE})
@@ -114,27 +111,6 @@ def run(args: argparse.Namespace, config: TaggerConfig, work: Path) -> dict:
 
 def read_splits(data_dir: Path, corpus: str) -> tuple[Corpus, Corpus, Corpus]:
     return tuple(read_corpus(data_dir / corpus / f"{split}.tsv") for split in SPLITS[corpus])
-
-
-def train_and_test(config: TaggerConfig, train: Corpus, dev: Corpus, test: Corpus, output: Path) -> dict:
-    """Train with early stopping on ``dev``, score the best model on ``test``; sizes, scores and times."""
-    started = time.perf_counter()
-    tagger = Tagger.build(config, train, [s.tokens for s in dev] + [s.tokens for s in test])
-    trainer = Trainer(tagger, train, dev, output, [EpochReport()])
-    training = trainer.fit()
-    return {
-        "sentences": len(train),
-        "test": scores_on(Tagger.load(trainer.model_dir), test),
-        "dev_f1": training.best_dev_f1,
-        "epochs": len(training.history),
-        "best_epoch": training.best_epoch,
-        "seconds": round(time.perf_counter() - started, 1),
-    }
-
-
-def scores_on(tagger: Tagger, test: Corpus) -> dict:
-    scores, _ = evaluate(tagger, test)
-    return {key: scores[key] for key in ("precision", "recall", "f1")}
 
 
 def summarise(runs: list[dict]) -> dict:
