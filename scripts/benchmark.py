@@ -19,6 +19,7 @@ import os
 import platform
 import resource
 import shlex
+import statistics
 import sys
 import tempfile
 import time
@@ -39,6 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SPLITS = {"ncbi-disease": ("train", "devel", "test"), "bc5cdr": ("train", "devel", "test")}
 BATCH_SIZES = (1, 32, 256)
+ABLATION_MEANS = ("dev_f1", "epochs", "train_seconds_per_epoch", "pretrained_words")
+STARTS = ("scratch", "source")  # of a transfer benchmark's trainings
 
 
 def main() -> None:
@@ -213,17 +216,14 @@ def render() -> None:
             f"{r['machine']['cores']} cores, {r['machine']['torch_threads']} threads |"
         )
     lines += ["", "Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
-    lines += annotate_table()
+    lines += annotate_table() + ablation_table() + transfer_table()
     with atomic_write(ROOT / "benchmarks" / "README.md") as out:
         out.write("\n".join(lines))
 
 
 def annotate_table() -> list[str]:
     """Rows for the ``tagger annotate`` results of ``scripts/benchmark_annotate.py``."""
-    results = sorted(
-        (json.loads(p.read_text()) for p in (RESULTS / "annotate").glob("*.json")),
-        key=lambda r: (r["date"][:10], r["n_process"]),
-    )
+    results = sorted(results_in("annotate"), key=lambda r: (r["date"][:10], r["n_process"]))
     if not results:
         return []
     lines = [
@@ -243,6 +243,86 @@ def annotate_table() -> list[str]:
         )
     lines += ["", "Corpus: " + results[-1]["corpus"] + ".", "", "Commands:", ""]
     return lines + sorted({f"- `{r['command']}`" for r in results}) + [""]
+
+
+def results_in(folder: str) -> list[dict]:
+    """Every result file in ``RESULTS/folder``, oldest first."""
+    return sorted((json.loads(p.read_text()) for p in (RESULTS / folder).glob("*.json")), key=lambda r: r["date"])
+
+
+def mean_and_spread(values: list[float]) -> str:
+    """``mean ± sample standard deviation`` (the mean alone for one value)."""
+    if len(values) < 2:
+        return f"{values[0]:.4f}"
+    return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
+
+
+def ablation_table() -> list[str]:
+    """Test F1 per corpus and variant over seeds, from ``scripts/benchmark_ablation.py``."""
+    results = results_in("ablation")
+    if not results:
+        return []
+    lines = [
+        "## Ablation: character encoders and in-domain word vectors",
+        "",
+        "The default config with the variant's keys changed, one training per seed (early stopping on dev; a",
+        "corpus without a dev split holds out 10% of train by the seed), test split scored once. F1 is the mean",
+        "± standard deviation over seeds; the best mean per corpus is in bold. `+w2v`: 100-dimensional skip-gram",
+        "vectors trained on `../shared/unlabelled/biomedical-sentences.txt` (1.7M tokens of biomedical text) with",
+        "`tagger embeddings train`'s defaults, fine-tuned.",
+        "",
+        "| corpus | variant | seeds | test F1 | P | R | dev F1 | epochs | train s/epoch | words with a vector |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["corpus"], r["variant"]), []).append(r)
+    best = {}
+    for (corpus, _), runs in groups.items():
+        best[corpus] = max(best.get(corpus, 0.0), statistics.mean(r["test"]["f1"] for r in runs))
+    for (corpus, variant), runs in sorted(groups.items()):
+        f1 = [r["test"]["f1"] for r in runs]
+        shown = mean_and_spread(f1)
+        shown = f"**{shown}**" if statistics.mean(f1) == best[corpus] else shown
+        mean = {key: statistics.mean(r[key] for r in runs) for key in ABLATION_MEANS}
+        mean |= {key: statistics.mean(r["test"][key] for r in runs) for key in ("precision", "recall")}
+        lines.append(
+            f"| {corpus} | {variant} | {', '.join(str(r['seed']) for r in runs)} | {shown} | "
+            f"{mean['precision']:.4f} | {mean['recall']:.4f} | {mean['dev_f1']:.4f} | {mean['epochs']:.0f} | "
+            f"{mean['train_seconds_per_epoch']:.1f} | {mean['pretrained_words']:,.0f} |"
+        )
+    threads = sorted({r["machine"]["torch_threads"] for r in results})
+    lines += ["", f"Torch threads per training: {', '.join(map(str, threads))}.", ""]
+    return lines + ["Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
+
+
+def transfer_table() -> list[str]:
+    """Scratch against ``--init-from`` per train fraction, from ``scripts/benchmark_transfer.py``."""
+    results = results_in("transfer")
+    if not results:
+        return []
+    lines = [
+        "## Transfer learning",
+        "",
+        "A seeded subsample of the target's train split, trained from scratch and from a model trained on the",
+        "source corpus (`tagger train --init-from`), early stopping on the full target dev split; test F1 is the",
+        "mean ± standard deviation over seeds.",
+        "",
+        "| date | source → target | source test F1 | fraction (sentences) | scratch F1 | transfer F1 | gain "
+        "| transfer keys |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        for fraction, summary in r["summary"].items():
+            runs = [run for run in r["runs"] if str(run["fraction"]) == fraction]
+            f1 = {start: [run["test"]["f1"] for run in runs if run["start"] == start] for start in STARTS}
+            lines.append(
+                f"| {r['date'][:10]} | {r['source_corpus']} → {r['target_corpus']} | "
+                f"{r['source']['test']['f1']:.4f} | {float(fraction):.0%} ({runs[0]['sentences']:,}) | "
+                f"{mean_and_spread(f1['scratch'])} | {mean_and_spread(f1['source'])} | "
+                f"**{summary['gain']:+.4f}** | {', '.join(r['transfer_set']) or 'none'} |"
+            )
+    return lines + ["", "Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
 
 
 if __name__ == "__main__":
