@@ -1,7 +1,10 @@
-"""Shared fixtures: the real corpora beside the checkout, and our bundled sample."""
+"""Shared fixtures: the real corpora beside the checkout, our bundled sample, a local file server and cache."""
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,3 +24,76 @@ def shared_corpora() -> Path:
 @pytest.fixture(scope="session")
 def sample() -> Path:
     return SAMPLE
+
+
+class FileServer:
+    """The files under ``root`` over HTTP on 127.0.0.1, in a thread.
+
+    ``failures[name] = n`` answers the next ``n`` requests for ``name`` with a 500,
+    ``truncations[name] = n`` sends half the file and closes the connection; ``requests``
+    counts the requests per name.
+    """
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.failures: Counter = Counter()
+        self.truncations: Counter = Counter()
+        self.requests: Counter = Counter()
+        server = self
+
+        class Handler(SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=str(root), **kwargs)
+
+            def do_GET(self):
+                name = self.path.lstrip("/")
+                server.requests[name] += 1
+                if server.failures[name] > 0:
+                    server.failures[name] -= 1
+                    self.send_error(500)
+                    return
+                if server.truncations[name] > 0:
+                    server.truncations[name] -= 1
+                    body = (root / name).read_bytes()
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body[: len(body) // 2])
+                    self.close_connection = True
+                    return
+                super().do_GET()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.01,), daemon=True)
+        self.thread.start()
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def file_server(tmp_path):
+    """A local HTTP server of the files the test writes under ``file_server.root``."""
+    root = tmp_path / "served"
+    root.mkdir()
+    server = FileServer(root)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty download cache under ``tmp_path`` and no ``$TAGGER_DATA_DIR``; downloads retried without waiting."""
+    from tagger import catalogue
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    monkeypatch.delenv(catalogue.DATA_DIR_VARIABLE, raising=False)
+    monkeypatch.setattr(catalogue, "BACKOFF", 0.0)
+    return tmp_path / "xdg-cache" / "tagger" / "corpora"

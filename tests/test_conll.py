@@ -29,6 +29,15 @@ def test_whitespace_separated_columns_pick_first_and_last(tmp_path):
     assert corpus.sentences[0].tags == ["B-ORG", "O"]
 
 
+def test_columns_choose_the_token_and_the_tag(tmp_path):
+    path = _write(tmp_path, "EU NNP B-NP B-ORG\nrejects VBZ B-VP O\n", "c.conll")
+    corpus = read_corpus(path, columns=(0, 2))
+    assert corpus.sentences[0].tokens == ["EU", "rejects"] and corpus.sentences[0].tags == ["B-NP", "B-VP"]
+    assert read_corpus(path, columns=(-4, -1)).sentences[0].tags == ["B-ORG", "O"]
+    with pytest.raises(CorpusFormatError, match=r"c.conll:1: token column 0 and tag column 4 asked for, but the lin"):
+        read_corpus(path, columns=(0, 4))
+
+
 @pytest.mark.parametrize(
     "text, message",
     [

@@ -6,13 +6,14 @@ import argparse
 import json
 from pathlib import Path
 
+from ..catalogue import SPLITS, CatalogueError
 from ..corpus import Corpus
 from ..evaluation import MODES, evaluate
-from ..formats import conll, format_of, read_corpus, write_corpus
+from ..formats import conll, format_of, write_corpus
 from ..schemes import to_spans
 from ..tagger import Tagger
-from .corpora import add_reading_options
 from .report import print_scores
+from .sources import add_corpus_options, add_reading_options, read, read_split
 
 
 def add_parser(commands) -> None:
@@ -23,7 +24,10 @@ def add_parser(commands) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--model", required=True, type=Path, help="model directory")
-    parser.add_argument("--data", required=True, type=Path, help="labelled corpus")
+    corpus = parser.add_mutually_exclusive_group(required=True)
+    corpus.add_argument("--data", type=Path, help="labelled corpus")
+    add_corpus_options(parser, corpus, "the --split")
+    parser.add_argument("--split", choices=SPLITS, help="with --corpus: the split to score; test when not given")
     parser.add_argument("--mode", choices=MODES, default="default", help="seqeval mode")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument(
@@ -39,8 +43,10 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     predictions_format = format_of(args.predictions) if args.predictions else None
+    if args.split and not args.corpus:
+        raise CatalogueError("--split chooses a split of --corpus; with --data, the file is the split")
     tagger = Tagger.load(args.model)
-    corpus = read_corpus(args.data, args.format, args.lenient)
+    corpus = read_split(args, args.split or "test") if args.corpus else read(args, args.data)
     scores, predicted = evaluate(tagger, corpus, args.mode, args.batch_size)
     if predictions_format == "conll":
         conll.write(corpus, args.predictions, columns=(predicted,))

@@ -7,6 +7,7 @@ import logging
 import sys
 
 from .. import __version__
+from ..catalogue import CatalogueError
 from ..config import ConfigError
 from ..corpus import CorpusFormatError
 from ..schemes import SchemeError
@@ -15,7 +16,15 @@ from ..vectors import VectorsError
 from . import annotate, corpora, embeddings, evaluate, predict, spacy_export, train, tune
 
 COMMANDS = (train, tune, evaluate, predict, annotate, corpora, spacy_export, embeddings)
-USER_ERRORS = (ConfigError, CorpusFormatError, ModelError, SchemeError, VectorsError, FileNotFoundError)
+USER_ERRORS = (
+    CatalogueError,
+    ConfigError,
+    CorpusFormatError,
+    ModelError,
+    SchemeError,
+    VectorsError,
+    FileNotFoundError,
+)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -13,11 +13,10 @@ from ..config import VECTOR_FORMATS, TaggerConfig
 from ..corpus import Corpus
 from ..evaluation import evaluate
 from ..files import atomic_write
-from ..formats import read_corpus
 from ..tagger import Tagger
 from ..training import Callback, ProgressBar, Trainer, refit
-from .corpora import add_reading_options
 from .report import print_scores
+from .sources import add_corpus_options, add_reading_options, read_splits
 
 logger = logging.getLogger("tagger")
 
@@ -29,7 +28,9 @@ def add_parser(commands) -> None:
         description="Train a BiLSTM-CRF. The best model (by dev entity F1) is saved in OUTPUT/model.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--train", required=True, type=Path, help="training corpus (format: see --format)")
+    corpus = parser.add_mutually_exclusive_group(required=True)
+    corpus.add_argument("--train", type=Path, help="training corpus (format: see --format)")
+    add_corpus_options(parser, corpus, "train, dev and test")
     parser.add_argument("--dev", type=Path, help="dev corpus for early stopping; default: 10%% of train, by the seed")
     parser.add_argument("--test", type=Path, help="test corpus, scored once with the best model")
     parser.add_argument("--output", required=True, type=Path, help="output directory")
@@ -102,8 +103,7 @@ def run(args: argparse.Namespace) -> int:
     overrides += [f"unfreeze_after={args.unfreeze_after}"] if args.unfreeze_after is not None else []
     overrides += [f"finetune_lr_scale={args.finetune_lr_scale}"] if args.finetune_lr_scale is not None else []
     config = read_config(args, overrides)
-    train, dev = read_train_dev(args, config)
-    test = read_corpus(args.test, args.format, args.lenient) if args.test else None
+    train, dev, test = read_train_dev_test(args, config)
     test_texts = [s.tokens for s in test] if test is not None else []
     callbacks = [] if args.no_progress else [ProgressBar()]
     callbacks.append(EpochReport())
@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
             scores, _ = evaluate(Tagger.load(model_dir), test)
             with atomic_write(model_dir.parent / "test-scores.json") as out:
                 json.dump(scores, out, indent=2)
-            print(f"Test ({args.test}) of {model_dir}:")
+            print(f"Test ({test.source}) of {model_dir}:")
             print_scores(scores)
     return 0
 
@@ -148,20 +148,25 @@ def read_config(args: argparse.Namespace, overrides: list[str]) -> TaggerConfig:
     return config
 
 
-def read_train_dev(args: argparse.Namespace, config: TaggerConfig) -> tuple[Corpus, Corpus]:
-    """``--train`` and ``--dev``; without ``--dev``, ``dev_fraction`` of train held out by the seed."""
-    train = read_corpus(args.train, args.format, args.lenient)
-    if args.dev:
-        return train, read_corpus(args.dev, args.format, args.lenient)
+def read_train_dev_test(args: argparse.Namespace, config: TaggerConfig) -> tuple[Corpus, Corpus, Corpus | None]:
+    """``--train``, ``--dev`` and ``--test`` (where the command has it), or those splits of ``--corpus``.
+
+    Without a dev split, ``dev_fraction`` of train is held out by the seed; test is ``None`` without one.
+    """
+    splits = read_splits(args, *("train", "dev", "test") if "test" in args else ("train", "dev"))
+    train, dev, test = splits["train"], splits["dev"], splits.get("test")
+    if dev is not None:
+        return train, dev, test
     train, dev = train.split(config.dev_fraction, config.seed)
     logger.info(
-        "no --dev given: holding out %d of %d training sentences (%.0f%%, seed %d) as dev",
+        "%s: holding out %d of %d training sentences (%.0f%%, seed %d) as dev",
+        f"{args.corpus} has no dev split" if args.corpus else "no --dev given",
         len(dev),
         len(train) + len(dev),
         100 * config.dev_fraction,
         config.seed,
     )
-    return train, dev
+    return train, dev, test
 
 
 class EpochReport(Callback):

@@ -23,8 +23,8 @@ from ..tuning import (
     tune,
     write_results,
 )
-from .corpora import add_reading_options
-from .train import read_config, read_train_dev
+from .sources import add_corpus_options, add_reading_options
+from .train import read_config, read_train_dev_test
 
 DEFAULT_TRIALS = 20  # when neither --trials nor --timeout is given
 logger = logging.getLogger("tagger")
@@ -53,7 +53,9 @@ def add_parser(commands) -> None:
         + "\n}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--train", required=True, type=Path, help="training corpus (format: see --format)")
+    corpus = parser.add_mutually_exclusive_group(required=True)
+    corpus.add_argument("--train", type=Path, help="training corpus (format: see --format)")
+    add_corpus_options(parser, corpus, "train and dev")
     parser.add_argument("--dev", type=Path, help="dev corpus to score trials on; default: 10%% of train, by the seed")
     parser.add_argument("--output", required=True, type=Path, help="output directory")
     parser.add_argument("--space", type=Path, help="JSON search space; default: the one below")
@@ -96,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         space = SearchSpace.from_dict(DEFAULT_SPACE, "default search space")
     space.check(config)
-    train, dev = read_train_dev(args, config)
+    train, dev, _ = read_train_dev_test(args, config)
     args.output.mkdir(parents=True, exist_ok=True)
     storage = args.storage or f"sqlite:///{(args.output / 'study.db').resolve()}"
     study = open_study(storage, args.study_name, args.sampler, space, config)

@@ -27,16 +27,22 @@ def format_of(path: str | Path, format: str | None = None) -> str:
     return EXTENSIONS[suffix]
 
 
-def read_corpus(path: str | Path, format: str | None = None, lenient: bool = False) -> Corpus:
+def read_corpus(
+    path: str | Path, format: str | None = None, lenient: bool = False, columns: tuple[int, int] | None = None
+) -> Corpus:
     """Read a corpus file in ``format`` (default: by extension).
 
     With ``lenient``, formats in ``LENIENT`` skip and count bad sentences or documents
-    instead of raising; CoNLL files are always read strictly.
+    instead of raising; CoNLL files are always read strictly. ``columns`` is the ``(token,
+    tag)`` column pair of CoNLL files (default: the first and the last); other formats have
+    no columns and ignore it.
     """
     path = Path(path)
     name = format_of(path, format)
     if not path.is_file():
         raise FileNotFoundError(f"corpus file not found: {path}")
+    if name == "conll" and columns is not None:
+        return conll.read(path, *columns)
     if lenient and name in LENIENT:
         return FORMATS[name].read(path, lenient=True)
     return FORMATS[name].read(path)

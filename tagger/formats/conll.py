@@ -16,9 +16,10 @@ logger = logging.getLogger(__name__)
 def read(path: str | Path, token_column: int = 0, tag_column: int = -1) -> Corpus:
     """Read tokens and tags; ``-DOCSTART-`` lines and runs of blank lines end a sentence.
 
-    Columns are split on tabs when a line has one, else on whitespace. Every line of the
-    file must have the column count of the first one. Ill-formed chunks (``O`` then ``I-X``
-    in IOB2) are repaired and counted in ``corpus.notes["repaired_tags"]``.
+    Columns are split on tabs when a line has one, else on whitespace; ``token_column`` and
+    ``tag_column`` index them from 0, negative ones from the end. Every line of the file must
+    have the column count of the first one. Ill-formed chunks (``O`` then ``I-X`` in IOB2)
+    are repaired and counted in ``corpus.notes["repaired_tags"]``.
     """
     path = Path(path)
     sentences: list[Sentence] = []
@@ -43,6 +44,11 @@ def read(path: str | Path, token_column: int = 0, tag_column: int = -1) -> Corpu
                 columns = len(fields)
                 if columns < 2:
                     raise CorpusFormatError(f"{path}:{number}: expected a token and a tag, found {line!r}")
+                if not all(-columns <= column < columns for column in (token_column, tag_column)):
+                    raise CorpusFormatError(
+                        f"{path}:{number}: token column {token_column} and tag column {tag_column} asked for, "
+                        f"but the lines have {columns} columns (0 to {columns - 1}, or -1 to -{columns})"
+                    )
             if len(fields) != columns:
                 raise CorpusFormatError(
                     f"{path}:{number}: expected {columns} columns like the first line, found {len(fields)}: {line!r}"
