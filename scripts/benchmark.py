@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from tagger import Tagger, TaggerConfig, __version__
+from tagger import Tagger, TaggerConfig, __version__, catalogue
 from tagger.cli.train import EpochReport
 from tagger.corpus import Corpus
 from tagger.evaluation import evaluate
@@ -38,7 +38,8 @@ from tagger.training import Trainer, refit
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-SPLITS = {"ncbi-disease": ("train", "devel", "test"), "bc5cdr": ("train", "devel", "test")}
+CORPORA = sorted(catalogue.entries())
+DATA_DIR = ROOT.parent / "shared" / "corpora"  # a local mirror; corpora not in it come from the cache or are fetched
 BATCH_SIZES = (1, 32, 256)
 ABLATION_MEANS = ("dev_f1", "epochs", "train_seconds_per_epoch", "pretrained_words")
 STARTS = ("scratch", "source")  # of a transfer benchmark's trainings
@@ -46,10 +47,8 @@ STARTS = ("scratch", "source")  # of a transfer benchmark's trainings
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", choices=sorted(SPLITS), help="corpus to train and test on")
-    parser.add_argument(
-        "--data-dir", type=Path, default=ROOT.parent / "shared" / "corpora", help="where the corpora lie"
-    )
+    parser.add_argument("--corpus", choices=CORPORA, metavar="NAME", help="catalogue corpus to train and test on")
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="local mirror of the catalogue's corpora")
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a default config value"
     )
@@ -73,7 +72,7 @@ def run(corpus: str, data_dir: Path, config: TaggerConfig, refitting: bool) -> d
     """Train, test and time one model (two with ``refitting``); return the result record."""
     if config.threads:
         torch.set_num_threads(config.threads)
-    train, dev, test = (read_corpus(data_dir / corpus / f"{split}.tsv") for split in SPLITS[corpus])
+    train, dev, test = read_splits(corpus, data_dir, config)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as output:
         result = {"corpus": corpus, **provenance(), **train_and_test(config, train, dev, test, Path(output))}
@@ -95,6 +94,21 @@ def run(corpus: str, data_dir: Path, config: TaggerConfig, refitting: bool) -> d
         "infer_tokens_per_second": {str(size): inference_speed(tagger, test, size) for size in BATCH_SIZES},
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
+
+
+def read_splits(corpus: str, data_dir: Path, config: TaggerConfig) -> tuple[Corpus, Corpus, Corpus]:
+    """Train, dev and test of a catalogue corpus; without a dev split, ``dev_fraction`` of train held out by the seed.
+
+    Files come from ``data_dir``, else ``$TAGGER_DATA_DIR`` or the download cache (``catalogue.locate``).
+    """
+    entry = catalogue.entry(corpus)
+    splits = {
+        split: read_corpus(path, entry.format) for split, path in catalogue.locate(entry, data_dir=data_dir).items()
+    }
+    train, dev = splits["train"], splits.get("dev")
+    if dev is None:
+        train, dev = train.split(config.dev_fraction, config.seed)
+    return train, dev, splits["test"]
 
 
 def train_and_test(config: TaggerConfig, train: Corpus, dev: Corpus, test: Corpus, output: Path) -> dict:

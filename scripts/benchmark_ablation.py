@@ -25,19 +25,14 @@ import os
 import tempfile
 from pathlib import Path
 
-from benchmark import provenance, train_and_test, write_result
+from benchmark import CORPORA, DATA_DIR, provenance, read_splits, train_and_test, write_result
 
 from tagger import TaggerConfig
-from tagger.corpus import Corpus
-from tagger.formats import read_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "ablation"
 UNLABELLED = ROOT.parent / "shared" / "unlabelled" / "biomedical-sentences.txt"
-CORPORA = {  # train, dev (None: held out from train), test
-    "ncbi-disease": ("train.tsv", "devel.tsv", "test.tsv"),
-    "semeval14-laptop": ("train.xml", None, "test.xml"),
-}
+ABLATED = ("ncbi-disease", "semeval14-laptop")
 VARIANTS = {
     "char-lstm": [],  # the default config
     "char-cnn": ["char_encoder=cnn"],
@@ -49,16 +44,14 @@ VECTOR_SETTINGS = {"algorithm": "word2vec", "dim": 100}  # the rest: tagger embe
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus", nargs="+", choices=sorted(CORPORA), default=sorted(CORPORA))
+    parser.add_argument("--corpus", nargs="+", choices=CORPORA, metavar="NAME", default=ABLATED)
     parser.add_argument("--variant", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--seeds", type=int, default=3, help="seeds 1..SEEDS")
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value of every training"
     )
     parser.add_argument("--vectors", type=Path, help="word vectors for the +w2v variants; default: trained here")
-    parser.add_argument(
-        "--data-dir", type=Path, default=ROOT.parent / "shared" / "corpora", help="where the corpora lie"
-    )
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="local mirror of the catalogue's corpora")
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -90,20 +83,9 @@ def in_domain_vectors(path: Path) -> Path:
     return path
 
 
-def splits(data_dir: Path, corpus: str, config: TaggerConfig) -> tuple[Corpus, Corpus, Corpus]:
-    """Train, dev and test of ``corpus``; without a dev file, ``dev_fraction`` of train held out by the seed."""
-    train_file, dev_file, test_file = CORPORA[corpus]
-    train, test = (read_corpus(data_dir / corpus / name) for name in (train_file, test_file))
-    if dev_file is None:
-        train, dev = train.split(config.dev_fraction, config.seed)
-    else:
-        dev = read_corpus(data_dir / corpus / dev_file)
-    return train, dev, test
-
-
 def run(corpus: str, variant: str, config: TaggerConfig, data_dir: Path) -> dict:
     """Train and test one model; the result record."""
-    train, dev, test = splits(data_dir, corpus, config)
+    train, dev, test = read_splits(corpus, data_dir, config)
     with tempfile.TemporaryDirectory() as output:
         record = train_and_test(config, train, dev, test, Path(output))
     return {

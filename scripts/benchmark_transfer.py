@@ -26,13 +26,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from benchmark import SPLITS, provenance, test_scores, train_and_test, write_result
+from benchmark import CORPORA, DATA_DIR, provenance, read_splits, test_scores, train_and_test, write_result
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from tagger import Tagger, TaggerConfig
-from tagger.corpus import Corpus
-from tagger.formats import read_corpus
 from tagger.transfer import ARCHITECTURE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,8 +42,8 @@ PROTOCOL = (
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--source", type=Path, help="trained source model; default: train one on --source-corpus")
-    parser.add_argument("--source-corpus", choices=sorted(SPLITS), default="bc5cdr")
-    parser.add_argument("--target-corpus", choices=sorted(SPLITS), default="ncbi-disease")
+    parser.add_argument("--source-corpus", choices=CORPORA, metavar="NAME", default="bc5cdr")
+    parser.add_argument("--target-corpus", choices=CORPORA, metavar="NAME", default="ncbi-disease")
     parser.add_argument(
         "--fractions", type=float, nargs="+", default=[0.1, 0.25], help="fractions of the target train split"
     )
@@ -57,9 +55,7 @@ def main() -> None:
     parser.add_argument(
         "--transfer-set", action="append", default=[], metavar="KEY=VALUE", help="a config value of transfers only"
     )
-    parser.add_argument(
-        "--data-dir", type=Path, default=ROOT.parent / "shared" / "corpora", help="where the corpora lie"
-    )
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="local mirror of the catalogue's corpora")
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks" / "results" / "transfer")
     parser.add_argument("--work", type=Path, help="keep the models here; default: a temporary directory")
     args = parser.parse_args()
@@ -76,16 +72,16 @@ def run(args: argparse.Namespace, config: TaggerConfig, work: Path) -> dict:
     if args.source is None:
         source_dir = work / "source" / "model"
         source = {"model": "trained here"}
-        source |= train_and_test(config, *read_splits(args.data_dir, args.source_corpus), work / "source")
+        source |= train_and_test(config, *read_splits(args.source_corpus, args.data_dir, config), work / "source")
     else:
         source_dir = args.source
         source = {"model": str(args.source)}
-        source |= test_scores(Tagger.load(source_dir), read_splits(args.data_dir, args.source_corpus)[2])
+        source |= test_scores(Tagger.load(source_dir), read_splits(args.source_corpus, args.data_dir, config)[2])
     source_config = Tagger.load(source_dir).config
     source["config"] = source_config.to_dict()
     scratch = replace(config, **{key: getattr(source_config, key) for key in ARCHITECTURE})
     transfer = config.with_overrides([f"init_from={source_dir.resolve()}", *args.transfer_set])
-    train, dev, test = read_splits(args.data_dir, args.target_corpus)
+    train, dev, test = read_splits(args.target_corpus, args.data_dir, config)
     seeds = range(1, args.seeds + 1)
     plan = [(fraction, seed, start) for fraction in args.fractions for seed in seeds for start in ("scratch", "source")]
     runs = []
@@ -107,10 +103,6 @@ def run(args: argparse.Namespace, config: TaggerConfig, work: Path) -> dict:
         "runs": runs,
         "seconds_total": round(time.perf_counter() - started, 1),
     }
-
-
-def read_splits(data_dir: Path, corpus: str) -> tuple[Corpus, Corpus, Corpus]:
-    return tuple(read_corpus(data_dir / corpus / f"{split}.tsv") for split in SPLITS[corpus])
 
 
 def summarise(runs: list[dict]) -> dict:
