@@ -23,6 +23,7 @@ from .corpus import Corpus
 from .evaluation import evaluate
 from .files import atomic_write
 from .model import BiLSTMCRF
+from .plots import png_figure
 from .tagger import ModelError, Tagger
 from .vocab import normalize_word
 
@@ -340,25 +341,16 @@ class LearningCurve(Callback):
         self.path = path
 
     def on_epoch_end(self, trainer: Trainer, record: EpochRecord, improved: bool) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
         epochs = [r.epoch for r in trainer.history]
-        figure, loss_axis = plt.subplots(figsize=(6, 3.5), dpi=100)
-        loss_axis.plot(epochs, [r.loss for r in trainer.history], color="tab:blue", marker=".")
-        loss_axis.set_xlabel("epoch")
-        loss_axis.set_ylabel("training loss per sentence", color="tab:blue")
-        if trainer.dev is not None:
-            f1_axis = loss_axis.twinx()
-            f1_axis.plot(epochs, [r.dev_f1 for r in trainer.history], color="tab:red", marker=".")
-            f1_axis.set_ylabel("dev entity F1", color="tab:red")
-            f1_axis.axvline(trainer.stopper.best_epoch, color="grey", linestyle=":", linewidth=1)
-        figure.tight_layout()
-        with atomic_write(self.path, "wb") as out:
-            figure.savefig(out, format="png")
-        plt.close(figure)
+        with png_figure(self.path, figsize=(6, 3.5), dpi=100) as (_, loss_axis):
+            loss_axis.plot(epochs, [r.loss for r in trainer.history], color="tab:blue", marker=".")
+            loss_axis.set_xlabel("epoch")
+            loss_axis.set_ylabel("training loss per sentence", color="tab:blue")
+            if trainer.dev is not None:
+                f1_axis = loss_axis.twinx()
+                f1_axis.plot(epochs, [r.dev_f1 for r in trainer.history], color="tab:red", marker=".")
+                f1_axis.set_ylabel("dev entity F1", color="tab:red")
+                f1_axis.axvline(trainer.stopper.best_epoch, color="grey", linestyle=":", linewidth=1)
 
 
 class ProgressBar(Callback):

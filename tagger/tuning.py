@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .config import ConfigError, TaggerConfig
 from .corpus import Corpus
 from .files import atomic_write
+from .plots import png_figure
 from .tagger import Tagger
 from .training import Callback, EpochRecord, Trainer
 
@@ -320,17 +321,16 @@ def importances(study: optuna.Study) -> dict[str, float | None]:
 
 def plot_study(study: optuna.Study, path: Path, shown: int = 3) -> None:
     """Dev F1 against trial number, and against the ``shown`` most important parameters, to a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     scored = [trial for trial in study.trials if dev_f1(trial) is not None]
     ranked = list(importances(study).items())[:shown]
-    figure, axes = plt.subplots(
-        1, 1 + len(ranked), figsize=(4 * (1 + len(ranked)), 3.5), dpi=100, squeeze=False, sharey=True
-    )
-    axis = axes[0][0]
+    size = {"figsize": (4 * (1 + len(ranked)), 3.5), "dpi": 100, "squeeze": False, "sharey": True}
+    with png_figure(path, 1, 1 + len(ranked), **size) as (_, axes):
+        _plot_trials(scored, ranked, axes[0])
+
+
+def _plot_trials(scored: list, ranked: list, axes) -> None:
+    """Dev F1 against trial number on the first of ``axes``, against each ``ranked`` parameter on the others."""
+    axis = axes[0]
     for state, marker, colour in ((TrialState.COMPLETE, "o", "tab:blue"), (TrialState.PRUNED, "x", "grey")):
         chosen = [trial for trial in scored if trial.state == state]
         if chosen:
@@ -343,7 +343,7 @@ def plot_study(study: optuna.Study, path: Path, shown: int = 3) -> None:
     axis.set_xlabel("trial")
     axis.set_ylabel("dev entity F1 (pruned: best epoch)")
     axis.legend(fontsize="small")
-    for axis, (name, importance) in zip(axes[0][1:], ranked):
+    for axis, (name, importance) in zip(axes[1:], ranked):
         having = [trial for trial in scored if name in trial.params]
         distribution = having[0].distributions[name]
         categorical = isinstance(distribution, optuna.distributions.CategoricalDistribution)
@@ -354,7 +354,3 @@ def plot_study(study: optuna.Study, path: Path, shown: int = 3) -> None:
             axis.set_xscale("log")
         axis.set_xlabel(name)
         axis.set_title("importance not estimated" if importance is None else f"importance {importance:.2f}")
-    figure.tight_layout()
-    with atomic_write(path, "wb") as out:
-        figure.savefig(out, format="png")
-    plt.close(figure)
