@@ -34,6 +34,7 @@ from tagger.corpus import Corpus
 from tagger.evaluation import evaluate
 from tagger.files import atomic_write
 from tagger.formats import read_corpus
+from tagger.plots import png_figure
 from tagger.training import Trainer, refit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -305,6 +306,8 @@ def ablation_table() -> list[str]:
             f"{mean['precision']:.4f} | {mean['recall']:.4f} | {mean['dev_f1']:.4f} | {mean['epochs']:.0f} | "
             f"{mean['train_seconds_per_epoch']:.1f} | {mean['pretrained_words']:,.0f} |"
         )
+    plot_ablation(groups, ROOT / "benchmarks" / "ablation.png")
+    lines += ["", "![Test F1 per variant, each seed a dot](ablation.png)"]
     threads = sorted({r["machine"]["torch_threads"] for r in results})
     lines += ["", f"Torch threads per training: {', '.join(map(str, threads))}.", ""]
     return lines + ["Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
@@ -336,7 +339,42 @@ def transfer_table() -> list[str]:
                 f"{mean_and_spread(f1['scratch'])} | {mean_and_spread(f1['source'])} | "
                 f"**{summary['gain']:+.4f}** | {', '.join(r['transfer_set']) or 'none'} |"
             )
+    plot_transfer(results[-1], ROOT / "benchmarks" / "transfer.png")
+    lines += ["", "![Test F1 against the share of train, from scratch and transferred (latest run)](transfer.png)"]
     return lines + ["", "Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
+
+
+def plot_ablation(groups: dict[tuple[str, str], list[dict]], path: Path) -> None:
+    """A panel per corpus: mean test F1 per variant with its spread, and each seed's F1."""
+    corpora = sorted({corpus for corpus, _ in groups})
+    with png_figure(path, 1, len(corpora), figsize=(5 * len(corpora), 3.5), dpi=100, squeeze=False) as (_, axes):
+        for axis, corpus in zip(axes[0], corpora):
+            variants = sorted(variant for name, variant in groups if name == corpus)
+            f1 = [[r["test"]["f1"] for r in groups[corpus, variant]] for variant in variants]
+            spread = [statistics.stdev(values) if len(values) > 1 else 0.0 for values in f1]
+            axis.bar(variants, [statistics.mean(v) for v in f1], yerr=spread, color="tab:blue", alpha=0.6, capsize=4)
+            for x, values in enumerate(f1):
+                axis.scatter([x] * len(values), values, color="black", s=12, zorder=3)
+            low = min(min(values) for values in f1)
+            axis.set_ylim(low - 0.03, max(max(values) for values in f1) + 0.02)
+            axis.set_title(corpus)
+            axis.set_ylabel("test entity F1")
+            axis.tick_params(axis="x", labelsize="small")
+
+
+def plot_transfer(result: dict, path: Path) -> None:
+    """Test F1 against the fraction of target train, from scratch and from the source model, with spreads."""
+    fractions = sorted(result["summary"], key=float)
+    with png_figure(path, figsize=(5, 3.5), dpi=100) as (_, axis):
+        for start, label, colour in (("scratch", "from scratch", "tab:grey"), ("source", "transferred", "tab:red")):
+            means = [result["summary"][f][start]["test_f1_mean"] for f in fractions]
+            spreads = [result["summary"][f][start]["test_f1_std"] for f in fractions]
+            xs = [100 * float(f) for f in fractions]
+            axis.errorbar(xs, means, yerr=spreads, marker="o", capsize=4, color=colour, label=label)
+        axis.set_xlabel(f"% of {result['target_corpus']} train")
+        axis.set_ylabel("test entity F1")
+        axis.set_title(f"{result['source_corpus']} → {result['target_corpus']}")
+        axis.legend(fontsize="small")
 
 
 if __name__ == "__main__":
