@@ -16,9 +16,7 @@ expects their fields).
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import platform
 import random
 import re
 import shlex
@@ -28,12 +26,11 @@ import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ElementTree
-from importlib.metadata import version
 from pathlib import Path
 
-from benchmark import machine
+from benchmark import provenance
 
-from tagger import Tagger, TaggerConfig, __version__
+from tagger import Tagger, TaggerConfig
 from tagger.files import atomic_write
 from tagger.formats import read_corpus
 
@@ -53,6 +50,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="annotate only the first LIMIT documents (a quick check)")
     parser.add_argument("--n-process", type=int, nargs="+", default=[1, 2], help="process counts to time")
     parser.add_argument("--threads", type=int, default=0, help="torch threads per process (0: annotate's default)")
+    parser.add_argument("--bf16", action="store_true", help="annotate with --bf16 (the network in bfloat16)")
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args()
     documents = build_corpus(args.data_dir, args.limit or args.documents, args.seed)
@@ -62,9 +60,10 @@ def main() -> None:
         corpus.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in documents), encoding="utf-8")
         model = args.model or untrained_default_model(args.data_dir, scratch / "model")
         for n_process in args.n_process:
-            result = run(model, corpus, scratch / f"out-{n_process}.jsonl", n_process, args.threads)
+            result = run(model, corpus, scratch / f"out-{n_process}.jsonl", n_process, args.threads, args.bf16)
             result["model"] = str(args.model) if args.model else "default config, untrained (speed only)"
-            name = f"annotate-n{n_process}-{result['date'].replace(':', '').replace('-', '')}.json"
+            kind = "-bf16" if args.bf16 else ""
+            name = f"annotate-n{n_process}{kind}-{result['date'].replace(':', '').replace('-', '')}.json"
             with atomic_write(RESULTS / name) as out:
                 json.dump(result, out, indent=2)
             print(
@@ -112,10 +111,11 @@ def untrained_default_model(data_dir: Path, directory: Path) -> Path:
     return directory
 
 
-def run(model: Path, corpus: Path, output: Path, n_process: int, threads: int) -> dict:
+def run(model: Path, corpus: Path, output: Path, n_process: int, threads: int, bfloat16: bool) -> dict:
     """Run ``tagger annotate`` once; the result record."""
     command = [sys.executable, "-m", "tagger.cli.main", "annotate", "--model", str(model), str(corpus)]
     command += ["--output", str(output), "--n-process", str(n_process), "--threads", str(threads), "--no-progress"]
+    command += ["--bf16"] if bfloat16 else []
     started = time.perf_counter()
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     peak = PeakMemory(process.pid)
@@ -127,12 +127,8 @@ def run(model: Path, corpus: Path, output: Path, n_process: int, threads: int) -
     counts = json.loads(Path(f"{output}.progress.json").read_text())["counts"]
     return {
         "corpus": CORPUS,
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["python", *map(shlex.quote, sys.argv)]),
+        **provenance(),
         "annotate_command": " ".join(map(shlex.quote, ["tagger", *command[3:]])),
-        "machine": machine(),
-        "versions": {name: version(name) for name in ("torch", "pytorch-crf", "spacy")}
-        | {"tagger": __version__, "python": platform.python_version()},
         "documents": counts["documents"],
         "failed": counts["failed"],
         "tokens": counts["tokens"],
@@ -143,6 +139,7 @@ def run(model: Path, corpus: Path, output: Path, n_process: int, threads: int) -
         "peak_rss_mb": round(peak.peak_kb / 1024, 1),
         "n_process": n_process,
         "threads_per_process": threads or "default",
+        "bfloat16": bfloat16,
     }
 
 
