@@ -63,7 +63,6 @@ class Job:
     window: int = 256  # documents tokenised and tagged together
     max_tokens: int = MAX_TOKENS  # longer sentences are cut into chunks
     max_chars: int = 1_000_000  # longer documents are recorded as errors
-    bfloat16: bool = False  # compute the network in bfloat16 (Tagger.bfloat16)
 
     @property
     def errors_path(self) -> Path:
@@ -76,7 +75,6 @@ class Job:
     def settings(self) -> dict:
         """The settings a resumed run must share with the interrupted one."""
         keys = ("inputs", "format", "input_format", "id_field", "text_field", "with_text", "max_tokens", "max_chars")
-        keys += ("bfloat16",) if self.bfloat16 else ()  # runs from before the setting existed resume unchanged
         return {"model": str(self.model), **{key: getattr(self, key) for key in keys}}
 
     def check(self) -> None:
@@ -307,16 +305,10 @@ def _windows(documents: Iterator[Document], size: int) -> Iterator[list[Document
 _worker: tuple[Tagger, dict] | None = None
 
 
-def _start_worker(job: Job, threads: int, settings: dict) -> None:
+def _start_worker(model: Path, threads: int, settings: dict) -> None:
     global _worker
     torch.set_num_threads(threads)
-    _worker = (_load(job), settings)
-
-
-def _load(job: Job) -> Tagger:
-    """The model of ``job``, in bfloat16 if it says so."""
-    tagger = Tagger.load(job.model)
-    return tagger.bfloat16() if job.bfloat16 else tagger
+    _worker = (Tagger.load(model), settings)
 
 
 def _work(documents: list[Document]) -> list[Document]:
@@ -346,7 +338,7 @@ def _tagged_windows(job: Job, tagger: Tagger, windows: Iterator[list[Document]])
         job.n_process,
         mp_context=_context(),
         initializer=_start_worker,
-        initargs=(job, threads, settings),
+        initargs=(job.model, threads, settings),
     )
     try:
         pending = deque()
@@ -472,7 +464,7 @@ def annotate(job: Job, resume: bool = False, on_window: Callable[[Summary], None
     ``on_window`` is called with the running summary after each window is written.
     """
     job.check()
-    tagger = _load(job)  # in the parent too, so that a bad model fails before any output is touched
+    tagger = Tagger.load(job.model)  # in the parent too, so that a bad model fails before any output is touched
     state = (_resume_state(job) if resume else None) or _fresh_state(job, tagger)
     _truncate_to(job, state)
     total, new = Counts(**state["counts"]), Counts()

@@ -86,19 +86,13 @@ class BiLSTMCRF(nn.Module):
                 learned = self.words.weight[: -len(vectors)]
             learned[1:].normal_(0.0, float(vectors.std()))
 
-    def compute_in(self, dtype: torch.dtype) -> None:
-        """Run the embeddings, encoders and projection in ``dtype``; the CRF stays in float32."""
-        for module in (self.words, self.chars, self.casing, self.encoder, self.project):
-            if module is not None:
-                module.to(dtype)
-
     def part_parameters(self, parts: Iterable[str]) -> list[nn.Parameter]:
         """The parameters of the named parts (``PART_MODULES``: embeddings, chars, encoder)."""
         modules = [getattr(self, name) for part in parts for name in PART_MODULES[part]]
         return [parameter for module in modules if module is not None for parameter in module.parameters()]
 
     def emissions(self, batch) -> torch.Tensor:
-        """Tag scores per token in float32, shape (batch, seq_len, num_tags)."""
+        """Tag scores per token, shape (batch, seq_len, num_tags)."""
         features = [self.words(batch.words)]  # each: (batch, seq_len, dim)
         if self.chars is not None:
             per_word = self.chars(batch.chars, batch.char_lengths)  # shape: (distinct_words, char_out)
@@ -109,7 +103,7 @@ class BiLSTMCRF(nn.Module):
         lengths = batch.mask.sum(dim=1).cpu()
         packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
         encoded, _ = pad_packed_sequence(self.encoder(packed)[0], batch_first=True, total_length=inputs.shape[1])
-        return self.project(self.dropout(encoded)).float()
+        return self.project(self.dropout(encoded))
 
     def loss(self, batch) -> torch.Tensor:
         """Negative log-likelihood of the gold tags, summed over the batch."""

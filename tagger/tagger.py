@@ -82,19 +82,6 @@ class Tagger:
             frozen_words=pretrained if config.freeze_vectors else 0,
         )
 
-    def bfloat16(self) -> "Tagger":
-        """Compute the network in bfloat16 from now on, the CRF aside; for prediction only. Returns the tagger.
-
-        On CPUs with bfloat16 instructions (AVX512-BF16, AMX) prediction is faster and the
-        tags rarely change; elsewhere it is slower. The rounded weights cannot be saved or trained.
-        """
-        self.model.compute_in(torch.bfloat16)
-        return self
-
-    @property
-    def in_bfloat16(self) -> bool:
-        return self.model.encoder.weight_ih_l0.dtype == torch.bfloat16
-
     @property
     def labels(self) -> list[str]:
         """Entity labels the model predicts."""
@@ -176,8 +163,6 @@ class Tagger:
         }
         vocab = {name: v.items for name, v in zip(("words", "chars", "tags"), self.vocabs)}
         vocab["pretrained"] = self.pretrained
-        if self.in_bfloat16:
-            raise ValueError("a tagger in bfloat16 has rounded weights: save or train the model as loaded, in float32")
         weights = {name: tensor.detach().contiguous() for name, tensor in self.model.state_dict().items()}
         return meta, vocab, weights
 

@@ -107,8 +107,6 @@ class Trainer:
         output: str | Path,
         callbacks: Sequence[Callback] = (),
     ):
-        if tagger.in_bfloat16:
-            raise ValueError("cannot train a tagger in bfloat16: train the model as loaded, in float32")
         self.tagger, self.dev, self.output = tagger, dev, Path(output)
         self.config = tagger.config
         self.callbacks = [

@@ -152,21 +152,6 @@ def test_two_processes_give_the_same_records_in_the_same_order(model, texts, tmp
         assert_same_spans(b["spans"], a["spans"])
 
 
-def test_bfloat16_workers_tag_as_the_parent_does(model, texts, tmp_path):
-    write_jsonl(tmp_path / "docs.jsonl", [{"id": i, "text": t} for i, t in enumerate(texts[:30])])
-    inputs = [str(tmp_path / "docs.jsonl")]
-    runs = {
-        "float32": Job(model, inputs, tmp_path / "float32.jsonl", window=3),
-        "one": Job(model, inputs, tmp_path / "one.jsonl", window=3, bfloat16=True),
-        "two": Job(model, inputs, tmp_path / "two.jsonl", window=3, bfloat16=True, n_process=2, threads=1),
-    }
-    records = {name: (annotate(job), read_jsonl(job.output))[1] for name, job in runs.items()}
-    for a, b in zip(records["one"], records["two"]):
-        assert_same_spans(b["spans"], a["spans"])
-    scores = {name: [s["score"] for r in records[name] for s in r["spans"]] for name in ("float32", "one")}
-    assert scores["one"] != pytest.approx(scores["float32"], abs=1e-5)  # the workers did compute in bfloat16
-
-
 def test_resume_after_a_killed_run_gives_the_uninterrupted_output(model, texts, tmp_path, capsys):
     folder = tmp_path / "in"
     folder.mkdir()

@@ -71,17 +71,6 @@ def test_evaluate_json_contract_and_predictions_file(trained, sample, tmp_path):
     assert len(first) == 3  # token, gold, predicted
 
 
-def test_bf16_evaluates_and_predicts_in_bfloat16(trained, sample, capsys):
-    model, data = str(trained / "model"), str(sample / "test.tsv")
-    scores = {}
-    for precision in ("float32", "bfloat16"):
-        flags = ["--bf16"] if precision == "bfloat16" else []
-        assert main(["evaluate", "--model", model, "--data", data, "--json", *flags]) == 0
-        scores[precision] = json.loads(capsys.readouterr().out)["f1"]
-    assert scores["bfloat16"] == pytest.approx(scores["float32"], abs=0.02)
-    assert main(["predict", "--model", model, str(sample / "sample.txt"), "--bf16"]) == 0
-
-
 def test_predict_prints_exact_character_spans(trained, sample):
     result = tagger_cli("predict", "--model", str(trained / "model"), str(sample / "sample.txt"), "--json")
     assert result.returncode == 0, result.stderr

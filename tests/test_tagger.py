@@ -12,7 +12,6 @@ from tagger import Tagger, TaggerConfig
 from tagger.formats import read_corpus
 from tagger.schemes import is_valid
 from tagger.tagger import ModelError
-from tagger.training import Trainer
 
 SMALL = TaggerConfig(word_dim=16, char_dim=8, char_hidden=8, hidden=16, dropout=0.0)
 
@@ -93,17 +92,3 @@ def test_missing_corrupt_and_future_models_are_clear_errors(tagger, tmp_path):
     (model / "config.json").write_text("{not json")
     with pytest.raises(ModelError, match="config.json: cannot read"):
         Tagger.load(model)
-
-
-def test_bfloat16_keeps_almost_every_tag_and_refuses_to_save_or_train(tagger, corpus, tmp_path):
-    tagger.save(tmp_path / "model")
-    fast = Tagger.load(tmp_path / "model").bfloat16()
-    assert fast.in_bfloat16 and not tagger.in_bfloat16
-    sentences = [s.tokens for s in corpus]
-    same = sum(a.tags == b.tags for a, b in zip(tagger.predict(sentences), fast.predict(sentences)))
-    assert same >= 0.9 * len(sentences)
-    assert all(is_valid(p.tags, fast.output_scheme) for p in fast.predict(sentences))
-    with pytest.raises(ValueError, match="bfloat16 has rounded weights"):
-        fast.save(tmp_path / "rounded")
-    with pytest.raises(ValueError, match="cannot train a tagger in bfloat16"):
-        Trainer(fast, corpus, corpus, tmp_path / "run")

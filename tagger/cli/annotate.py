@@ -8,7 +8,6 @@ from pathlib import Path
 
 from ..annotate import FORMATS, INPUT_FORMATS, AnnotateError, Job, Summary, annotate
 from ..text import MAX_TOKENS
-from .models import add_model_options
 
 
 def add_parser(commands) -> None:
@@ -21,7 +20,7 @@ def add_parser(commands) -> None:
         "the exit status is 1 when any failed.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    add_model_options(parser)
+    parser.add_argument("--model", required=True, type=Path, help="model directory")
     parser.add_argument(
         "inputs",
         nargs="+",
@@ -70,7 +69,6 @@ def run(args: argparse.Namespace) -> int:
         window=args.window,
         max_tokens=args.max_tokens,
         max_chars=args.max_chars,
-        bfloat16=args.bf16,
     )
     from tqdm import tqdm
 

@@ -11,7 +11,7 @@ from ..corpus import Corpus
 from ..evaluation import MODES, evaluate
 from ..formats import conll, format_of, write_corpus
 from ..schemes import to_spans
-from .models import add_model_options, load_model
+from ..tagger import Tagger
 from .report import print_scores
 from .sources import add_corpus_options, add_reading_options, read, read_split
 
@@ -23,7 +23,7 @@ def add_parser(commands) -> None:
         description="Entity-level precision, recall and F1 (seqeval), micro-averaged and per type.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    add_model_options(parser)
+    parser.add_argument("--model", required=True, type=Path, help="model directory")
     corpus = parser.add_mutually_exclusive_group(required=True)
     corpus.add_argument("--data", type=Path, help="labelled corpus")
     add_corpus_options(parser, corpus, "the --split")
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     predictions_format = format_of(args.predictions) if args.predictions else None
     if args.split and not args.corpus:
         raise CatalogueError("--split chooses a split of --corpus; with --data, the file is the split")
-    tagger = load_model(args)
+    tagger = Tagger.load(args.model)
     corpus = read_split(args, args.split or "test") if args.corpus else read(args, args.data)
     scores, predicted = evaluate(tagger, corpus, args.mode, args.batch_size)
     if predictions_format == "conll":

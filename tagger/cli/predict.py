@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .models import add_model_options, load_model
+from ..tagger import Tagger
 
 
 def add_parser(commands) -> None:
@@ -17,14 +17,14 @@ def add_parser(commands) -> None:
         description="Tokenise raw text with spaCy, tag it, and print each entity with its character offsets.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    add_model_options(parser)
+    parser.add_argument("--model", required=True, type=Path, help="model directory")
     parser.add_argument("input", nargs="?", default="-", help="a UTF-8 text file, or - for standard input")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the text and its spans")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    tagger = load_model(args)
+    tagger = Tagger.load(args.model)
     text = sys.stdin.read() if args.input == "-" else Path(args.input).read_text(encoding="utf-8")
     spans = tagger.tag_text(text)
     if args.json:
