@@ -50,7 +50,6 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="annotate only the first LIMIT documents (a quick check)")
     parser.add_argument("--n-process", type=int, nargs="+", default=[1, 2], help="process counts to time")
     parser.add_argument("--threads", type=int, default=0, help="torch threads per process (0: annotate's default)")
-    parser.add_argument("--bf16", action="store_true", help="annotate with --bf16 (the network in bfloat16)")
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args()
     documents = build_corpus(args.data_dir, args.limit or args.documents, args.seed)
@@ -60,10 +59,9 @@ def main() -> None:
         corpus.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in documents), encoding="utf-8")
         model = args.model or untrained_default_model(args.data_dir, scratch / "model")
         for n_process in args.n_process:
-            result = run(model, corpus, scratch / f"out-{n_process}.jsonl", n_process, args.threads, args.bf16)
+            result = run(model, corpus, scratch / f"out-{n_process}.jsonl", n_process, args.threads)
             result["model"] = str(args.model) if args.model else "default config, untrained (speed only)"
-            kind = "-bf16" if args.bf16 else ""
-            name = f"annotate-n{n_process}{kind}-{result['date'].replace(':', '').replace('-', '')}.json"
+            name = f"annotate-n{n_process}-{result['date'].replace(':', '').replace('-', '')}.json"
             with atomic_write(RESULTS / name) as out:
                 json.dump(result, out, indent=2)
             print(
@@ -111,11 +109,10 @@ def untrained_default_model(data_dir: Path, directory: Path) -> Path:
     return directory
 
 
-def run(model: Path, corpus: Path, output: Path, n_process: int, threads: int, bfloat16: bool) -> dict:
+def run(model: Path, corpus: Path, output: Path, n_process: int, threads: int) -> dict:
     """Run ``tagger annotate`` once; the result record."""
     command = [sys.executable, "-m", "tagger.cli.main", "annotate", "--model", str(model), str(corpus)]
     command += ["--output", str(output), "--n-process", str(n_process), "--threads", str(threads), "--no-progress"]
-    command += ["--bf16"] if bfloat16 else []
     started = time.perf_counter()
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     peak = PeakMemory(process.pid)
@@ -139,7 +136,6 @@ def run(model: Path, corpus: Path, output: Path, n_process: int, threads: int, b
         "peak_rss_mb": round(peak.peak_kb / 1024, 1),
         "n_process": n_process,
         "threads_per_process": threads or "default",
-        "bfloat16": bfloat16,
     }
 
 
