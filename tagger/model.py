@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -96,7 +97,7 @@ class BiLSTMCRF(nn.Module):
         features = [self.words(batch.words)]  # each: (batch, seq_len, dim)
         if self.chars is not None:
             per_word = self.chars(batch.chars, batch.char_lengths)  # shape: (distinct_words, char_out)
-            features.append(per_word[batch.char_index])
+            features.append(F.embedding(batch.char_index, per_word))  # a lookup whose backward sums in a fixed order
         if self.casing is not None:
             features.append(self.casing(batch.casing))
         inputs = self.dropout(torch.cat(features, dim=2))

@@ -61,6 +61,27 @@ def test_rerun_with_the_same_seed_is_identical(sample, tmp_path):
     assert all(torch.equal(v, _weights(second)[k]) for k, v in _weights(first).items())
 
 
+@pytest.mark.parametrize("char_encoder", ["lstm", "cnn"])
+def test_gradients_repeat_bit_for_bit_on_several_threads(sample, char_encoder):
+    """Parallel kernels must not sum in a varying order (as indexing's backward with repeated words does)."""
+    train = read_corpus(sample / "train.tsv")
+    tagger = Tagger.build(TaggerConfig(char_encoder=char_encoder, dropout=0.0), train)  # default sizes
+    batch = tagger.encoder.collate([tagger.encoder.encode(s.tokens, s.tags) for s in train.in_scheme("IOBES")][:32])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        gradients = []
+        for _ in range(3):
+            tagger.model.zero_grad()
+            tagger.model.loss(batch).backward()
+            named = tagger.model.named_parameters()
+            gradients.append({name: p.grad.clone() for name, p in named if p.grad is not None})
+    finally:
+        torch.set_num_threads(threads)
+    for other in gradients[1:]:
+        assert all(torch.equal(gradients[0][name], other[name]) for name in gradients[0])
+
+
 def test_resume_after_an_interruption_continues_where_it_stopped(sample, tmp_path):
     whole, result = _train(sample, tmp_path / "whole")
     with pytest.raises(KeyboardInterrupt):
