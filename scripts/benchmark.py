@@ -20,6 +20,7 @@ import platform
 import resource
 import shlex
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -174,10 +175,11 @@ def inference_speed(tagger: Tagger, corpus, batch_size: int) -> float:
 
 
 def provenance() -> dict:
-    """What every result records: the date (UTC), the command line, the machine and the versions."""
+    """What every result records: the date (UTC), the command line, the code, the machine and the versions."""
     return {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(["python", *map(shlex.quote, sys.argv)]),
+        "commit": commit(),
         "machine": machine(),
         "versions": {name: version(name) for name in ("torch", "pytorch-crf", "spacy", "seqeval", "gensim")}
         | {"tagger": __version__, "python": platform.python_version()},
@@ -190,6 +192,17 @@ def write_result(result: dict, directory: Path, prefix: str) -> Path:
     with atomic_write(path) as out:
         json.dump(result, out, indent=2)
     return path
+
+
+def commit() -> str | None:
+    """The checkout's short commit, ``-dirty`` when tracked files differ from it; ``None`` outside git."""
+    try:
+        described = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=7"], cwd=ROOT, capture_output=True, text=True
+        )
+    except OSError:  # no git
+        return None
+    return described.stdout.strip() if described.returncode == 0 else None
 
 
 def machine() -> dict:
@@ -226,7 +239,7 @@ def render() -> None:
         "(`--refit`; the protocol of the Wang et al. 2019 BiLSTM-CRF figures in ANCHORS); its test F1 before the",
         "refit in brackets; train total includes both trainings.",
         "",
-        "| corpus | protocol | date | test P / R / F1 (strict F1) | dev F1 | epochs (best) | train s/epoch "
+        "| corpus | protocol | date (commit) | test P / R / F1 (strict F1) | dev F1 | epochs (best) | train s/epoch "
         "| train total | infer tok/s b1 / b32 / b256 | peak RSS | machine |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -237,7 +250,7 @@ def render() -> None:
             protocol = f"refit ({r['test_before_refit']['f1']:.4f})"
             seconds += f" (refit {r['refit_seconds_per_epoch']:.1f})"
         lines.append(
-            f"| {r['corpus']} | {protocol} | {r['date'][:10]} | {t['precision']:.4f} / {t['recall']:.4f} / "
+            f"| {r['corpus']} | {protocol} | {dated(r)} | {t['precision']:.4f} / {t['recall']:.4f} / "
             f"**{t['f1']:.4f}** ({r['test_strict']['f1']:.4f}) | {r['dev_f1']:.4f} | "
             f"{r['epochs']} ({r['best_epoch']}) | {seconds} | {r['train_seconds_total'] / 60:.1f} min | "
             f"{speed['1']:,} / {speed['32']:,} / {speed['256']:,}{'' if 'infer_passes' in r else ' †'} | "
@@ -248,6 +261,11 @@ def render() -> None:
     lines += annotate_table() + ablation_table() + transfer_table()
     with atomic_write(ROOT / "benchmarks" / "README.md") as out:
         out.write("\n".join(lines))
+
+
+def dated(result: dict) -> str:
+    """A result's day, and the commit that produced it where it was recorded."""
+    return result["date"][:10] + (f" ({result['commit']})" if result.get("commit") else "")
 
 
 def annotate_table() -> list[str]:
@@ -261,12 +279,12 @@ def annotate_table() -> list[str]:
         "`tagger annotate` end to end (model loading, sentence splitting, tokenisation, tagging, writing JSONL),",
         "timed from start to exit, with the peak resident memory of all its processes.",
         "",
-        "| date | documents | tokens | processes | seconds | documents/s | tokens/s | peak RSS | model |",
+        "| date (commit) | documents | tokens | processes | seconds | documents/s | tokens/s | peak RSS | model |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
-            f"| {r['date'][:10]} | {r['documents']:,} ({r['failed']} failed) | {r['tokens']:,} | {r['n_process']} | "
+            f"| {dated(r)} | {r['documents']:,} ({r['failed']} failed) | {r['tokens']:,} | {r['n_process']} | "
             f"{r['seconds']:.1f} | {r['documents_per_second']:,.1f} | **{r['tokens_per_second']:,}** | "
             f"{r['peak_rss_mb']:,.0f} MB | {r['model']} |"
         )
@@ -339,7 +357,7 @@ def transfer_table() -> list[str]:
         "source corpus (`tagger train --init-from`), early stopping on the full target dev split; test F1 is the",
         "mean ± standard deviation over seeds.",
         "",
-        "| date | source → target | source test F1 | fraction (sentences) | scratch F1 | transfer F1 | gain "
+        "| date (commit) | source → target | source test F1 | fraction (sentences) | scratch F1 | transfer F1 | gain "
         "| transfer keys |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -348,7 +366,7 @@ def transfer_table() -> list[str]:
             runs = [run for run in r["runs"] if str(run["fraction"]) == fraction]
             f1 = {start: [run["test"]["f1"] for run in runs if run["start"] == start] for start in STARTS}
             lines.append(
-                f"| {r['date'][:10]} | {r['source_corpus']} → {r['target_corpus']} | "
+                f"| {dated(r)} | {r['source_corpus']} → {r['target_corpus']} | "
                 f"{r['source']['test']['f1']:.4f} | {float(fraction):.0%} ({runs[0]['sentences']:,}) | "
                 f"{mean_and_spread(f1['scratch'])} | {mean_and_spread(f1['source'])} | "
                 f"**{summary['gain']:+.4f}** | {', '.join(r['transfer_set']) or 'none'} |"
