@@ -32,6 +32,7 @@ class TaggerConfig:
     vectors: str = ""  # pretrained vectors file, read only to build a model (a saved one does not need it)
     vectors_format: str = "auto"  # auto, word2vec, word2vec-binary, glove, fasttext or spacy
     freeze_vectors: bool = False  # pretrained rows stay fixed; other words' rows are still trained
+    vectors_keep: int = 0  # also keep the table's first N words (most frequent), for words no corpus text has
     # characters
     char_encoder: str = "lstm"  # lstm (Lample et al. 2016), cnn (Ma & Hovy 2016) or none
     char_dim: int = 30
@@ -79,6 +80,8 @@ class TaggerConfig:
             self.scheme = check_scheme(self.scheme)
         except SchemeError as error:
             raise ConfigError(str(error)) from None
+        if self.vectors_keep < 0 or (self.vectors_keep and not self.vectors):
+            raise ConfigError(f"vectors_keep must be >= 0, and needs vectors; got {self.vectors_keep}")
         self._check_transfer()
 
     @property

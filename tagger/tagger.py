@@ -7,6 +7,7 @@ import logging
 import math
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from itertools import chain
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -92,8 +93,9 @@ class Tagger:
         """A new, untrained tagger with vocabularies from ``train``.
 
         With ``config.vectors``, the words of ``train`` and of ``texts`` (the token lists to be
-        tagged, such as dev and test) that have a pretrained vector join the word vocabulary
-        with it, and ``word_dim`` becomes the vectors' dimension. Otherwise nothing is taken
+        tagged, such as dev and test) that have a pretrained vector, and the table's first
+        ``config.vectors_keep`` words, join the word vocabulary with it, and ``word_dim``
+        becomes the vectors' dimension. Otherwise nothing is taken
         from ``texts``. With ``config.init_from``, the tagger takes the embeddings, character
         encoder and BiLSTM of that trained model (``transfer.transferred``).
         """
@@ -232,7 +234,7 @@ def _word_vocabulary(
     if table.dim != config.word_dim:
         logger.info("word_dim set to %d, the dimension of the vectors (was %d)", table.dim, config.word_dim)
         config = replace(config, word_dim=table.dim)
-    other = (token for text in texts for token in text)
+    other = chain((token for text in texts for token in text), table.first_words(config.vectors_keep))
     words, vectors = vocabulary_with_vectors(
         table, tokens, other, config.lowercase, config.normalize_digits, config.min_word_count
     )

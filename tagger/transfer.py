@@ -25,6 +25,7 @@ ARCHITECTURE = (
     "vectors",
     "vectors_format",
     "freeze_vectors",
+    "vectors_keep",
     "char_encoder",
     "char_dim",
     "char_hidden",

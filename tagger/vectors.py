@@ -42,6 +42,10 @@ class WordVectors:
         """A vector built from ``word``'s character n-grams; ``None`` for tables without subwords."""
         return None
 
+    def first_words(self, n: int) -> list[str]:
+        """The first ``n`` words the table lists, in its order (the most frequent first, in the usual files)."""
+        raise NotImplementedError
+
 
 class GensimVectors(WordVectors):
     """A gensim ``KeyedVectors`` (``FastTextKeyedVectors`` for fastText ``.bin`` models)."""
@@ -60,6 +64,9 @@ class GensimVectors(WordVectors):
             return None
         vector = self.keyed.get_vector(word)
         return vector if vector.any() else None
+
+    def first_words(self, n: int) -> list[str]:
+        return list(self.keyed.index_to_key[:n])
 
 
 class SpacyVectors(WordVectors):
@@ -80,6 +87,16 @@ class SpacyVectors(WordVectors):
 
     def subword_vector(self, word: str) -> np.ndarray | None:
         return np.asarray(self.table.get_batch([word])[0]) if self.subwords else None
+
+    def first_words(self, n: int) -> list[str]:
+        """Words by row, as far as the table's strings name them (a pipeline's do; a bare ``Vectors`` directory's
+        and a floret table's do not)."""
+        if not n:
+            return []
+        named = [key for key in sorted(self.table.key2row, key=self.table.key2row.get) if key in self.table.strings]
+        if len(named) < min(n, self.size):
+            logger.warning("the spaCy table names %d of its %d words (no strings.json?)", len(named), self.size)
+        return [self.table.strings[key] for key in named[:n]]
 
 
 def read_vectors(path: str | Path, kind: str = "auto") -> WordVectors:
@@ -117,11 +134,15 @@ def _read(path: Path, kind: str) -> WordVectors:
 
 def _spacy_vectors(path: Path):
     """The ``Vectors`` of a spaCy pipeline directory, its ``vocab`` directory, or a ``Vectors.to_disk`` one."""
+    from spacy.strings import StringStore
     from spacy.vectors import Vectors
 
     for directory in (path / "vocab", path):
         if (directory / "vectors.cfg").is_file() or (directory / "key2row").is_file():
-            return Vectors().from_disk(directory)
+            strings = StringStore()
+            if (directory / "strings.json").is_file():
+                strings.from_disk(directory / "strings.json")
+            return Vectors(strings=strings).from_disk(directory)
     raise ValueError("not a spaCy pipeline or vectors directory (no vectors.cfg or key2row found)")
 
 
@@ -187,7 +208,8 @@ def vocabulary_with_vectors(
 ) -> tuple[Vocab, torch.Tensor]:
     """The word vocabulary of Lample et al.: training words, and the words of ``texts`` that have a vector.
 
-    ``train`` and ``texts`` are tokens (``texts``: those of the other corpora to be tagged). A
+    ``train`` and ``texts`` are tokens (``texts``: those of the other corpora to be tagged, and any
+    of the table's words kept whether or not a text has them). A
     word is keyed by its ``normalize_word`` form; its vector is the table's for the first of
     its key, the token as written, lowercased, lowercased with digits as 0; failing those,
     a subword vector of the token where the table has subwords. Specials and training words
@@ -210,7 +232,7 @@ def vocabulary_with_vectors(
     with_vectors = sorted(found, key=lambda key: (-counts[key], key))
     in_train = sum(key in counts for key in found)
     logger.info(
-        "pretrained vectors for %d of %d training words (%.1f%%) and %d words of the other texts: %s",
+        "pretrained vectors for %d of %d training words (%.1f%%) and %d other words (of the other texts, or kept): %s",
         in_train,
         len(counts),
         100 * in_train / max(len(counts), 1),

@@ -11,6 +11,7 @@ import torch
 from tagger import Tagger, TaggerConfig
 from tagger.batching import Encoder
 from tagger.cli.main import main
+from tagger.config import ConfigError
 from tagger.formats import read_corpus
 from tagger.training import Trainer
 from tagger.vectors import VectorsError, read_vectors, vocabulary_with_vectors
@@ -79,6 +80,7 @@ def test_every_format_reads_detected_and_named(name, tmp_path):
         for word, vector in TABLE.items():
             assert vectors.vector(word).tolist() == pytest.approx(vector)
         assert vectors.vector("cancer") is None and vectors.subword_vector("cancer") is None
+        assert vectors.first_words(2) == ([] if name == "vectors" else ["aspirin", "Cancer"])  # bare: hashes only
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +185,24 @@ def test_model_keeps_only_the_rows_it_needs_and_predicts_without_the_file(sample
     before = tagger.predict([s.tokens for s in test])
     vectors.unlink()
     assert Tagger.load(model).predict([s.tokens for s in test]) == before
+
+
+def test_kept_table_words_join_the_vocabulary_for_new_text(sample, corpora, tmp_path):
+    vectors = tmp_path / "v.txt"
+    write_word2vec(vectors, {"zygote": [1, 2, 3], "xylitol": [4, 5, 6], "quokka": [7, 8, 9]})
+    config = TaggerConfig(**TINY, vectors=str(vectors), vectors_keep=2)
+    tagger = Tagger.build(config, corpora["train"], [s.tokens for s in corpora["test"]])
+    vocab = tagger.encoder.word_vocab
+    assert "zygote" in vocab and "xylitol" in vocab and "quokka" not in vocab
+    assert tagger.model.words.weight[vocab.id("xylitol")].tolist() == [4, 5, 6]
+    assert tagger.encoder.encode(["Xylitol", "quokka"]).words == [vocab.id("xylitol"), vocab.unk]
+    quick = [f"--set={key}={value}" for key, value in TINY.items()]
+    train = ["train", f"--train={sample / 'train.tsv'}", "--output", str(tmp_path / "run"), "--epochs", "1"]
+    assert main([*train, "--vectors", str(vectors), "--vectors-keep", "1", *quick]) == 0
+    words = json.loads((tmp_path / "run" / "model" / "vocab.json").read_text())["words"]
+    assert "zygote" in words and "xylitol" not in words
+    with pytest.raises(ConfigError, match="vectors_keep must be >= 0, and needs vectors"):
+        TaggerConfig(vectors_keep=10)
 
 
 def test_frozen_vectors_stay_and_the_other_words_learn(corpora, sample_vectors, tmp_path):

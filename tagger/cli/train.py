@@ -62,6 +62,13 @@ def add_parser(commands) -> None:
         help="keep the pretrained vectors fixed; other words are still trained (config: freeze_vectors)",
     )
     parser.add_argument(
+        "--vectors-keep",
+        type=int,
+        metavar="N",
+        help="also keep the first N words of --vectors (the most frequent, in the usual files), so that text "
+        "beyond --train, --dev and --test finds them; each costs a row in the model (config: vectors_keep)",
+    )
+    parser.add_argument(
         "--init-from",
         type=Path,
         metavar="MODEL",
@@ -98,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
     overrides += [f"vectors={args.vectors.resolve()}"] if args.vectors else []
     overrides += [f"vectors_format={args.vectors_format}"] if args.vectors_format else []
     overrides += ["freeze_vectors=true"] if args.freeze_vectors else []
+    overrides += [f"vectors_keep={args.vectors_keep}"] if args.vectors_keep is not None else []
     overrides += [f"init_from={args.init_from.resolve()}"] if args.init_from else []
     overrides += [f"freeze={args.freeze}"] if args.freeze is not None else []
     overrides += [f"unfreeze_after={args.unfreeze_after}"] if args.unfreeze_after is not None else []
