@@ -7,8 +7,8 @@ from typing import Iterable
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from .bilstm import BiLSTM
 from .crf import ConstrainedCRF, Posteriors
 from .embeddings import FixedTailEmbedding, char_encoder, word_embedding
 
@@ -43,14 +43,7 @@ class BiLSTMCRF(nn.Module):
         self.casing = nn.Embedding(num_casings, casing_dim, padding_idx=0) if casing_dim else None
         input_dim = word_dim + (self.chars.output_dim if self.chars else 0) + casing_dim
         self.dropout = nn.Dropout(dropout)
-        self.encoder = nn.LSTM(
-            input_dim,
-            hidden,
-            num_layers=layers,
-            batch_first=True,
-            bidirectional=True,
-            dropout=dropout if layers > 1 else 0.0,
-        )
+        self.encoder = BiLSTM(input_dim, hidden, layers, dropout)
         self.project = nn.Linear(2 * hidden, num_tags)
         self.crf = ConstrainedCRF(num_tags, constraints)
 
@@ -101,10 +94,7 @@ class BiLSTMCRF(nn.Module):
         if self.casing is not None:
             features.append(self.casing(batch.casing))
         inputs = self.dropout(torch.cat(features, dim=2))
-        lengths = batch.mask.sum(dim=1).cpu()
-        packed = pack_padded_sequence(inputs, lengths, batch_first=True, enforce_sorted=False)
-        encoded, _ = pad_packed_sequence(self.encoder(packed)[0], batch_first=True, total_length=inputs.shape[1])
-        return self.project(self.dropout(encoded))
+        return self.project(self.dropout(self.encoder(inputs, batch.mask)))
 
     def loss(self, batch) -> torch.Tensor:
         """Negative log-likelihood of the gold tags, summed over the batch."""

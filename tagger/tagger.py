@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save
 
 from . import __version__
 from .batching import Encoder, length_batches
+from .bilstm import upgrade_packed_names
 from .config import ConfigError, TaggerConfig
 from .corpus import Corpus, Sentence
 from .files import atomic_write
@@ -24,7 +25,7 @@ from .model import BiLSTMCRF
 from .schemes import allowed_transitions, check_scheme, from_spans, tags_for, to_spans
 from .vocab import CASINGS, Vocab, normalize_word
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the encoder is a BiLSTM of one-way LSTMs (bilstm.py); 1's weights are renamed
 CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE = "config.json", "vocab.json", "weights.safetensors"
 logger = logging.getLogger(__name__)
 
@@ -181,7 +182,7 @@ class Tagger:
             config = TaggerConfig.from_dict(meta["config"])
             words, chars, tags = (Vocab(vocab[name]) for name in ("words", "chars", "tags"))
             tagger = cls(config, words, chars, tags, meta["output_scheme"], vocab.get("pretrained", 0))
-            tagger.model.load_state_dict(weights)
+            tagger.model.load_state_dict(upgrade_packed_names(weights) if version < 2 else weights)
         except (KeyError, TypeError, ConfigError, RuntimeError, ValueError) as error:
             raise ModelError(f"{source}: incompatible or corrupt model ({type(error).__name__}: {error})") from None
         tagger.model.eval()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,6 +14,7 @@ from tagger.formats import read_corpus
 from tagger.schemes import is_valid
 from tagger.tagger import ModelError
 
+FORMAT_1 = Path(__file__).parent / "data" / "format1"  # saved at d8290aa: a 2-layer BiLSTM trained on the sample
 SMALL = TaggerConfig(word_dim=16, char_dim=8, char_hidden=8, hidden=16, dropout=0.0)
 
 
@@ -92,3 +94,13 @@ def test_missing_corrupt_and_future_models_are_clear_errors(tagger, tmp_path):
     (model / "config.json").write_text("{not json")
     with pytest.raises(ModelError, match="config.json: cannot read"):
         Tagger.load(model)
+
+
+def test_a_format_1_model_loads_and_predicts_as_it_did():
+    expected = json.loads((FORMAT_1 / "predictions.json").read_text())
+    loaded = Tagger.load(FORMAT_1)
+    assert loaded.config.layers == 2
+    predictions = loaded.predict(expected["sentences"])
+    assert [p.tags for p in predictions] == expected["tags"]
+    for prediction, scores in zip(predictions, expected["token_scores"]):
+        assert prediction.token_scores == pytest.approx(scores, abs=1e-5)

@@ -1,0 +1,69 @@
+"""The sentence encoder: a stacked bidirectional LSTM over padded batches, without packing.
+
+Each direction is a one-layer ``nn.LSTM`` over the whole padded batch; the right-to-left one
+reads every sentence reversed within its own length, so padding comes after the words in both
+directions and never reaches them. On CPU this trains about three times faster than a
+bidirectional ``nn.LSTM`` over a ``PackedSequence``, whose backward pass fills a gradient the
+size of the whole input at every time step.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+from torch import nn
+
+# Parameter names of format-1 models, whose encoder was one bidirectional nn.LSTM.
+_PACKED_NAME = re.compile(r"^encoder\.((?:weight|bias)_(?:ih|hh))_l(\d+)(_reverse)?$")
+
+
+class BidirectionalLayer(nn.Module):
+    """One layer: a left-to-right and a right-to-left LSTM, their outputs concatenated."""
+
+    def __init__(self, input_dim: int, hidden: int):
+        super().__init__()
+        self.left_to_right = nn.LSTM(input_dim, hidden, batch_first=True)
+        self.right_to_left = nn.LSTM(input_dim, hidden, batch_first=True)
+
+    def forward(self, inputs: torch.Tensor, reverse: torch.Tensor) -> torch.Tensor:
+        """inputs: (batch, seq_len, input_dim); reverse: (batch, seq_len) → (batch, seq_len, 2 * hidden)."""
+        ahead, _ = self.left_to_right(inputs)
+        flipped = inputs.gather(1, reverse.unsqueeze(2).expand_as(inputs))  # each sentence reversed in place
+        behind, _ = self.right_to_left(flipped)
+        behind = behind.gather(1, reverse.unsqueeze(2).expand_as(behind))  # back in reading order
+        return torch.cat([ahead, behind], dim=2)
+
+
+class BiLSTM(nn.Module):
+    """``layers`` bidirectional layers, with dropout between them."""
+
+    def __init__(self, input_dim: int, hidden: int, layers: int = 1, dropout: float = 0.0):
+        super().__init__()
+        dims = [input_dim] + [2 * hidden] * (layers - 1)
+        self.layers = nn.ModuleList(BidirectionalLayer(dim, hidden) for dim in dims)
+        self.dropout = nn.Dropout(dropout)
+        self.output_dim = 2 * hidden
+
+    def forward(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """inputs: (batch, seq_len, input_dim); mask: (batch, seq_len), true on each sentence's first
+        tokens → (batch, seq_len, 2 * hidden), zero where ``mask`` is false."""
+        steps = torch.arange(inputs.shape[1], device=inputs.device)
+        lengths = mask.sum(dim=1, keepdim=True)  # shape: (batch, 1)
+        reverse = torch.where(mask, lengths - 1 - steps, steps)  # shape: (batch, seq_len); padding stays put
+        encoded = inputs
+        for i, layer in enumerate(self.layers):
+            encoded = layer(self.dropout(encoded) if i else encoded, reverse)
+        return encoded.masked_fill(~mask.unsqueeze(2), 0.0)
+
+
+def upgrade_packed_names(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A format-1 state dict with its ``encoder.*_l{k}[_reverse]`` weights renamed for ``BiLSTM``."""
+    upgraded = {}
+    for name, tensor in weights.items():
+        match = _PACKED_NAME.match(name)
+        if match:
+            kind, layer, reverse = match.groups()
+            name = f"encoder.layers.{layer}.{'right_to_left' if reverse else 'left_to_right'}.{kind}_l0"
+        upgraded[name] = tensor
+    return upgraded

@@ -1,0 +1,42 @@
+"""The unpacked BiLSTM against torch's bidirectional LSTM over a PackedSequence, its oracle."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from tagger.bilstm import BiLSTM, upgrade_packed_names
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+def test_outputs_and_gradients_match_a_packed_bidirectional_lstm(layers):
+    torch.manual_seed(0)
+    lengths = torch.tensor([7, 1, 4, 7, 2])
+    mask = torch.arange(7)[None, :] < lengths[:, None]  # shape: (5, 7)
+    inputs = torch.randn(5, 7, 6)
+    packed_lstm = nn.LSTM(6, 3, num_layers=layers, batch_first=True, bidirectional=True)
+    ours = BiLSTM(6, 3, layers)
+    named = {f"encoder.{name}": tensor for name, tensor in packed_lstm.state_dict().items()}
+    ours.load_state_dict({name.removeprefix("encoder."): t for name, t in upgrade_packed_names(named).items()})
+
+    expected_inputs, our_inputs = inputs.clone().requires_grad_(), inputs.clone().requires_grad_()
+    packed = pack_padded_sequence(expected_inputs, lengths, batch_first=True, enforce_sorted=False)
+    expected, _ = pad_packed_sequence(packed_lstm(packed)[0], batch_first=True, total_length=7)
+    got = ours(our_inputs, mask)
+    assert got.shape == (5, 7, 6)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)  # padding: zero in both
+
+    weights = torch.randn(5, 7, 6)
+    (expected * weights).sum().backward()
+    (got * weights).sum().backward()
+    torch.testing.assert_close(our_inputs.grad, expected_inputs.grad, rtol=0, atol=1e-6)
+    for name, parameter in packed_lstm.named_parameters():
+        ours_name = upgrade_packed_names({f"encoder.{name}": None}).popitem()[0].removeprefix("encoder.")
+        torch.testing.assert_close(ours.get_parameter(ours_name).grad, parameter.grad, rtol=0, atol=1e-5)
+
+
+def test_other_weights_keep_their_names():
+    weights = {"encoder.weight_ih_l1_reverse": torch.zeros(1), "project.weight": torch.ones(1)}
+    assert list(upgrade_packed_names(weights)) == ["encoder.layers.1.right_to_left.weight_ih_l0", "project.weight"]
