@@ -32,7 +32,11 @@ def word_embedding(num_words: int, dim: int, fixed: int) -> nn.Module:
 
 
 class CharLSTM(nn.Module):
-    """Final states of a BiLSTM over each word's characters (Lample et al. 2016)."""
+    """Final states of a BiLSTM over each word's characters (Lample et al. 2016).
+
+    Packed, unlike the sentence encoder (``bilstm.py``): words are short and vary widely in
+    length, so padding them costs more than packing does.
+    """
 
     def __init__(self, num_chars: int, char_dim: int, hidden: int):
         super().__init__()
