@@ -44,7 +44,7 @@ class BiLSTMCRF(nn.Module):
         input_dim = word_dim + (self.chars.output_dim if self.chars else 0) + casing_dim
         self.dropout = nn.Dropout(dropout)
         self.encoder = BiLSTM(input_dim, hidden, layers, dropout)
-        self.project = nn.Linear(2 * hidden, num_tags)
+        self.project = nn.Linear(self.encoder.output_dim, num_tags)
         self.crf = ConstrainedCRF(num_tags, constraints)
 
     def initialise(self, scheme: str) -> None:

@@ -95,10 +95,10 @@ class Tagger:
 
         With ``config.vectors``, the words of ``train`` and of ``texts`` (the token lists to be
         tagged, such as dev and test) that have a pretrained vector, and the table's first
-        ``config.vectors_keep`` words, join the word vocabulary with it, and ``word_dim``
-        becomes the vectors' dimension. Otherwise nothing is taken
-        from ``texts``. With ``config.init_from``, the tagger takes the embeddings, character
-        encoder and BiLSTM of that trained model (``transfer.transferred``).
+        ``config.vectors_keep`` words, join the word vocabulary with their vectors, and
+        ``word_dim`` becomes the vectors' dimension. Otherwise nothing is taken from ``texts``.
+        With ``config.init_from``, the tagger takes the embeddings, character encoder and
+        BiLSTM of that trained model (``transfer.transferred``).
         """
         if config.init_from:
             from .transfer import transferred
