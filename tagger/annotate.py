@@ -27,7 +27,7 @@ from typing import BinaryIO, Callable, Iterator
 
 import torch
 
-from .files import atomic_write
+from .files import atomic_write, refuse_overwrite
 from .tagger import Tagger, char_spans
 from .text import MAX_TOKENS, sentences
 
@@ -78,7 +78,8 @@ class Job:
         return {"model": str(self.model), **{key: getattr(self, key) for key in keys}}
 
     def check(self) -> None:
-        """Raise ``AnnotateError`` on settings out of range, ``FileNotFoundError`` on a missing input."""
+        """Raise ``AnnotateError`` on settings out of range, ``FileNotFoundError`` on a missing input and
+        ``OverwriteError`` on an output that would write over an input."""
         for name, allowed in (("format", FORMATS), ("input_format", INPUT_FORMATS)):
             if getattr(self, name) not in allowed:
                 raise AnnotateError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
@@ -95,6 +96,8 @@ class Job:
         missing = [path for path in self.inputs if path != STDIN and not Path(path).exists()]
         if missing:
             raise FileNotFoundError(f"input not found: {', '.join(missing)}")
+        outputs = {"--output": self.output, "--errors": self.errors_path, "the progress file": self.progress_path}
+        refuse_overwrite(outputs, [*self.inputs, self.model])
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Writing files so that a crash never leaves a truncated one behind."""
+"""Writing files so that a crash never leaves a truncated one behind, and never over a command's own input."""
 
 from __future__ import annotations
 
@@ -6,7 +6,40 @@ import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterable, Iterator
+
+
+class OverwriteError(ValueError):
+    """An output path that is, lies inside, or holds one of the command's inputs."""
+
+
+def refuse_overwrite(outputs: dict[str, str | Path | None], inputs: Iterable[str | Path | None]) -> None:
+    """Raise ``OverwriteError`` when writing an output could touch an input; call it before opening anything.
+
+    ``outputs`` maps each output's option name (for the message) to its path. An output is refused when it is an
+    input (also through a symbolic or hard link), lies inside an input folder, or is a folder an input lies in.
+    ``None`` entries and ``-`` (standard input or output) are skipped.
+    """
+    sources = [Path(path) for path in inputs if path is not None and str(path) != "-"]
+    for option, output in outputs.items():
+        if output is None or str(output) == "-":
+            continue
+        target = Path(os.path.realpath(output))
+        for source in sources:
+            resolved = Path(os.path.realpath(source))
+            if _same_file(target, resolved) or target == resolved:
+                raise OverwriteError(f"{option} {output} is the input {source}: refusing to write over it")
+            if resolved.is_dir() and target.is_relative_to(resolved):
+                raise OverwriteError(f"{option} {output} lies inside the input folder {source}: choose a path outside it")
+            if resolved.is_relative_to(target):
+                raise OverwriteError(f"{option} {output} holds the input {source}: choose an output that does not")
+
+
+def _same_file(first: Path, second: Path) -> bool:
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # one of them does not exist yet
+        return False
 
 
 @contextlib.contextmanager

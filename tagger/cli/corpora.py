@@ -9,7 +9,7 @@ from pathlib import Path
 from .. import catalogue
 from ..formats import FORMATS, format_of, write_corpus
 from ..stats import corpus_stats, oov_rate
-from .sources import add_data_dir_option, add_reading_options, read
+from .sources import add_data_dir_option, add_reading_options, read, refuse_overwriting_inputs
 
 HISTOGRAM_WIDTH = 40  # characters of the longest bar
 LONGEST_LENGTH = 10  # span lengths from this one on share the last bar
@@ -159,6 +159,7 @@ def histogram(lengths: dict[int, int]) -> list[str]:
 
 
 def run_convert(args: argparse.Namespace) -> int:
+    refuse_overwriting_inputs(args, {"OUTPUT": args.output})
     output_format = format_of(args.output, args.to)
     corpus = read(args, args.input)
     write_corpus(corpus, args.output, output_format)

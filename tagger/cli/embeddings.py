@@ -8,6 +8,8 @@ import os
 import time
 from pathlib import Path
 
+from .sources import refuse_overwriting_inputs
+
 logger = logging.getLogger("tagger")
 
 
@@ -48,6 +50,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     if not args.input.is_file():
         raise FileNotFoundError(f"input text not found: {args.input}")
+    refuse_overwriting_inputs(args, {"--out": args.out})
     pretokenized = args.pretokenized or vector_training.is_pretokenized(args.input)
     logger.info("%s: %s", args.input, "pretokenized" if pretokenized else "tokenising with tagger's tokenizer")
     started = time.perf_counter()

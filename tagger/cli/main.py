@@ -10,6 +10,7 @@ from .. import __version__
 from ..catalogue import CatalogueError
 from ..config import ConfigError
 from ..corpus import CorpusFormatError
+from ..files import OverwriteError
 from ..schemes import SchemeError
 from ..tagger import ModelError
 from ..vectors import VectorsError
@@ -21,6 +22,7 @@ USER_ERRORS = (
     ConfigError,
     CorpusFormatError,
     ModelError,
+    OverwriteError,
     SchemeError,
     VectorsError,
     FileNotFoundError,

@@ -8,6 +8,7 @@ from pathlib import Path
 from .. import catalogue
 from ..catalogue import CatalogueError
 from ..corpus import Corpus
+from ..files import refuse_overwrite
 from ..formats import EXTENSIONS, FORMATS, read_corpus
 
 
@@ -97,3 +98,11 @@ def read_splits(args: argparse.Namespace, *splits: str) -> dict[str, Corpus | No
     entry = catalogue.entry(args.corpus)
     paths = locate(args, entry, tuple(split for split in splits if split in entry.splits))
     return {split: read(args, paths[split], entry) if split in paths else None for split in splits}
+
+
+INPUT_OPTIONS = ("train", "dev", "test", "data", "config", "vectors", "init_from", "space", "input", "model")
+
+
+def refuse_overwriting_inputs(args: argparse.Namespace, outputs: dict[str, Path | None]) -> None:
+    """``OverwriteError`` when one of ``outputs`` is, holds or lies inside a file or folder the command reads."""
+    refuse_overwrite(outputs, [getattr(args, name) for name in INPUT_OPTIONS if isinstance(getattr(args, name, None), Path)])

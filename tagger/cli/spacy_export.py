@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 from ..spacy_component import FACTORY, pipeline
+from .sources import refuse_overwriting_inputs
 
 
 def add_parser(commands) -> None:
@@ -30,6 +31,7 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     output: Path = args.output
+    refuse_overwriting_inputs(args, {"OUTPUT": output})
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         print(f"tagger export-spacy: error: {output} exists and is not an empty directory", file=sys.stderr)
         return 2

@@ -16,7 +16,7 @@ from ..files import atomic_write
 from ..tagger import Tagger
 from ..training import Callback, ProgressBar, Trainer, refit
 from .report import print_scores
-from .sources import add_corpus_options, add_reading_options, read_splits
+from .sources import add_corpus_options, add_reading_options, read_splits, refuse_overwriting_inputs
 
 logger = logging.getLogger("tagger")
 
@@ -100,6 +100,7 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    refuse_overwriting_inputs(args, {"--output": args.output})
     overrides = [f"epochs={args.epochs}"] if args.epochs is not None else []
     overrides += [f"seed={args.seed}"] if args.seed is not None else []
     overrides += [f"vectors={args.vectors.resolve()}"] if args.vectors else []
