@@ -19,13 +19,14 @@ TINY = ["--set", "word_dim=8", "--set", "char_dim=4", "--set", "char_hidden=4", 
 SPACE = {"lr": {"low": 0.001, "high": 0.01, "log": True}, "hidden": {"choices": [8, 16]}}
 
 
-def _tune(sample, output, *extra: str) -> int:
+def _tune(sample, root, *extra: str) -> int:
+    """``tagger tune`` into ``root/tune``, beside the files the test wrote in ``root``."""
     splits = ["--train", str(sample / "train.tsv"), "--dev", str(sample / "dev.tsv")]
-    return main(["tune", *splits, "--output", str(output), "--epochs", "1", *TINY, "--no-progress", *extra])
+    return main(["tune", *splits, "--output", str(root / "tune"), "--epochs", "1", *TINY, "--no-progress", *extra])
 
 
-def _rows(output) -> list[dict]:
-    with open(output / "trials.csv", encoding="utf-8") as rows:
+def _rows(root) -> list[dict]:
+    with open(root / "tune" / "trials.csv", encoding="utf-8") as rows:
         return list(csv.DictReader(rows))
 
 
@@ -33,10 +34,10 @@ def test_a_tiny_study_resumes_from_its_database_and_its_best_config_trains(sampl
     space = tmp_path / "space.json"
     space.write_text(json.dumps(SPACE))
     output = tmp_path / "tune"
-    assert _tune(sample, output, "--space", str(space), "--trials", "2") == 0
-    assert [row["number"] for row in _rows(output)] == ["0", "1"]
-    assert _tune(sample, output, "--space", str(space), "--trials", "3") == 0  # the same study, one more trial
-    rows = _rows(output)
+    assert _tune(sample, tmp_path, "--space", str(space), "--trials", "2") == 0
+    assert [row["number"] for row in _rows(tmp_path)] == ["0", "1"]
+    assert _tune(sample, tmp_path, "--space", str(space), "--trials", "3") == 0  # the same study, one more trial
+    rows = _rows(tmp_path)
     assert [row["number"] for row in rows] == ["0", "1", "2"] and {row["state"] for row in rows} == {"COMPLETE"}
     assert {"dev_f1", "seconds", "lr", "hidden"} <= set(rows[0]) and all(row["epochs"] == "1" for row in rows)
     study = optuna.load_study(study_name="tagger", storage=f"sqlite:///{output / 'study.db'}")
@@ -46,8 +47,8 @@ def test_a_tiny_study_resumes_from_its_database_and_its_best_config_trains(sampl
     assert (output / "tuning.png").read_bytes()[:4] == b"\x89PNG"
     assert (output / "trials" / f"{study.best_trial.number:04d}" / "model" / "config.json").is_file()
     assert not list(output.glob("trials/*/checkpoint.pt"))
-    assert _tune(sample, output, "--space", str(space), "--trials", "3") == 0  # nothing left to run
-    assert len(_rows(output)) == 3
+    assert _tune(sample, tmp_path, "--space", str(space), "--trials", "3") == 0  # nothing left to run
+    assert len(_rows(tmp_path)) == 3
     train = ["train", "--train", str(sample / "dev.tsv"), "--output", str(tmp_path / "train"), "--no-progress"]
     assert main([*train, "--config", str(output / "best-config.json")]) == 0
     assert Tagger.load(tmp_path / "train" / "model").config.hidden == best["hidden"]
@@ -126,7 +127,7 @@ def test_choices_that_make_no_valid_config_are_refused_before_training(sample, t
     space.write_text(json.dumps({"optimizer": {"choices": ["adam", "rmsprop"]}}))
     assert _tune(sample, tmp_path, "--space", str(space)) == 2
     assert "optimizer='rmsprop': optimizer must be one of adam, sgd" in capsys.readouterr().err
-    assert not (tmp_path / "study.db").exists()
+    assert not (tmp_path / "tune" / "study.db").exists()
 
 
 def test_a_weak_trial_is_pruned_after_its_epoch(sample, tmp_path):
