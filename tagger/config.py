@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+
+from .schemes import SCHEMES, SchemeError, check_scheme
 
 CHAR_ENCODERS = ("lstm", "cnn", "none")
 OPTIMIZERS = ("adam", "sgd")
@@ -65,22 +68,23 @@ class TaggerConfig:
     finetune_lr_scale: float = 1.0  # learning rate of the parts from init_from, as a fraction of lr
 
     def __post_init__(self) -> None:
-        choices = {
-            "char_encoder": CHAR_ENCODERS,
-            "optimizer": OPTIMIZERS,
-            "init": INITIALISATIONS,
-            "vectors_format": VECTOR_FORMATS,
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
-        from .schemes import SchemeError, check_scheme
-
-        try:
-            self.scheme = check_scheme(self.scheme)
-        except SchemeError as error:
-            raise ConfigError(str(error)) from None
-        if self.vectors_keep < 0 or (self.vectors_keep and not self.vectors):
+        """Check every key against its type and ``ALLOWED``; ``ConfigError`` names the first bad one."""
+        known = {f.name: f for f in fields(self)}
+        unchecked = sorted(set(known) - set(ALLOWED))
+        if unchecked:  # a key added to the dataclass but not to ALLOWED
+            raise ConfigError(f"no allowed values declared for config keys: {', '.join(unchecked)}")
+        for name, spec in known.items():
+            value = _typed(name, str(spec.type), getattr(self, name))
+            if name == "scheme":
+                try:
+                    value = check_scheme(value)  # BIOES, iob2, ... as the canonical name
+                except SchemeError:
+                    pass  # ALLOWED says what is
+            problem = ALLOWED[name].problem(value)
+            if problem:
+                raise ConfigError(f"{name} must be {problem}, not {value!r}")
+            setattr(self, name, value)
+        if self.vectors_keep and not self.vectors:
             raise ConfigError(f"vectors_keep must be >= 0, and needs vectors; got {self.vectors_keep}")
         self._check_transfer()
 
@@ -94,11 +98,6 @@ class TaggerConfig:
         if unknown:
             raise ConfigError(f"freeze: unknown part {unknown[0]!r}; parts are {', '.join(TRANSFERRED_PARTS)}")
         self.freeze = ",".join(self.frozen_parts)
-        if self.unfreeze_after < 0 or self.finetune_lr_scale <= 0:
-            raise ConfigError(
-                f"unfreeze_after must be >= 0 and finetune_lr_scale > 0, not {self.unfreeze_after} "
-                f"and {self.finetune_lr_scale}"
-            )
         if self.unfreeze_after and not self.freeze:
             raise ConfigError("unfreeze_after needs parts to unfreeze: set freeze")
         if not self.init_from and (self.freeze or self.finetune_lr_scale != 1.0):
@@ -108,44 +107,168 @@ class TaggerConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TaggerConfig":
-        """A config from ``values``; missing keys take defaults, unknown keys are an error."""
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(values) - set(known))
+    def from_dict(cls, values: dict[str, Any], source: str | None = None) -> "TaggerConfig":
+        """A config from typed ``values`` (JSON); missing keys take defaults, unknown keys are an error.
+
+        Values must have their key's type (a bool is not a number, a number is not a bool, a
+        string is not a number); ``source`` names the file in errors.
+        """
+        where = f"{source}: " if source else ""
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}expected a JSON object of config keys, found {type(values).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
         if unknown:
-            raise ConfigError(f"unknown config keys: {', '.join(unknown)}; known keys: {', '.join(known)}")
-        return cls(**{name: _coerce(known[name], value) for name, value in values.items()})
+            raise ConfigError(f"{where}unknown config keys: {', '.join(unknown)}; known keys: {', '.join(known)}")
+        try:
+            return cls(**values)
+        except ConfigError as error:
+            raise ConfigError(f"{where}{error}") from None
 
     @classmethod
     def from_file(cls, path: str | Path) -> "TaggerConfig":
         """Read a JSON config file (a saved model's ``config.json`` works too)."""
         try:
-            values = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as error:
+            values = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise ConfigError(f"cannot read config {path}: {error}") from None
-        return cls.from_dict(values.get("config", values))
+        if isinstance(values, dict) and isinstance(values.get("config"), dict):
+            values = values["config"]
+        return cls.from_dict(values, str(path))
 
     def with_overrides(self, assignments: list[str]) -> "TaggerConfig":
-        """Apply ``key=value`` strings, as given to ``--set``."""
+        """Apply ``key=value`` strings, as given to ``--set``; each value is parsed as its key's type."""
+        types = {f.name: str(f.type) for f in fields(self)}
         values = self.to_dict()
         for assignment in assignments:
             key, sep, value = assignment.partition("=")
+            key = key.strip()
             if not sep:
                 raise ConfigError(f"expected key=value, got {assignment!r}")
-            values[key.strip()] = value.strip()
+            if key not in types:
+                raise ConfigError(f"unknown config keys: {key}; known keys: {', '.join(types)}")
+            values[key] = _parse(key, types[key], value.strip())
         return self.from_dict(values)
 
 
-def _coerce(field: dataclasses.Field, value: Any) -> Any:
-    """Turn strings from the command line (and JSON numbers) into the field's type."""
-    kind = {"bool": bool, "int": int, "float": float, "str": str}[str(field.type)]
-    if kind is bool and isinstance(value, str):
-        if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-            raise ConfigError(f"{field.name} must be true or false, not {value!r}")
-        return value.lower() in ("true", "1", "yes")
-    if kind is int and isinstance(value, float) and not value.is_integer():
-        raise ConfigError(f"{field.name} must be an integer, not {value!r}")
+@dataclass(frozen=True)
+class Allowed:
+    """The values a key allows: any of its type, one of ``choices``, or numbers within bounds.
+
+    ``low`` and ``high`` are inclusive unless ``above``/``below`` make them strict; ``odd``
+    allows odd integers only. Numbers are always finite.
+    """
+
+    choices: tuple = ()
+    low: float | None = None
+    high: float | None = None
+    above: bool = False
+    below: bool = False
+    odd: bool = False
+
+    def problem(self, value: Any) -> str | None:
+        """What ``value`` should be, when it is not allowed; else None."""
+        if self.choices:
+            return None if value in self.choices else f"one of {', '.join(map(str, self.choices))}"
+        if isinstance(value, (bool, str)):
+            return None
+        bounds = []
+        if self.low is not None:
+            bounds.append(f"{'>' if self.above else '>='} {self.low}")
+        if self.high is not None:
+            bounds.append(f"{'<' if self.below else '<='} {self.high}")
+        kind = "an odd integer" if self.odd else "an integer" if isinstance(value, int) else "a finite number"
+        rule = " ".join([kind, " and ".join(bounds)]).strip()
+        if isinstance(value, float) and not math.isfinite(value):
+            return rule
+        if self.odd and value % 2 == 0:
+            return rule
+        if self.low is not None and (value <= self.low if self.above else value < self.low):
+            return rule
+        if self.high is not None and (value >= self.high if self.below else value > self.high):
+            return rule
+        return None
+
+
+ANY = Allowed()
+
+
+def at_least(low: float) -> Allowed:
+    return Allowed(low=low)
+
+
+# What every key allows, checked whenever a config is made (``TaggerConfig.__post_init__``): from
+# --config files, --set, saved models' config.json, checkpoints, search spaces. Each key needs an entry.
+ALLOWED: dict[str, Allowed] = {
+    "lowercase": ANY,
+    "normalize_digits": ANY,
+    "min_word_count": at_least(1),
+    "unk_replace": Allowed(low=0, high=1),
+    "word_dim": at_least(1),
+    "vectors": ANY,
+    "vectors_format": Allowed(VECTOR_FORMATS),
+    "freeze_vectors": ANY,
+    "vectors_keep": at_least(0),
+    "char_encoder": Allowed(CHAR_ENCODERS),
+    "char_dim": at_least(1),
+    "char_hidden": at_least(1),
+    "char_kernel": Allowed(low=1, odd=True),
+    "casing_dim": at_least(0),
+    "hidden": at_least(1),
+    "layers": at_least(1),
+    "dropout": Allowed(low=0, high=1, below=True),
+    "init": Allowed(INITIALISATIONS),
+    "scheme": Allowed(SCHEMES),
+    "optimizer": Allowed(OPTIMIZERS),
+    "lr": Allowed(low=0, above=True),
+    "momentum": Allowed(low=0, high=1, below=True),
+    "lr_decay": at_least(0),
+    "weight_decay": at_least(0),
+    "clip_grad_norm": at_least(0),
+    "batch_size": at_least(1),
+    "epochs": at_least(1),
+    "patience": at_least(1),
+    "seed": Allowed(low=0, high=2**32 - 1),  # numpy's and so Optuna's samplers' range
+    "dev_fraction": Allowed(low=0, high=1, above=True, below=True),
+    "threads": at_least(0),
+    "init_from": ANY,
+    "freeze": ANY,  # parts of TRANSFERRED_PARTS, checked with the other transfer keys
+    "unfreeze_after": at_least(0),
+    "finetune_lr_scale": Allowed(low=0, above=True),
+}
+TYPES = {"bool": bool, "int": int, "float": float, "str": str}
+
+
+def _typed(name: str, kind: str, value: Any) -> Any:
+    """``value`` if it is of type ``kind`` (an int is a float too, an integral float an int); else ``ConfigError``."""
+    if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if kind == "int" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, TYPES[kind]) and not (kind != "bool" and isinstance(value, bool)):
+        return value
+    return _wrong(
+        name, {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string"}[kind], value
+    )
+
+
+def _wrong(name: str, wanted: str, value: Any):
+    kinds = {bool: "a bool", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "an object"}
+    found = "null" if value is None else kinds.get(type(value), type(value).__name__)
+    if isinstance(value, (bool, int, float, str)):
+        found = f"{json.dumps(value)} ({found})"
+    raise ConfigError(f"{name} must be {wanted}, not {found}")
+
+
+def _parse(name: str, kind: str, text: str) -> Any:
+    """A ``--set`` value: the string ``text`` read as type ``kind``."""
+    if kind == "bool":
+        if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ConfigError(f"{name} must be true or false, not {text!r}")
+        return text.lower() in ("true", "1", "yes")
+    if kind == "str":
+        return text
     try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{field.name} must be {kind.__name__}, not {value!r}") from None
+        return int(text) if kind == "int" else float(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be {'an integer' if kind == 'int' else 'a number'}, not {text!r}") from None
