@@ -28,6 +28,7 @@ from typing import BinaryIO, Callable, Iterator
 import torch
 
 from .files import atomic_write, refuse_overwrite
+from .reading import SURROGATE
 from .tagger import Tagger, char_spans
 from .text import MAX_TOKENS, sentences
 
@@ -252,7 +253,7 @@ def _checked(document: Document, job: Job) -> Document:
         document.error = f"{len(text)} characters, over the limit of {job.max_chars}"
     elif not text.strip():
         document.error = "empty document" if not text else "document holds only whitespace"
-    elif (surrogate := re.search("[\ud800-\udfff]", text)) is not None:
+    elif (surrogate := SURROGATE.search(text)) is not None:
         document.error = f"lone surrogate {surrogate.group()!r} at character {surrogate.start()} (not valid Unicode)"
     if document.error:
         document.text = None

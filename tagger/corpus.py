@@ -13,6 +13,10 @@ class CorpusFormatError(ValueError):
     """A corpus file that cannot be read; the message names the file and line."""
 
 
+class EmptyCorpusError(CorpusFormatError):
+    """A corpus without a sentence, given where sentences are needed (training, dev, evaluation)."""
+
+
 @dataclass
 class Sentence:
     """Tokens with their tags, and where known their ``(start, end)`` offsets into ``text``.
@@ -67,6 +71,16 @@ class Corpus:
         tail = other if other.scheme == self.scheme else other.in_scheme(self.scheme)
         return Corpus(self.sentences + tail.sentences, self.scheme, self.source, self.notes + other.notes)
 
+    def require_sentences(self, purpose: str) -> "Corpus":
+        """This corpus, or ``EmptyCorpusError`` naming its source when it has no sentence to ``purpose``."""
+        if self.sentences:
+            return self
+        found = ", ".join(f"{key.replace('_', ' ')} {count}" for key, count in sorted(self.notes.items()) if count)
+        raise EmptyCorpusError(
+            f"{self.source or 'corpus'}: no sentences to {purpose}: expected at least one sentence of tokens, "
+            f"found none" + (f" ({found})" if found else "")
+        )
+
     def labels(self) -> list[str]:
         """The entity labels that occur, sorted."""
         return sorted({label for s in self.sentences for _, _, label in s.spans})
@@ -77,9 +91,15 @@ class Corpus:
 
     def split(self, fraction: float, seed: int) -> tuple["Corpus", "Corpus"]:
         """A seeded random ``(rest, held_out)`` split holding out ``fraction`` of the sentences."""
+        self.require_sentences("split into train and dev")
         order = list(range(len(self.sentences)))
         random.Random(seed).shuffle(order)
         cut = max(1, round(len(order) * fraction))
+        if cut >= len(order):
+            raise EmptyCorpusError(
+                f"{self.source or 'corpus'}: {len(order)} sentence{'s' if len(order) != 1 else ''} cannot be split "
+                f"into dev ({fraction:.0%}) and train with sentences in both; give a dev corpus"
+            )
         held = sorted(order[:cut])
         rest = sorted(order[cut:])
         pick = lambda ids: Corpus([self.sentences[i] for i in ids], self.scheme, self.source)  # noqa: E731

@@ -27,6 +27,8 @@ def score(
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     if len(gold) != len(predicted) or any(len(g) != len(p) for g, p in zip(gold, predicted)):
         raise ValueError("gold and predicted tag sequences differ in number or length")
+    if not gold:
+        raise ValueError("no tag sequences to score")
     options = {"mode": "strict", "scheme": _SCHEME_CLASSES[scheme]} if mode == "strict" else {}
     report = classification_report(
         [list(g) for g in gold], [list(p) for p in predicted], output_dict=True, zero_division=0, **options
@@ -53,7 +55,11 @@ def score(
 
 
 def evaluate(tagger, corpus: Corpus, mode: str = "default", batch_size: int = 256) -> tuple[dict, list[list[str]]]:
-    """Score ``tagger`` on ``corpus`` in the corpus' own scheme; also return the predicted tags."""
+    """Score ``tagger`` on ``corpus`` in the corpus' own scheme; also return the predicted tags.
+
+    A corpus without sentences is an ``EmptyCorpusError`` naming its source.
+    """
+    corpus.require_sentences("evaluate on")
     predictions = tagger.predict([s.tokens for s in corpus], batch_size=batch_size, confidences=False)
     predicted = [convert(p.tags, corpus.scheme) for p in predictions]
     return score([s.tags for s in corpus], predicted, corpus.scheme, mode), predicted

@@ -15,6 +15,7 @@ from gensim.models.callbacks import CallbackAny2Vec
 from gensim.models.fasttext import save_facebook_model
 
 from .files import atomic_path
+from .reading import BOM, DEFAULT_ENCODING, check_text_file, codec, text_lines
 from .text import sentences, tokenize
 from .vectors import VectorsError
 
@@ -22,27 +23,39 @@ ALGORITHMS = ("word2vec", "fasttext")
 logger = logging.getLogger(__name__)
 
 
-def is_pretokenized(path: str | Path, lines: int = 200, share: float = 0.9) -> bool:
+def is_pretokenized(path: str | Path, lines: int = 200, share: float = 0.9, encoding: str = DEFAULT_ENCODING) -> bool:
     """Whether ``path`` holds text tokenised with single spaces: tokenising again leaves at least
     ``share`` of its first ``lines`` non-blank lines as they are."""
-    with open(path, encoding="utf-8") as handle:
-        sample = [line.rstrip("\n") for line in islice((line for line in handle if line.strip()), lines)]
+    sample = [
+        line.rstrip("\n") for line in islice((line for line in text_lines(path, encoding) if line.strip()), lines)
+    ]
     same = sum(tokenize(line).tokens == line.split(" ") for line in sample)
     return bool(sample) and same >= share * len(sample)
 
 
 @contextmanager
-def tokenized(path: str | Path, pretokenized: bool) -> Iterator[Path]:
-    """``path`` as one sentence per line of space-separated tokens: itself if ``pretokenized``, else a
-    temporary file of its lines split into sentences and tokens by ``tagger.text``."""
-    if pretokenized:
-        yield Path(path)
-        return
+def tokenized(path: str | Path, pretokenized: bool, encoding: str = DEFAULT_ENCODING) -> Iterator[Path]:
+    """``path`` as UTF-8, one sentence per line of space-separated tokens: itself if ``pretokenized`` (and
+    UTF-8 without a byte-order mark), else a temporary file of its lines split into sentences and tokens
+    by ``tagger.text`` (or only re-encoded, if ``pretokenized``). Text that is not in ``encoding`` is an
+    ``EncodingError`` naming the byte offset; text without a word, a ``VectorsError``."""
+    path = Path(path)
+    if pretokenized and codec(encoding) == "utf-8":
+        check_text_file(path, encoding)
+        with open(path, "rb") as handle:
+            plain = not handle.read(3).decode("utf-8", "replace").startswith(BOM)
+        if plain:
+            yield path
+            return
     with tempfile.TemporaryDirectory(prefix="tagger-vectors-") as directory:
-        out_path = Path(directory) / "tokenized.txt"
-        with open(path, encoding="utf-8") as lines, open(out_path, "w", encoding="utf-8") as out:
-            for line in lines:
-                out.writelines(" ".join(sentence.tokens) + "\n" for sentence in sentences(line))
+        out_path, words = Path(directory) / "tokenized.txt", 0
+        with open(out_path, "w", encoding="utf-8") as out:
+            for line in text_lines(path, encoding):
+                split = [line.split()] if pretokenized else [sentence.tokens for sentence in sentences(line)]
+                out.writelines(" ".join(tokens) + "\n" for tokens in split if tokens)
+                words += sum(len(tokens) for tokens in split)
+        if not words:
+            raise VectorsError(f"{path}: no words to train vectors on (the file is empty or only whitespace)")
         yield out_path
 
 
@@ -57,10 +70,12 @@ def train_vectors(
     seed: int = 13,
     buckets: int = 500_000,
     callbacks: tuple[CallbackAny2Vec, ...] = (),
+    source: str | Path | None = None,
 ) -> Word2Vec:
     """Train skip-gram vectors on ``corpus_file`` (one sentence per line, tokens separated by spaces).
 
     ``fasttext`` also learns vectors for character 3- to 6-grams, hashed into ``buckets`` rows.
+    ``source`` names the text in errors (default: ``corpus_file``).
     """
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm must be one of {', '.join(ALGORITHMS)}, not {algorithm!r}")
@@ -71,7 +86,7 @@ def train_vectors(
         model = Word2Vec(sg=1, **options)
     model.build_vocab(corpus_file=str(corpus_file))
     if not len(model.wv):
-        raise VectorsError(f"{corpus_file}: no word occurs {min_count} times or more; lower the minimum count")
+        raise VectorsError(f"{source or corpus_file}: no word occurs {min_count} times or more; lower --min-count")
     model.train(
         corpus_file=str(corpus_file),
         total_words=model.corpus_total_words,

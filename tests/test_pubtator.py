@@ -103,5 +103,5 @@ def test_bad_documents_name_the_line_or_are_skipped_when_lenient(tmp_path, lines
 def test_bytes_that_are_not_utf8_name_the_line(tmp_path):
     path = tmp_path / "abstracts.pubtator"
     path.write_bytes(b"1|t|Caf\xe9\n1|a|\n")
-    with pytest.raises(CorpusFormatError, match=r"abstracts.pubtator:1: expected UTF-8 text, found byte 0xe9"):
+    with pytest.raises(CorpusFormatError, match=r"abstracts.pubtator:1: not utf-8 text: byte 0xe9 at offset 7"):
         read_corpus(path)

@@ -107,12 +107,12 @@ def run_stats(args: argparse.Namespace) -> int:
             catalogue.entry(item)  # neither a file nor a corpus name: an error listing the names
         if path.is_file() or item not in catalogue.entries():
             rows.append({"path": str(path), "format": format_of(path, args.format)})
-            corpora.append(read(args, path))
+            corpora.append(read(args, path, purpose="report on"))
             continue
         entry = catalogue.entry(item)
         for split, split_path in catalogue.locate(entry, None, args.data_dir).items():
             rows.append({"corpus": entry.name, "split": split, "path": str(split_path), "format": entry.format})
-            corpora.append(read(args, split_path, entry))
+            corpora.append(read(args, split_path, entry, "report on"))
     for index, (row, corpus) in enumerate(zip(rows, corpora)):
         row.update(corpus_stats(corpus))
         if index:
@@ -161,7 +161,7 @@ def histogram(lengths: dict[int, int]) -> list[str]:
 def run_convert(args: argparse.Namespace) -> int:
     refuse_overwriting_inputs(args, {"OUTPUT": args.output})
     output_format = format_of(args.output, args.to)
-    corpus = read(args, args.input)
+    corpus = read(args, args.input, purpose="convert")
     write_corpus(corpus, args.output, output_format)
     entities = sum(len(sentence.spans) for sentence in corpus)
     print(f"wrote {len(corpus)} sentences, {entities} entities to {args.output} ({output_format})")

@@ -8,7 +8,7 @@ import os
 import time
 from pathlib import Path
 
-from .sources import refuse_overwriting_inputs
+from .sources import add_encoding_option, non_negative, positive, refuse_overwriting_inputs
 
 logger = logging.getLogger("tagger")
 
@@ -32,16 +32,17 @@ def add_parser(commands) -> None:
     )
     train.add_argument("--input", required=True, type=Path, help="raw UTF-8 text, or tokenised one sentence a line")
     train.add_argument("--algorithm", required=True, choices=("word2vec", "fasttext"), help="what to train")
-    train.add_argument("--dim", type=int, default=100, help="vector dimension")
+    train.add_argument("--dim", type=positive, default=100, help="vector dimension")
     train.add_argument("--out", required=True, type=Path, help="vectors file to write (.bin, .txt or .vec)")
-    train.add_argument("--epochs", type=int, default=5, help="passes over INPUT")
-    train.add_argument("--min-count", type=int, default=5, help="words rarer than this get no vector")
-    train.add_argument("--window", type=int, default=5, help="context words on each side")
-    train.add_argument("--threads", type=int, default=0, help="worker threads; 0: one per CPU core")
+    train.add_argument("--epochs", type=positive, default=5, help="passes over INPUT")
+    train.add_argument("--min-count", type=positive, default=5, help="words rarer than this get no vector")
+    train.add_argument("--window", type=positive, default=5, help="context words on each side")
+    train.add_argument("--threads", type=non_negative, default=0, help="worker threads; 0: one per CPU core")
     train.add_argument("--seed", type=int, default=13, help="random seed (exact repeats also need --threads 1)")
-    train.add_argument("--buckets", type=int, default=500_000, help="fastText: hash rows for character n-grams")
+    train.add_argument("--buckets", type=positive, default=500_000, help="fastText: hash rows for character n-grams")
     train.add_argument("--pretokenized", action="store_true", help="INPUT is tokenised: do not detect it")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_encoding_option(train, "INPUT", default="utf-8")
     train.set_defaults(run=run_train)
 
 
@@ -51,10 +52,10 @@ def run_train(args: argparse.Namespace) -> int:
     if not args.input.is_file():
         raise FileNotFoundError(f"input text not found: {args.input}")
     refuse_overwriting_inputs(args, {"--out": args.out})
-    pretokenized = args.pretokenized or vector_training.is_pretokenized(args.input)
+    pretokenized = args.pretokenized or vector_training.is_pretokenized(args.input, encoding=args.encoding)
     logger.info("%s: %s", args.input, "pretokenized" if pretokenized else "tokenising with tagger's tokenizer")
     started = time.perf_counter()
-    with vector_training.tokenized(args.input, pretokenized) as corpus_file:
+    with vector_training.tokenized(args.input, pretokenized, args.encoding) as corpus_file:
         model = vector_training.train_vectors(
             corpus_file,
             args.algorithm,
@@ -66,6 +67,7 @@ def run_train(args: argparse.Namespace) -> int:
             seed=args.seed,
             buckets=args.buckets,
             callbacks=(vector_training.EpochProgress(args.epochs, bar=not args.no_progress),),
+            source=args.input,
         )
     vector_training.save_vectors(model, args.out)
     print(

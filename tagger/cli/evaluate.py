@@ -13,7 +13,14 @@ from ..formats import conll, format_of, write_corpus
 from ..schemes import to_spans
 from ..tagger import Tagger
 from .report import print_scores
-from .sources import add_corpus_options, add_reading_options, read, read_split
+from .sources import (
+    add_corpus_options,
+    add_reading_options,
+    positive,
+    read,
+    read_split,
+    refuse_overwriting_inputs,
+)
 
 
 def add_parser(commands) -> None:
@@ -36,17 +43,18 @@ def add_parser(commands) -> None:
         help="write token, gold and predicted tag per line here (.tsv, .conll, ...), or the predicted spans "
         "in the format of another extension (.xml: SemEval XML for the official scorer)",
     )
-    parser.add_argument("--batch-size", type=int, default=256, help="sentences per forward pass")
+    parser.add_argument("--batch-size", type=positive, default=256, help="sentences per forward pass")
     add_reading_options(parser, "--data")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    refuse_overwriting_inputs(args, {"--predictions": args.predictions})
     predictions_format = format_of(args.predictions) if args.predictions else None
     if args.split and not args.corpus:
         raise CatalogueError("--split chooses a split of --corpus; with --data, the file is the split")
     tagger = Tagger.load(args.model)
-    corpus = read_split(args, args.split or "test") if args.corpus else read(args, args.data)
+    corpus = read_split(args, args.split or "test") if args.corpus else read(args, args.data, purpose="evaluate on")
     scores, predicted = evaluate(tagger, corpus, args.mode, args.batch_size)
     if predictions_format == "conll":
         conll.write(corpus, args.predictions, columns=(predicted,))

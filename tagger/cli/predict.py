@@ -7,7 +7,10 @@ import json
 import sys
 from pathlib import Path
 
+from ..corpus import EmptyCorpusError
+from ..reading import decode, read_text
 from ..tagger import Tagger
+from .sources import add_encoding_option, positive
 
 
 def add_parser(commands) -> None:
@@ -18,15 +21,26 @@ def add_parser(commands) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--model", required=True, type=Path, help="model directory")
-    parser.add_argument("input", nargs="?", default="-", help="a UTF-8 text file, or - for standard input")
+    parser.add_argument("input", nargs="?", default="-", help="a text file, or - for standard input")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the text and its spans")
+    parser.add_argument("--batch-size", type=positive, default=128, help="sentences per forward pass")
+    add_encoding_option(parser, "the input", default="utf-8")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.input != "-" and not Path(args.input).exists():
+        raise FileNotFoundError(f"input text not found: {args.input}")
+    where = "standard input" if args.input == "-" else args.input
+    if args.input == "-":
+        stdin = getattr(sys.stdin, "buffer", None)
+        text = sys.stdin.read() if stdin is None else decode(stdin.read(), where, args.encoding)
+    else:
+        text = read_text(args.input, args.encoding)
+    if not text.strip():
+        raise EmptyCorpusError(f"{where}: no text to tag: {'empty' if not text else 'only whitespace'}")
     tagger = Tagger.load(args.model)
-    text = sys.stdin.read() if args.input == "-" else Path(args.input).read_text(encoding="utf-8")
-    spans = tagger.tag_text(text)
+    spans = tagger.tag_text(text, args.batch_size)
     if args.json:
         print(json.dumps({"text": text, "spans": spans}, ensure_ascii=False))
         return 0

@@ -10,10 +10,13 @@ from ..catalogue import CatalogueError
 from ..corpus import Corpus
 from ..files import refuse_overwrite
 from ..formats import EXTENSIONS, FORMATS, read_corpus
+from ..reading import EncodingError, codec
+
+PURPOSES = {"train": "train on", "dev": "score as dev", "test": "test on", "data": "evaluate on"}
 
 
 def add_reading_options(parser: argparse.ArgumentParser, files: str) -> None:
-    """``--format``, ``--lenient`` and ``--columns`` for commands that read corpus files."""
+    """``--format``, ``--lenient``, ``--columns`` and ``--encoding`` for commands that read corpus files."""
     parser.add_argument(
         "--format",
         choices=FORMATS,
@@ -31,6 +34,28 @@ def add_reading_options(parser: argparse.ArgumentParser, files: str) -> None:
         help="the token's and the tag's column in CoNLL files, counted from 0 (negative: from the end); "
         "default 0,-1, the first and the last, or what the catalogue says for a named corpus",
     )
+    add_encoding_option(parser, files)
+
+
+def add_encoding_option(parser: argparse.ArgumentParser, files: str, default: str | None = None) -> None:
+    """``--encoding NAME``: the text encoding of ``files`` (any Python codec name)."""
+    parser.add_argument(
+        "--encoding",
+        type=encoding,
+        default=default,
+        metavar="NAME",
+        help=f"text encoding of {files}, such as latin-1 or cp1252; default: UTF-8"
+        + ("" if default else " (XML: as the file declares)")
+        + ". A byte-order mark is dropped",
+    )
+
+
+def encoding(text: str) -> str:
+    """An encoding name that Python knows, canonical."""
+    try:
+        return codec(text)
+    except EncodingError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def add_corpus_options(parser: argparse.ArgumentParser, group: argparse._MutuallyExclusiveGroup, splits: str) -> None:
@@ -54,6 +79,26 @@ def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def at_least(low: int):
+    """An argparse type: an integer ``low`` or more."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+positive = at_least(1)
+non_negative = at_least(0)
+
+
 def columns(text: str) -> tuple[int, int]:
     """``TOKEN,TAG`` as a pair of column indices."""
     try:
@@ -63,11 +108,14 @@ def columns(text: str) -> tuple[int, int]:
     return token, tag
 
 
-def read(args: argparse.Namespace, path: Path, entry: catalogue.Entry | None = None) -> Corpus:
-    """``path`` read with ``--format``, ``--lenient`` and ``--columns``, or in the format of the catalogue ``entry``."""
+def read(args: argparse.Namespace, path: Path, entry: catalogue.Entry | None = None, purpose: str = "read") -> Corpus:
+    """``path`` read with ``--format``, ``--lenient``, ``--columns`` and ``--encoding``, or in the format of the
+    catalogue ``entry``; a corpus without a sentence to ``purpose`` is an ``EmptyCorpusError`` naming the file."""
     if entry is None:
-        return read_corpus(path, args.format, args.lenient, args.columns)
-    return read_corpus(path, entry.format, args.lenient, args.columns or entry.columns)
+        corpus = read_corpus(path, args.format, args.lenient, args.columns, args.encoding)
+    else:
+        corpus = read_corpus(path, entry.format, args.lenient, args.columns or entry.columns, args.encoding)
+    return corpus.require_sentences(purpose)
 
 
 def locate(args: argparse.Namespace, entry: catalogue.Entry, splits: tuple[str, ...]) -> dict[str, Path]:
@@ -78,7 +126,7 @@ def locate(args: argparse.Namespace, entry: catalogue.Entry, splits: tuple[str, 
 def read_split(args: argparse.Namespace, split: str) -> Corpus:
     """``split`` of ``--corpus``; an error if the corpus has none."""
     entry = catalogue.entry(args.corpus)
-    return read(args, locate(args, entry, (split,))[split], entry)
+    return read(args, locate(args, entry, (split,))[split], entry, PURPOSES.get(split, "read"))
 
 
 def read_splits(args: argparse.Namespace, *splits: str) -> dict[str, Corpus | None]:
@@ -88,7 +136,10 @@ def read_splits(args: argparse.Namespace, *splits: str) -> dict[str, Corpus | No
     those options are an error: the catalogue gives the splits.
     """
     if args.corpus is None:
-        return {split: read(args, getattr(args, split)) if getattr(args, split) else None for split in splits}
+        return {
+            split: read(args, getattr(args, split), purpose=PURPOSES[split]) if getattr(args, split) else None
+            for split in splits
+        }
     given = [f"--{split}" for split in splits if getattr(args, split)]
     if given:
         raise CatalogueError(
@@ -97,7 +148,7 @@ def read_splits(args: argparse.Namespace, *splits: str) -> dict[str, Corpus | No
         )
     entry = catalogue.entry(args.corpus)
     paths = locate(args, entry, tuple(split for split in splits if split in entry.splits))
-    return {split: read(args, paths[split], entry) if split in paths else None for split in splits}
+    return {split: read(args, paths[split], entry, PURPOSES[split]) if split in paths else None for split in splits}
 
 
 INPUT_OPTIONS = ("train", "dev", "test", "data", "config", "vectors", "init_from", "space", "input", "model")
@@ -105,4 +156,6 @@ INPUT_OPTIONS = ("train", "dev", "test", "data", "config", "vectors", "init_from
 
 def refuse_overwriting_inputs(args: argparse.Namespace, outputs: dict[str, Path | None]) -> None:
     """``OverwriteError`` when one of ``outputs`` is, holds or lies inside a file or folder the command reads."""
-    refuse_overwrite(outputs, [getattr(args, name) for name in INPUT_OPTIONS if isinstance(getattr(args, name, None), Path)])
+    refuse_overwrite(
+        outputs, [getattr(args, name) for name in INPUT_OPTIONS if isinstance(getattr(args, name, None), Path)]
+    )

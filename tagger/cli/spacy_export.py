@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 from ..spacy_component import FACTORY, pipeline
-from .sources import refuse_overwriting_inputs
+from .sources import positive, refuse_overwriting_inputs
 
 
 def add_parser(commands) -> None:
@@ -25,7 +25,7 @@ def add_parser(commands) -> None:
     parser.add_argument("output", type=Path, help="pipeline directory to create (must not exist, or be empty)")
     parser.add_argument("--lang", default="en", help="spaCy language code of the tokenizer")
     parser.add_argument("--spans-key", help="write doc.spans[KEY] instead of doc.ents")
-    parser.add_argument("--batch-size", type=int, default=128, help="sentences per forward pass")
+    parser.add_argument("--batch-size", type=positive, default=128, help="sentences per forward pass")
     parser.set_defaults(run=run)
 
 

@@ -23,7 +23,7 @@ from ..tuning import (
     tune,
     write_results,
 )
-from .sources import add_corpus_options, add_reading_options, refuse_overwriting_inputs
+from .sources import add_corpus_options, add_reading_options, positive, refuse_overwriting_inputs
 from .train import read_config, read_train_dev_test
 
 DEFAULT_TRIALS = 20  # when neither --trials nor --timeout is given
@@ -61,7 +61,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--space", type=Path, help="JSON search space; default: the one below")
     parser.add_argument(
         "--trials",
-        type=int,
+        type=positive,
         help=f"trials the study should have finished, those of earlier runs included (default: {DEFAULT_TRIALS} "
         "unless --timeout is given)",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..corpus import Corpus, CorpusFormatError
+from ..reading import codec
 from . import conll, jsonl, pubtator, semeval
 
 FORMATS = {"conll": conll, "semeval": semeval, "jsonl": jsonl, "pubtator": pubtator}
@@ -28,24 +29,33 @@ def format_of(path: str | Path, format: str | None = None) -> str:
 
 
 def read_corpus(
-    path: str | Path, format: str | None = None, lenient: bool = False, columns: tuple[int, int] | None = None
+    path: str | Path,
+    format: str | None = None,
+    lenient: bool = False,
+    columns: tuple[int, int] | None = None,
+    encoding: str | None = None,
 ) -> Corpus:
     """Read a corpus file in ``format`` (default: by extension).
 
     With ``lenient``, formats in ``LENIENT`` skip and count bad sentences or documents
     instead of raising; CoNLL files are always read strictly. ``columns`` is the ``(token,
     tag)`` column pair of CoNLL files (default: the first and the last); other formats have
-    no columns and ignore it.
+    no columns and ignore it. ``encoding`` is the file's (default UTF-8; XML files declare
+    their own, which it overrides); a byte-order mark is dropped, and bytes that are not
+    text in the encoding are a ``CorpusFormatError`` naming their offset.
     """
     path = Path(path)
     name = format_of(path, format)
+    if path.is_dir():
+        raise CorpusFormatError(f"{path} is a folder; expected a corpus file")
     if not path.is_file():
         raise FileNotFoundError(f"corpus file not found: {path}")
+    options = {"encoding": codec(encoding)} if encoding is not None else {}
     if name == "conll" and columns is not None:
-        return conll.read(path, *columns)
+        return conll.read(path, *columns, **options)
     if lenient and name in LENIENT:
-        return FORMATS[name].read(path, lenient=True)
-    return FORMATS[name].read(path)
+        return FORMATS[name].read(path, lenient=True, **options)
+    return FORMATS[name].read(path, **options)
 
 
 def write_corpus(corpus: Corpus, path: str | Path, format: str | None = None) -> None:

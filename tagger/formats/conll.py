@@ -7,14 +7,18 @@ from pathlib import Path
 
 from ..corpus import Corpus, CorpusFormatError, Sentence
 from ..files import atomic_write
+from ..reading import DEFAULT_ENCODING, read_text
 from ..schemes import SchemeError, repair, split_tag
 
 EXTENSIONS = (".tsv", ".conll", ".txt", ".iob", ".bio")
 logger = logging.getLogger(__name__)
 
 
-def read(path: str | Path, token_column: int = 0, tag_column: int = -1) -> Corpus:
+def read(path: str | Path, token_column: int = 0, tag_column: int = -1, encoding: str = DEFAULT_ENCODING) -> Corpus:
     """Read tokens and tags; ``-DOCSTART-`` lines and runs of blank lines end a sentence.
+
+    The file is text in ``encoding`` (a byte-order mark is dropped); lines end at ``\\n``,
+    ``\\r\\n`` or ``\\r``.
 
     Columns are split on tabs when a line has one, else on whitespace; ``token_column`` and
     ``tag_column`` index them from 0, negative ones from the end. Every line of the file must
@@ -33,35 +37,34 @@ def read(path: str | Path, token_column: int = 0, tag_column: int = -1) -> Corpu
             tokens.clear()
             tags.clear()
 
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip() or line.startswith("-DOCSTART-"):
-                close_sentence()
-                continue
-            fields = line.split("\t") if "\t" in line else line.split()
-            if columns is None:
-                columns = len(fields)
-                if columns < 2:
-                    raise CorpusFormatError(f"{path}:{number}: expected a token and a tag, found {line!r}")
-                if not all(-columns <= column < columns for column in (token_column, tag_column)):
-                    raise CorpusFormatError(
-                        f"{path}:{number}: token column {token_column} and tag column {tag_column} asked for, "
-                        f"but the lines have {columns} columns (0 to {columns - 1}, or -1 to -{columns})"
-                    )
-            if len(fields) != columns:
+    lines = read_text(path, encoding).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.startswith("-DOCSTART-"):
+            close_sentence()
+            continue
+        fields = line.split("\t") if "\t" in line else line.split()
+        if columns is None:
+            columns = len(fields)
+            if columns < 2:
+                raise CorpusFormatError(f"{path}:{number}: expected a token and a tag, found {line!r}")
+            if not all(-columns <= column < columns for column in (token_column, tag_column)):
                 raise CorpusFormatError(
-                    f"{path}:{number}: expected {columns} columns like the first line, found {len(fields)}: {line!r}"
+                    f"{path}:{number}: token column {token_column} and tag column {tag_column} asked for, "
+                    f"but the lines have {columns} columns (0 to {columns - 1}, or -1 to -{columns})"
                 )
-            token, tag = fields[token_column], fields[tag_column].strip()
-            if not token or not tag:
-                raise CorpusFormatError(f"{path}:{number}: empty token or tag in {line!r}")
-            try:
-                split_tag(tag)
-            except SchemeError as error:
-                raise CorpusFormatError(f"{path}:{number}: {error}") from None
-            tokens.append(token)
-            tags.append(tag)
+        if len(fields) != columns:
+            raise CorpusFormatError(
+                f"{path}:{number}: expected {columns} columns like the first line, found {len(fields)}: {line!r}"
+            )
+        token, tag = fields[token_column], fields[tag_column].strip()
+        if not token or not tag:
+            raise CorpusFormatError(f"{path}:{number}: empty token or tag in {line!r}")
+        try:
+            split_tag(tag)
+        except SchemeError as error:
+            raise CorpusFormatError(f"{path}:{number}: {error}") from None
+        tokens.append(token)
+        tags.append(tag)
     close_sentence()
     corpus = Corpus.of(sentences, str(path))
     repaired = 0

@@ -8,13 +8,14 @@ from pathlib import Path
 
 from ..corpus import Corpus, CorpusFormatError, Sentence
 from ..files import atomic_write
+from ..reading import DEFAULT_ENCODING, SURROGATE, read_text
 from ..text import tokenize
-from .offsets import CharSpan, check_span, decode, log_alignment, nonempty, parse_each, pieces, tag
+from .offsets import CharSpan, check_span, log_alignment, nonempty, parse_each, pieces, tag
 
 EXTENSIONS = (".jsonl",)
 
 
-def read(path: str | Path, lenient: bool = False) -> Corpus:
+def read(path: str | Path, lenient: bool = False, encoding: str = DEFAULT_ENCODING) -> Corpus:
     """Read one sentence per line: ``text``, ``spans`` and optionally ``id`` and ``tokens``.
 
     ``tokens`` (``[{"text", "start", "end"}]``, as Prodigy writes them) are used as given,
@@ -24,7 +25,8 @@ def read(path: str | Path, lenient: bool = False) -> Corpus:
     """
     path = Path(path)
     notes: Counter = Counter()
-    lines = [(number, line) for number, line in enumerate(decode(path).split("\n"), start=1) if line.strip()]
+    text = read_text(path, encoding)
+    lines = [(number, line) for number, line in enumerate(text.split("\n"), start=1) if line.strip()]
     parsed = parse_each(lines, lambda item: _sentence(*item, path, notes), lenient, notes, "sentences")
     sentences = nonempty(list(parsed), notes)
     log_alignment(path, notes)
@@ -39,14 +41,25 @@ def _sentence(number: int, line: str, path: Path, notes: Counter) -> Sentence:
         raise CorpusFormatError(f"{where}: expected a JSON object, found invalid JSON ({error})") from None
     if not isinstance(record, dict) or not isinstance(record.get("text"), str):
         raise CorpusFormatError(f"{where}: expected an object with a string 'text', found {line[:80]!r}")
-    text = record["text"]
+    text = _unicode(record["text"], "the text", where)
     spans = [_span(span, text, where) for span in _list(record, "spans", where)]
     if "tokens" in record:
         sentence = _tokens(_list(record, "tokens", where), text, where)
     else:
         sentence = tokenize(text)
-    sentence.id = None if record.get("id") is None else str(record["id"])
+    sentence.id = None if record.get("id") is None else _unicode(str(record["id"]), "the id", where)
     return tag(sentence, spans, notes, where)
+
+
+def _unicode(value: str, what: str, where: str) -> str:
+    """``value``, unless it holds a lone surrogate (a ``\\ud800`` escape alone): not Unicode, no UTF-8 for it."""
+    surrogate = SURROGATE.search(value)
+    if surrogate:
+        raise CorpusFormatError(
+            f"{where}: {what} holds a lone surrogate {surrogate.group()!r} at character {surrogate.start()}, "
+            "which is not valid Unicode"
+        )
+    return value
 
 
 def _list(record: dict, key: str, where: str) -> list[dict]:
@@ -68,6 +81,7 @@ def _span(span: dict, text: str, where: str) -> CharSpan:
     label = span.get("label")
     if not isinstance(label, str) or not label:
         raise CorpusFormatError(f"{where}: expected a string 'label' in span {json.dumps(span)[:80]}")
+    _unicode(label, "a span label", where)
     start, end = _integer(span, "start", where), _integer(span, "end", where)
     check_span(text, start, end, f"{where}: span {label}")
     return start, end, label

@@ -133,16 +133,6 @@ def parse_each(
             logger.warning("skipped: %s", error)
 
 
-def decode(path: Path) -> str:
-    """The UTF-8 text of ``path`` (a byte-order mark is dropped); bad bytes raise naming the line."""
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise CorpusFormatError(f"{path}:{line}: expected UTF-8 text, found byte {data[error.start]:#04x}") from None
-
-
 def with_text(sentence: Sentence) -> Sentence:
     """``sentence`` if it has a text, else a copy whose text is its tokens joined by spaces."""
     if sentence.text is not None:

@@ -10,8 +10,9 @@ from typing import Iterator
 
 from ..corpus import Corpus, CorpusFormatError, Sentence
 from ..files import atomic_write
+from ..reading import DEFAULT_ENCODING, read_text
 from ..text import sentences as split_sentences
-from .offsets import CharSpan, char_spans, check_span, decode, documents, log_alignment, parse_each, tag
+from .offsets import CharSpan, char_spans, check_span, documents, log_alignment, parse_each, tag
 
 EXTENSIONS = (".pubtator",)
 TEXT_LINE = re.compile(r"([^|\t]+)\|([ta])\|(.*)")
@@ -21,7 +22,7 @@ FLAT = str.maketrans("\t\n\r", "   ")  # what a line of the file cannot hold, ke
 Line = tuple[int, str]
 
 
-def read(path: str | Path, lenient: bool = False) -> Corpus:
+def read(path: str | Path, lenient: bool = False, encoding: str = DEFAULT_ENCODING) -> Corpus:
     """Read documents, split into sentences with their mentions aligned to tokens.
 
     A document's text is its title and abstract joined by a newline. Title and abstract are
@@ -33,16 +34,17 @@ def read(path: str | Path, lenient: bool = False) -> Corpus:
     """
     path = Path(path)
     notes: Counter = Counter()
-    groups = parse_each(_blocks(path), lambda block: _document(block, path, notes), lenient, notes, "documents")
+    blocks = _blocks(path, read_text(path, encoding))
+    groups = parse_each(blocks, lambda block: _document(block, path, notes), lenient, notes, "documents")
     sentences = [sentence for group in groups for sentence in group]
     log_alignment(path, notes)
     return Corpus(sentences, "IOB2", str(path), +notes)
 
 
-def _blocks(path: Path) -> Iterator[list[Line]]:
-    """The numbered lines of each document: a title line starts one, a blank line ends one."""
+def _blocks(path: Path, text: str) -> Iterator[list[Line]]:
+    """The numbered lines of each document in ``text``: a title line starts one, a blank line ends one."""
     block: list[Line] = []
-    for number, line in enumerate(decode(path).split("\n"), start=1):
+    for number, line in enumerate(text.split("\n"), start=1):
         line = line.rstrip("\r")
         match = TEXT_LINE.fullmatch(line)
         if block and (not line.strip() or (match and match.group(2) == "t")):
@@ -103,6 +105,9 @@ def _sentences(text: str, spans: list[CharSpan], notes: Counter) -> list[tuple[S
         for part, shift in ((text[:title_length], 0), (text[title_length + 1 :], title_length + 1))
         for sentence in split_sentences(part)
     ]
+    if not split:  # title and abstract hold only whitespace: no token for any span
+        notes["dropped"] += len(spans)
+        return []
     cuts = [0, *(sentence.offsets[0][0] for sentence in split[1:])]  # sentence i owns the text from cuts[i]
 
     def owner(offset: int) -> int:

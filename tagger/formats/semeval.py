@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -10,6 +11,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from ..corpus import Corpus, CorpusFormatError, Sentence
 from ..files import atomic_write
+from ..reading import DEFAULT_ENCODING, EncodingError, codec, decode, read_bytes
 from ..text import tokenize
 from .offsets import CharSpan, check_span, log_alignment, nonempty, parse_each, pieces, tag
 
@@ -20,10 +22,21 @@ TERMS = {"aspectTerm": "term", "Opinion": "target"}  # element → attribute hol
 CARRIAGE_RETURN = {"\r": "&#13;"}  # kept from the XML parser's line-end normalisation
 QUOTE = {'"': "&quot;"}  # attributes in double quotes, as SemEval writes them
 NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")  # characters XML 1.0 cannot hold
+DECLARED = re.compile(r"""^(<\?xml[^>]*?\sencoding\s*=\s*)(["'])([^"']*)\2""")  # the XML declaration's encoding
+BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
-def read(path: str | Path, lenient: bool = False) -> Corpus:
+def read(path: str | Path, lenient: bool = False, encoding: str | None = None) -> Corpus:
     """Read every ``<sentence>``: its text tokenised as one sentence, its terms as ASPECT spans.
+
+    The file is decoded as ``encoding`` if given, else as its XML declaration or byte-order
+    mark says (UTF-8 without either); bytes that are not text raise naming their offset.
 
     Offsets are Python ``str`` indices into the text. Terms that cut into a token are expanded
     to its boundaries; ``corpus.notes`` counts ``exact``, ``expanded`` and ``dropped`` terms,
@@ -32,9 +45,10 @@ def read(path: str | Path, lenient: bool = False) -> Corpus:
     skipped, counted in ``notes["skipped_sentences"]``.
     """
     path = Path(path)
+    data = _utf8(read_bytes(path), path, encoding)
     try:
-        root = ET.parse(path).getroot()
-    except (ET.ParseError, LookupError) as error:  # LookupError: an unknown encoding
+        root = ET.fromstring(data)
+    except (ET.ParseError, LookupError, ValueError) as error:  # LookupError: an unknown encoding
         raise CorpusFormatError(f"{path}: malformed XML: {error}") from None
     elements = list(root.iter("sentence"))
     if not elements:
@@ -46,6 +60,21 @@ def read(path: str | Path, lenient: bool = False) -> Corpus:
     sentences = nonempty(list(parsed), notes)
     log_alignment(path, notes)
     return Corpus(sentences, "IOB2", str(path), +notes)
+
+
+def _utf8(data: bytes, path: Path, encoding: str | None) -> bytes:
+    """The XML document ``data`` as UTF-8 bytes that declare UTF-8 (decoded as ``read`` says)."""
+    if encoding is None:
+        encoding = next((name for mark, name in BYTE_ORDER_MARKS if data.startswith(mark)), None)
+    if encoding is None:
+        declared = DECLARED.match(data[:200].decode("latin-1"))
+        encoding = declared.group(3) if declared else DEFAULT_ENCODING
+        try:
+            codec(encoding)
+        except EncodingError as error:
+            raise EncodingError(f"{path}: the XML declaration names encoding {encoding!r}: {error}") from None
+    text = decode(data, path, encoding)
+    return DECLARED.sub(r"\1\2UTF-8\2", text, count=1).encode("utf-8")
 
 
 def _sentence(number: int, element: ET.Element, path: Path, notes: Counter) -> Sentence:
