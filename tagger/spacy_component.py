@@ -18,6 +18,7 @@ when an earlier component set them (``sentencizer``, a parser), else each doc is
 sequence. Each span written carries its CRF probability as ``span._.bilstm_crf_score``.
 """
 
+import hashlib
 import multiprocessing
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -25,8 +26,6 @@ from typing import Iterable, Iterator
 import spacy
 import srsly
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as load_weights
 from safetensors.torch import save as save_weights
 from spacy.language import Language
 from spacy.pipeline import Pipe
@@ -36,13 +35,16 @@ from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
 from . import __version__
-from .tagger import ModelError, Tagger
+from .tagger import CHECKSUM, ModelError, Tagger, read_weights
 
 FACTORY = "bilstm_crf"
 SCORE = "bilstm_crf_score"  # the ``Span`` extension holding each written span's probability
 # ``nlp.meta`` key listing the bilstm_crf components whose weights a saved pipeline holds:
 # when ``spacy.load`` recreates one, the factory leaves ``model`` unread and ``from_disk`` fills it.
 STORED = "_bilstm_crf_stored"
+# Attribute of an ``nlp`` naming the bilstm_crf components its factory has made: those are not
+# recreated by ``spacy.load`` (a name made again after ``remove_pipe``, say, loads its ``model``).
+MADE = "_bilstm_crf_made"
 
 
 @Language.factory(
@@ -53,17 +55,26 @@ STORED = "_bilstm_crf_stored"
 def make_bilstm_crf(
     nlp: Language, name: str, model: str | None, spans_key: str | None, overwrite: bool, batch_size: int
 ) -> "BiLSTMCRFComponent":
-    """The ``bilstm_crf`` factory (settings in the module docstring); a bad ``model`` fails here."""
-    stored = nlp.meta.setdefault(STORED, [])
+    """The ``bilstm_crf`` factory (settings in the module docstring); a bad ``model`` fails here.
+
+    A component that ``spacy.load`` recreates from a saved pipeline (named in the saved
+    ``nlp.meta``, not yet made on this ``nlp``) leaves ``model`` unread: ``from_disk`` brings
+    its weights, and only if none come is ``model`` read, at the first document.
+    """
+    made = vars(nlp).setdefault(MADE, set())
+    recreated = name in nlp.meta.get(STORED, ()) and name not in made
     tagger = None
-    if name not in stored:  # else spacy.load is recreating a saved pipeline, whose from_disk brings the weights
-        if model is not None:
-            try:
-                tagger = Tagger.load(model)
-            except ModelError as error:
-                raise ModelError(f"{FACTORY} component {name!r}: {error}") from None
+    if model is not None and not recreated:
+        try:
+            tagger = Tagger.load(model)
+        except ModelError as error:
+            raise ModelError(f"{FACTORY} component {name!r}: {error}") from None
+    component = BiLSTMCRFComponent(name, tagger, spans_key, overwrite, batch_size, model if recreated else None)
+    made.add(name)
+    stored = nlp.meta.setdefault(STORED, [])
+    if name not in stored:
         stored.append(name)
-    return BiLSTMCRFComponent(name, tagger, spans_key, overwrite, batch_size)
+    return component
 
 
 class BiLSTMCRFComponent(Pipe):
@@ -76,10 +87,13 @@ class BiLSTMCRFComponent(Pipe):
         spans_key: str | None = None,
         overwrite: bool = False,
         batch_size: int = 128,
+        model: str | Path | None = None,
     ):
-        if not isinstance(batch_size, int) or batch_size < 1:
+        """``model``: a model directory to load at the first document if ``tagger`` is None and no
+        ``from_disk`` or ``from_bytes`` brought one."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"{FACTORY} component {name!r}: batch_size must be a positive integer, not {batch_size!r}")
-        self.name, self.tagger = name, tagger
+        self.name, self.tagger, self.model_path = name, tagger, model
         self.spans_key, self.overwrite, self.batch_size = spans_key, overwrite, batch_size
         if not Span.has_extension(SCORE):
             Span.set_extension(SCORE, default=None)
@@ -148,6 +162,11 @@ class BiLSTMCRFComponent(Pipe):
         return spancat_score(examples, **{**kwargs, "spans_key": self.spans_key})
 
     def _loaded(self) -> Tagger:
+        if self.tagger is None and self.model_path is not None:
+            try:
+                self.tagger = Tagger.load(self.model_path)
+            except ModelError as error:
+                raise ModelError(f"{FACTORY} component {self.name!r}: {error}") from None
         if self.tagger is None:
             raise ModelError(
                 f"{FACTORY} component {self.name!r} has no model: set its 'model' setting to a model directory, "
@@ -167,19 +186,23 @@ class BiLSTMCRFComponent(Pipe):
     def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
         """The model as msgpack: config and vocabularies as plain data, weights as safetensors bytes."""
         meta, vocab, weights = self._loaded().to_parts()
-        return srsly.msgpack_dumps({"meta": meta, "vocab": vocab, "weights": save_weights(weights)})
+        data = save_weights(weights)
+        meta[CHECKSUM] = hashlib.sha256(data).hexdigest()
+        return srsly.msgpack_dumps({"meta": meta, "vocab": vocab, "weights": data})
 
     def from_bytes(self, data: bytes, *, exclude: Iterable[str] = ()) -> "BiLSTMCRFComponent":
         """Take the model ``to_bytes`` wrote; nothing is unpickled."""
         source = f"{FACTORY} component {self.name!r} bytes"
         try:
             parts = srsly.msgpack_loads(data)
-            meta, vocab, weights = parts["meta"], parts["vocab"], load_weights(parts["weights"])
-        except (ValueError, TypeError, KeyError, SafetensorError) as error:
+            meta, vocab, weights = parts["meta"], parts["vocab"], parts["weights"]
+            if not isinstance(weights, bytes):
+                raise TypeError(f"weights are {type(weights).__name__}, not bytes")
+        except (ValueError, TypeError, KeyError) as error:
             raise ModelError(
                 f"{source}: expected msgpack with meta, vocab and weights ({type(error).__name__}: {error})"
             ) from None
-        self.tagger = Tagger.from_parts(meta, vocab, weights, source)
+        self.tagger = Tagger.from_parts(meta, vocab, read_weights(weights, meta, source, "its meta"), source)
         return self
 
     def __reduce__(self):

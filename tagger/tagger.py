@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save
+from safetensors.torch import load, save
 
 from . import __version__
 from .batching import Encoder, length_batches
@@ -22,11 +23,13 @@ from .config import ConfigError, TaggerConfig
 from .corpus import Corpus, Sentence
 from .files import atomic_write
 from .model import BiLSTMCRF
-from .schemes import allowed_transitions, check_scheme, from_spans, tags_for, to_spans
-from .vocab import CASINGS, Vocab, normalize_word
+from .reading import SURROGATE
+from .schemes import SCHEMES, SchemeError, allowed_transitions, check_scheme, from_spans, labels_of, tags_for, to_spans
+from .vocab import CASINGS, PAD, UNK, Vocab, normalize_word
 
 FORMAT_VERSION = 2  # 2: the encoder is a BiLSTM of one-way LSTMs (bilstm.py); 1's weights are renamed
 CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE = "config.json", "vocab.json", "weights.safetensors"
+CHECKSUM = "weights_sha256"  # config.json key: the SHA-256 of weights.safetensors, recorded when saved
 logger = logging.getLogger(__name__)
 
 
@@ -100,6 +103,12 @@ class Tagger:
         With ``config.init_from``, the tagger takes the embeddings, character encoder and
         BiLSTM of that trained model (``transfer.transferred``).
         """
+        if not isinstance(train, Corpus):
+            raise TypeError(
+                f"Tagger.build expects the training data as a Corpus (formats.read_corpus), not {_kind(train)}"
+            )
+        train.require_sentences("train on")
+        texts = token_lists(texts, "Tagger.build: texts")
         if config.init_from:
             from .transfer import transferred
 
@@ -117,7 +126,13 @@ class Tagger:
     def predict(
         self, sentences: Sequence[Sequence[str]], batch_size: int = 128, confidences: bool = True
     ) -> list[Prediction]:
-        """Tag token lists in length-sorted batches; results come back in input order."""
+        """Tag token lists in length-sorted batches; results come back in input order.
+
+        ``sentences`` is a list of sentences, each a list of token strings (``[["Aspirin", "works", "."]]``);
+        anything else is a ``TypeError``, and a ``batch_size`` below 1 a ``ValueError``.
+        """
+        sentences = token_lists(sentences, "Tagger.predict")
+        _check_batch_size(batch_size, "Tagger.predict")
         self.model.eval()
         results = [Prediction([]) for _ in sentences]
         lengths = [len(s) for s in sentences]
@@ -145,9 +160,15 @@ class Tagger:
         return results
 
     def tag_text(self, text: str, batch_size: int = 128) -> list[dict]:
-        """Entities in raw ``text`` as ``{start, end, label, text, score}`` character spans."""
+        """Entities in raw ``text`` as ``{start, end, label, text, score}`` character spans.
+
+        ``text`` must be a ``str`` of valid Unicode: lone surrogates (from bytes decoded with
+        ``errors="surrogateescape"``, say) are a ``ValueError``.
+        """
         from .text import sentences
 
+        check_text(text, "Tagger.tag_text")
+        _check_batch_size(batch_size, "Tagger.tag_text")
         split = sentences(text)
         predictions = self.predict([s.tokens for s in split], batch_size)
         return [span for sentence, prediction in zip(split, predictions) for span in char_spans(sentence, prediction)]
@@ -170,18 +191,48 @@ class Tagger:
         return meta, vocab, weights
 
     @classmethod
-    def from_parts(cls, meta: dict, vocab: dict, weights: dict[str, torch.Tensor], source: str) -> "Tagger":
-        """The tagger ``to_parts`` described; ``source`` names where the parts came from in errors."""
+    def from_parts(
+        cls, meta: dict, vocab: dict, weights: dict[str, torch.Tensor], source: str, files: tuple[str, str, str] = None
+    ) -> "Tagger":
+        """The tagger ``to_parts`` described; ``source`` names where the parts came from in errors.
+
+        ``files`` names the config, vocabularies and weights apart (``Tagger.load``: the three files).
+        Every part is checked before it is used: config keys and ``output_scheme``, the special
+        entries of the vocabularies (``<pad>`` and ``<unk>`` first, tags ``O`` first and complete
+        for the scheme), and weights that are finite numbers.
+        """
+        config_name, vocab_name, weights_name = files or (source, source, source)
+        if not isinstance(meta, dict):
+            raise ModelError(f"{config_name}: expected an object with format_version, output_scheme and config")
         version = meta.get("format_version")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
+        if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= FORMAT_VERSION:
             raise ModelError(
-                f"{source}: model format {version!r} is not one this tagger {__version__} reads "
-                f"(up to {FORMAT_VERSION}); upgrade tagger"
+                f"{config_name}: model format {version!r} is not one this tagger {__version__} reads "
+                f"(1 to {FORMAT_VERSION}); upgrade tagger"
+            )
+        if not isinstance(meta.get("config"), dict):
+            raise ModelError(
+                f"{config_name}: expected 'config', an object of config keys, found {_kind(meta.get('config'))}"
             )
         try:
             config = TaggerConfig.from_dict(meta["config"])
-            words, chars, tags = (Vocab(vocab[name]) for name in ("words", "chars", "tags"))
-            tagger = cls(config, words, chars, tags, meta["output_scheme"], vocab.get("pretrained", 0))
+        except ConfigError as error:
+            raise ModelError(f"{config_name}: config: {error}") from None
+        output_scheme = meta.get("output_scheme")
+        if not isinstance(output_scheme, str) or output_scheme.upper() not in SCHEMES:
+            raise ModelError(
+                f"{config_name}: output_scheme must be one of {', '.join(SCHEMES)}, not {json.dumps(output_scheme)}"
+            )
+        words, chars, tags, pretrained = _vocabularies(vocab, config.scheme, vocab_name)
+        for name, tensor in weights.items():
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                bad = int((~torch.isfinite(tensor)).sum())
+                raise ModelError(
+                    f"{weights_name}: {name} holds {bad} NaN or infinite values of {tensor.numel()}: the model is "
+                    "corrupt (did its training diverge?)"
+                )
+        try:
+            tagger = cls(config, words, chars, tags, output_scheme, pretrained)
             tagger.model.load_state_dict(upgrade_packed_names(weights) if version < 2 else weights)
         except (KeyError, TypeError, ConfigError, RuntimeError, ValueError) as error:
             raise ModelError(f"{source}: incompatible or corrupt model ({type(error).__name__}: {error})") from None
@@ -191,20 +242,28 @@ class Tagger:
     def save(self, directory: str | Path) -> None:
         """Write the model directory: config and vocabularies as JSON, weights as safetensors.
 
-        Each file is replaced atomically, the config last.
+        ``config.json`` records the SHA-256 of the weights file, which ``load`` checks. Each file
+        is replaced atomically, the config last.
         """
         directory = Path(directory)
         meta, vocab, weights = self.to_parts()
+        data = save(weights)
+        meta[CHECKSUM] = hashlib.sha256(data).hexdigest()
         with atomic_write(directory / VOCAB_FILE) as out:
             json.dump(vocab, out, ensure_ascii=False)
         with atomic_write(directory / WEIGHTS_FILE, "wb") as out:
-            out.write(save(weights))
+            out.write(data)
         with atomic_write(directory / CONFIG_FILE) as out:
             json.dump(meta, out, indent=2)
 
     @classmethod
     def load(cls, directory: str | Path) -> "Tagger":
-        """Load a model directory onto the CPU; never unpickles anything."""
+        """Load a model directory onto the CPU; never unpickles anything.
+
+        Weights that differ from the SHA-256 recorded in ``config.json`` (models saved before
+        checksums have none, and load as they are), or that hold NaN or infinite values, are a
+        ``ModelError``.
+        """
         directory = Path(directory)
         missing = [name for name in (CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE) if not (directory / name).is_file()]
         if missing:
@@ -212,13 +271,121 @@ class Tagger:
                 f"{directory} is not a tagger model: missing {', '.join(missing)} "
                 f"(a model directory holds {CONFIG_FILE}, {VOCAB_FILE} and {WEIGHTS_FILE})"
             )
+        files = tuple(str(directory / name) for name in (CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE))
+        meta = _read_json(directory / CONFIG_FILE)
         try:
-            weights = load_file(str(directory / WEIGHTS_FILE), device="cpu")
-        except (SafetensorError, OSError) as error:
-            raise ModelError(f"{directory / WEIGHTS_FILE}: cannot read weights ({error})") from None
-        return cls.from_parts(
-            _read_json(directory / CONFIG_FILE), _read_json(directory / VOCAB_FILE), weights, str(directory)
+            data = (directory / WEIGHTS_FILE).read_bytes()
+        except OSError as error:
+            raise ModelError(f"{files[2]}: cannot read weights ({error.strerror or error})") from None
+        weights = read_weights(data, meta, files[2], f"{CONFIG_FILE}")
+        return cls.from_parts(meta, _read_json(directory / VOCAB_FILE), weights, str(directory), files)
+
+
+def read_weights(data: bytes, meta: dict, where: str, recorded_in: str) -> dict[str, torch.Tensor]:
+    """The tensors of safetensors ``data``, checked against the SHA-256 that ``meta`` records (if any)."""
+    expected = meta.get(CHECKSUM) if isinstance(meta, dict) else None
+    if expected is not None:
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != expected:
+            raise ModelError(
+                f"{where}: SHA-256 {actual} differs from the {expected!r} that {recorded_in} records: "
+                f"the weights are truncated, corrupt or from another model ({len(data)} bytes)"
+            )
+    try:
+        return load(data)
+    except (SafetensorError, ValueError, RuntimeError, OSError) as error:
+        raise ModelError(f"{where}: cannot read weights ({error})") from None
+
+
+def token_lists(sentences, caller: str) -> Sequence[Sequence[str]]:
+    """``sentences`` if it is a list of token lists (as a list, if it was another iterable); else ``TypeError``."""
+    expected = (
+        f"{caller} expects a list of sentences, each a list of token strings, such as [['Aspirin', 'works', '.']]"
+    )
+    if isinstance(sentences, (str, bytes, Mapping)) or not isinstance(sentences, Iterable):
+        hint = "; to tag raw text, use tag_text" if isinstance(sentences, str) else ""
+        raise TypeError(f"{expected}; got {_kind(sentences)}{hint}")
+    if not isinstance(sentences, Sequence):
+        sentences = list(sentences)
+    for number, sentence in enumerate(sentences):
+        if isinstance(sentence, str):
+            raise TypeError(
+                f"{expected}; got a list of strings ({sentence[:40]!r} at {number}): "
+                "wrap a single sentence in a list, [tokens]"
+            )
+        if not isinstance(sentence, Sequence) or isinstance(sentence, (bytes, Mapping)):
+            raise TypeError(f"{expected}; sentence {number} is {_kind(sentence)}")
+        for position, token in enumerate(sentence):
+            if not isinstance(token, str):
+                raise TypeError(f"{expected}; sentence {number}, token {position} is {_kind(token)}, not a string")
+    return sentences
+
+
+def check_text(text, caller: str) -> None:
+    """``TypeError`` unless ``text`` is a ``str``, ``ValueError`` if it holds a lone surrogate (not valid Unicode)."""
+    if not isinstance(text, str):
+        raise TypeError(f"{caller} expects the text as a str, not {_kind(text)}")
+    surrogate = SURROGATE.search(text)
+    if surrogate:
+        raise ValueError(
+            f"{caller}: the text holds a lone surrogate {surrogate.group()!r} at character {surrogate.start()}, "
+            "which is not valid Unicode (was it decoded with errors='surrogateescape'?)"
         )
+
+
+def _check_batch_size(batch_size, caller: str) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+        raise TypeError(f"{caller}: batch_size must be an integer >= 1, not {_kind(batch_size)}")
+    if batch_size < 1:
+        raise ValueError(f"{caller}: batch_size must be an integer >= 1, not {batch_size}")
+
+
+def _kind(value) -> str:
+    """How an error message names what it got: the type, and a short value when that helps."""
+    if isinstance(value, (str, bytes)):
+        return f"{type(value).__name__} {value[:40]!r}"
+    if isinstance(value, (bool, int, float)) or value is None:
+        return f"{type(value).__name__} {value!r}"
+    return f"a {type(value).__name__}"
+
+
+def _vocabularies(vocab: dict, scheme: str, where: str) -> tuple[Vocab, Vocab, Vocab, int]:
+    """Words, characters and tags of a saved ``vocab``, and its count of pretrained words, checked."""
+    if not isinstance(vocab, dict):
+        raise ModelError(f"{where}: expected an object with words, chars and tags, found {_kind(vocab)}")
+    items = {}
+    for name in ("words", "chars", "tags"):
+        values = vocab.get(name)
+        if not isinstance(values, list) or not all(isinstance(item, str) for item in values):
+            raise ModelError(f"{where}: expected {name!r}, a list of strings, found {_kind(values)}")
+        if len(set(values)) != len(values):
+            raise ModelError(f"{where}: {name!r} lists an entry twice")
+        items[name] = values
+    for name in ("words", "chars"):
+        if items[name][:2] != [PAD, UNK]:
+            raise ModelError(
+                f"{where}: {name!r} must begin with the special entries {PAD} and {UNK}, "
+                f"found {items[name][:2]}: not a vocabulary this tagger wrote"
+            )
+    try:
+        expected = tags_for(labels_of(items["tags"]), scheme)
+    except SchemeError as error:
+        raise ModelError(f"{where}: 'tags': {error}") from None
+    if items["tags"] != expected:
+        raise ModelError(
+            f"{where}: 'tags' must be O and then every {scheme} tag of their labels, in order ({expected[:5]}...), "
+            f"found {items['tags'][:5]}..."
+        )
+    pretrained = vocab.get("pretrained", 0)
+    if (
+        isinstance(pretrained, bool)
+        or not isinstance(pretrained, int)
+        or not 0 <= pretrained <= len(items["words"]) - 2
+    ):
+        raise ModelError(
+            f"{where}: 'pretrained' must be a count of words from 0 to {len(items['words']) - 2}, not {pretrained!r}"
+        )
+    return Vocab(items["words"]), Vocab(items["chars"]), Vocab(items["tags"]), pretrained
 
 
 def _word_vocabulary(

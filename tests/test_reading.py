@@ -61,7 +61,8 @@ def test_binary_files_are_a_format_error(tmp_path, name):
 
 def test_xml_is_read_as_it_declares_or_as_told(tmp_path):
     path = tmp_path / "reviews.xml"
-    path.write_bytes(('<?xml version="1.0" encoding="ISO-8859-1"?>' + XML.replace("nausea", "naus\xe9e")).encode("latin-1"))
+    declared = '<?xml version="1.0" encoding="ISO-8859-1"?>' + XML.replace("nausea", "naus\xe9e")
+    path.write_bytes(declared.encode("latin-1"))
     assert read_corpus(path).sentences[0].tokens == ["Aspirin", "causes", "naus\xe9e"]
     path.write_bytes(XML.replace("nausea", "naus\xe9e").encode("utf-16"))  # a byte-order mark says UTF-16
     assert read_corpus(path).sentences[0].tokens == ["Aspirin", "causes", "naus\xe9e"]
@@ -102,7 +103,7 @@ def test_streamed_lines_locate_bad_bytes_across_chunks(tmp_path, monkeypatch):
     "record, where",
     [
         ('{"text": "bad \\ud800 text"}', "the text holds a lone surrogate '\\\\ud800' at character 4"),
-        ('{"text": "ok", "spans": [{"start": 0, "end": 2, "label": "\\udc00"}]}', "a span label holds a lone surrogate"),
+        ('{"text": "ok", "spans": [{"start": 0, "end": 2, "label": "\\udc00"}]}', "a span label holds a lone"),
         ('{"id": "\\ud83d", "text": "ok"}', "the id holds a lone surrogate"),
     ],
 )

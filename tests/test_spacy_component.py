@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import spacy
+import srsly
 import torch
 from spacy import displacy
 from spacy.tokens import Doc, DocBin, Span
@@ -286,7 +288,7 @@ def test_bad_models_fail_when_the_pipeline_is_built(model, tmp_path):
     future = shutil.copytree(model, tmp_path / "future")
     meta = json.loads((future / "config.json").read_text())
     (future / "config.json").write_text(json.dumps({**meta, "format_version": 99}))
-    with pytest.raises(ModelError, match=re.escape(f"{future}: model format 99")):
+    with pytest.raises(ModelError, match=re.escape(f"{future / 'config.json'}: model format 99")):
         nlp.add_pipe("bilstm_crf", config={"model": str(future)})
     with pytest.raises(ConfigValidationError, match="missing required argument: 'model'"):
         nlp.add_pipe("bilstm_crf")
@@ -314,3 +316,44 @@ def test_export_spacy_writes_a_complete_pipeline(model, sample, tmp_path):
     assert main(["export-spacy", str(model), str(output)]) == 2
     assert main(["export-spacy", str(tmp_path / "nowhere"), str(tmp_path / "other")]) == 2
     assert not (tmp_path / "other").exists()
+
+
+def test_a_removed_component_added_again_loads_its_model(model, sample, texts, tmp_path):
+    Tagger.build(TaggerConfig(**TINY, seed=1), read_corpus(sample / "dev.tsv")).save(tmp_path / "other")
+    expected = annotations(blank(tmp_path / "other").pipe(texts))
+    nlp = blank(model)
+    nlp.remove_pipe("bilstm_crf")
+    nlp.add_pipe("bilstm_crf", config={"model": str(tmp_path / "other")})
+    assert_same(annotations(nlp.pipe(texts)), expected)
+    nlp.to_disk(tmp_path / "pipeline")
+    loaded = spacy.load(tmp_path / "pipeline")  # the saved weights, not a model path
+    assert_same(annotations(loaded.pipe(texts)), expected)
+    loaded.remove_pipe("bilstm_crf")
+    loaded.add_pipe("bilstm_crf", config={"model": str(model)})
+    assert_same(annotations(loaded.pipe(texts)), annotations(blank(model).pipe(texts)))
+
+
+def test_add_pipe_can_be_retried_after_it_failed(model, texts):
+    nlp = spacy.blank("en")
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        nlp.add_pipe("bilstm_crf", config={"model": str(model), "batch_size": 0})
+    with pytest.raises(ModelError, match="is not a tagger model"):
+        nlp.add_pipe("bilstm_crf", config={"model": str(model.parent)})
+    nlp.add_pipe("bilstm_crf", config={"model": str(model)})
+    assert_same(annotations(nlp.pipe(texts)), annotations(blank(model).pipe(texts)))
+
+
+def test_a_saved_pipeline_loaded_without_the_component_can_add_it_again(model, texts, tmp_path):
+    blank(model).to_disk(tmp_path / "pipeline")
+    nlp = spacy.load(tmp_path / "pipeline", exclude=["bilstm_crf"])
+    nlp.add_pipe("bilstm_crf", config={"model": str(model)})
+    assert_same(annotations(nlp.pipe(texts)), annotations(blank(model).pipe(texts)))
+
+
+def test_bytes_whose_weights_changed_are_refused(model):
+    nlp = blank(model)
+    parts = srsly.msgpack_loads(nlp.get_pipe("bilstm_crf").to_bytes())
+    assert parts["meta"]["weights_sha256"] == hashlib.sha256(parts["weights"]).hexdigest()
+    parts["weights"] = parts["weights"][:-8]
+    with pytest.raises(ModelError, match="SHA-256 .* differs from the .* that its meta records"):
+        nlp.get_pipe("bilstm_crf").from_bytes(srsly.msgpack_dumps(parts))

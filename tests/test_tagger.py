@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file, save
 
 from tagger import Tagger, TaggerConfig
+from tagger.corpus import Corpus, CorpusFormatError, Sentence
+from tagger.evaluation import evaluate
 from tagger.formats import read_corpus
 from tagger.schemes import is_valid
 from tagger.tagger import ModelError
@@ -81,6 +86,13 @@ def test_missing_corrupt_and_future_models_are_clear_errors(tagger, tmp_path):
     model = tmp_path / "model"
     tagger.save(model)
     (model / "weights.safetensors").write_bytes(b"\x80\x04not a tensor file")
+    with pytest.raises(
+        ModelError, match="weights.safetensors: SHA-256 .* differs from the .* that config.json records"
+    ):
+        Tagger.load(model)
+    meta = json.loads((model / "config.json").read_text())
+    del meta["weights_sha256"]  # as a model saved before checksums
+    (model / "config.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="cannot read weights"):
         Tagger.load(model)
     tagger.save(model)
@@ -104,3 +116,113 @@ def test_a_format_1_model_loads_and_predicts_as_it_did():
     assert [p.tags for p in predictions] == expected["tags"]
     for prediction, scores in zip(predictions, expected["token_scores"]):
         assert prediction.token_scores == pytest.approx(scores, abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "sentences, message",
+    [
+        ("Aspirin causes nausea.", "expects a list of sentences, each a list of token strings.*got str 'Aspirin"),
+        (["Aspirin", "causes", "nausea"], "got a list of strings \\('Aspirin' at 0\\): wrap a single sentence"),
+        ([["Aspirin", 5]], "sentence 0, token 1 is int 5, not a string"),
+        ([["Aspirin"], None], "sentence 1 is NoneType None"),
+        ([[b"Aspirin"]], "sentence 0, token 0 is bytes b'Aspirin', not a string"),
+        ({"a": ["b"]}, "got a dict"),
+        (42, "got int 42"),
+    ],
+)
+def test_predict_says_what_it_expects(tagger, sentences, message):
+    with pytest.raises(TypeError, match=f"^Tagger.predict {message}" if "expects" in message else message):
+        tagger.predict(sentences)
+
+
+def test_predict_refuses_a_batch_size_below_one_and_takes_any_iterable(tagger):
+    for size, error in ((0, ValueError), (-4, ValueError), (True, TypeError), (2.0, TypeError)):
+        with pytest.raises(error, match="batch_size must be an integer >= 1"):
+            tagger.predict([["a"]], batch_size=size)
+    sentences = [["Aspirin", "works"], ("and", "heals"), []]
+    assert tagger.predict(iter(sentences)) == tagger.predict(sentences)
+
+
+def test_tag_text_and_build_check_their_input(tagger, corpus):
+    with pytest.raises(TypeError, match="Tagger.tag_text expects the text as a str, not a list"):
+        tagger.tag_text(["Aspirin", "works"])
+    with pytest.raises(ValueError, match="lone surrogate '\\\\udcff' at character 4"):
+        tagger.tag_text("bad \udcff text")
+    with pytest.raises(TypeError, match="expects the training data as a Corpus"):
+        Tagger.build(SMALL, [["a"]])
+    with pytest.raises(CorpusFormatError, match="empty.tsv: no sentences to train on"):
+        Tagger.build(SMALL, Corpus([], source="empty.tsv"))
+    with pytest.raises(TypeError, match="Tagger.build: texts expects a list of sentences"):
+        Tagger.build(SMALL, corpus, "raw text")
+
+
+def test_evaluation_data_must_have_sentences(tagger):
+    with pytest.raises(CorpusFormatError, match="test.tsv: no sentences to evaluate on"):
+        evaluate(tagger, Corpus([], source="test.tsv"))
+
+
+def test_the_weights_checksum_is_recorded_and_checked(tagger, tmp_path):
+    model = tmp_path / "model"
+    tagger.save(model)
+    meta = json.loads((model / "config.json").read_text())
+    weights = (model / "weights.safetensors").read_bytes()
+    assert meta["weights_sha256"] == hashlib.sha256(weights).hexdigest()
+    (model / "weights.safetensors").write_bytes(weights[: len(weights) // 2])  # truncated
+    with pytest.raises(ModelError, match="weights.safetensors: SHA-256 [0-9a-f]{64} differs .* truncated, corrupt"):
+        Tagger.load(model)
+    other = tmp_path / "other"
+    Tagger.build(replace(SMALL, seed=1), tagger_corpus(tagger)).save(other)
+    (model / "weights.safetensors").write_bytes((other / "weights.safetensors").read_bytes())  # whole, but another's
+    with pytest.raises(ModelError, match="differs from the"):
+        Tagger.load(model)
+
+
+def tagger_corpus(tagger) -> Corpus:
+    words = [w for w in tagger.encoder.word_vocab.items[2:12]]
+    return Corpus([Sentence(words, ["O"] * len(words))], "IOB2", "words")
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_weights_that_are_not_finite_are_refused(tagger, tmp_path, bad):
+    model = tmp_path / "model"
+    tagger.save(model)
+    weights = {name: tensor.clone() for name, tensor in load_file(model / "weights.safetensors").items()}
+    weights["project.bias"][0] = bad
+    data = save(weights)
+    (model / "weights.safetensors").write_bytes(data)
+    meta = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps({**meta, "weights_sha256": hashlib.sha256(data).hexdigest()}))
+    with pytest.raises(ModelError, match="weights.safetensors: project.bias holds 1 NaN or infinite values"):
+        Tagger.load(model)
+
+
+@pytest.mark.parametrize(
+    "part, change, message",
+    [
+        ("config.json", {"output_scheme": 5}, "config.json: output_scheme must be one of IOB1, IOB2, IOBES, not 5"),
+        ("config.json", {"output_scheme": "BILOU"}, 'output_scheme must be one of IOB1, IOB2, IOBES, not "BILOU"'),
+        ("config.json", {"config": {"hidden": "16"}}, 'config.json: config: hidden must be an integer, not "16"'),
+        ("config.json", {"config": {"lowercase": 1}}, "config.json: config: lowercase must be true or false, not 1"),
+        ("config.json", {"config": {"batch_size": -1}}, "config.json: config: batch_size must be an integer >= 1"),
+        ("config.json", {"config": [1]}, "config.json: expected 'config', an object of config keys, found a list"),
+        ("config.json", {"format_version": True}, "config.json: model format True is not one"),
+        ("vocab.json", {"words": ["the", "<unk>"]}, "vocab.json: 'words' must begin with the special entries <pad>"),
+        ("vocab.json", {"chars": ["a", "b"]}, "vocab.json: 'chars' must begin with the special entries"),
+        ("vocab.json", {"tags": ["B-X", "O"]}, "vocab.json: 'tags' must be O and then every IOBES tag"),
+        ("vocab.json", {"tags": ["O", "Q-X"]}, "vocab.json: 'tags': tag 'Q-X' is neither"),
+        ("vocab.json", {"words": ["<pad>", "<unk>", 3]}, "vocab.json: expected 'words', a list of strings"),
+        ("vocab.json", {"words": ["<pad>", "<unk>", "a", "a"]}, "vocab.json: 'words' lists an entry twice"),
+        ("vocab.json", {"pretrained": -1}, "vocab.json: 'pretrained' must be a count of words from 0 to"),
+        ("vocab.json", {"pretrained": "0"}, "vocab.json: 'pretrained' must be a count"),
+    ],
+)
+def test_model_files_of_the_wrong_shape_name_the_file_and_the_key(tagger, tmp_path, part, change, message):
+    model = tmp_path / "model"
+    tagger.save(model)
+    values = json.loads((model / part).read_text())
+    if isinstance(change.get("config"), dict):
+        change = {"config": {**values["config"], **change["config"]}}
+    (model / part).write_text(json.dumps({**values, **change}))
+    with pytest.raises(ModelError, match=message) as error:
+        Tagger.load(model)
+    assert str(error.value).startswith(f"{model / part}: ")
