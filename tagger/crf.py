@@ -7,6 +7,8 @@ starts, transitions and ends, so no decoded path is invalid and marginals agree 
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 from torchcrf import CRF
@@ -94,41 +96,113 @@ class ConstrainedCRF(nn.Module):
         alpha_all = torch.stack(alpha, dim=1)  # shape: (batch, seq_len, num_tags)
         beta_all = torch.stack(beta[::-1], dim=1)  # shape: (batch, seq_len, num_tags)
         log_z = torch.logsumexp(alpha[-1] + end, dim=1)  # shape: (batch,)
-        return Posteriors(alpha_all, beta_all, log_z, emissions, transitions)
+        return Posteriors(alpha_all, beta_all, log_z, emissions, transitions, end, mask)
 
 
 class Posteriors:
     """Forward (``alpha``) and backward (``beta``) log-scores of a batch, and what they give."""
 
-    def __init__(self, alpha, beta, log_z, emissions, transitions):
+    def __init__(self, alpha, beta, log_z, emissions, transitions, end=None, mask=None):
         self.alpha, self.beta, self.log_z = alpha, beta, log_z
         self.emissions, self.transitions = emissions, transitions
+        self.end, self.mask = end, mask
 
     def marginals(self) -> torch.Tensor:
         """P(tag at step t = k), shape (batch, seq_len, num_tags); rows past a length are junk."""
         return (self.alpha + self.beta - self.log_z[:, None, None]).exp()
 
-    def along(self, tags: torch.Tensor) -> "PathScores":
-        """Scores along decoded ``tags`` (batch, seq_len), for token and span confidences."""
+    def along(self, tags: torch.Tensor, links: tuple[list[int], list[int]] | None = None) -> "PathScores":
+        """Scores along decoded ``tags`` (batch, seq_len), for token and span confidences.
+
+        ``links`` (``schemes.chunk_links``) make ``PathScores.span_log_prob`` the probability of
+        the entity itself in schemes where the tags over it do not say alone that it is one:
+        the token after it must not continue it, the token before it (IOB1) must not run into
+        it, and either tag that can begin it (IOB1) counts.
+        """
         index = tags.unsqueeze(2)  # shape: (batch, seq_len, 1)
         alpha = self.alpha.gather(2, index).squeeze(2)  # shape: (batch, seq_len)
         beta = self.beta.gather(2, index).squeeze(2)
         emitted = self.emissions.gather(2, index).squeeze(2)
         moved = self.transitions[tags[:, :-1], tags[:, 1:]]  # shape: (batch, seq_len - 1)
         steps = torch.cat([torch.zeros_like(emitted[:, :1]), moved + emitted[:, 1:]], dim=1)
-        return PathScores(alpha, beta, steps.cumsum(dim=1), self.log_z)
+        tokens = alpha + beta - self.log_z[:, None]
+        if links is None:
+            return PathScores(tokens, alpha, beta, steps.cumsum(dim=1), self.log_z)
+        continues, alternative = (torch.tensor(link, device=tags.device) for link in links)
+        other = alternative[tags]  # shape: (batch, seq_len); -1: no other tag begins the chunk
+        has_other, other = other >= 0, other.clamp(min=0)
+        impossible = torch.full_like(alpha, -math.inf)
+        last = torch.zeros_like(emitted[:, :1])
+        alternatives = (
+            torch.where(has_other, self._opening(other, continues), impossible),
+            torch.where(has_other, self._closing(other, continues), impossible),
+            torch.cat([moved, last], dim=1),  # the path's step from each token to the next
+            torch.cat([self.transitions[other[:, :-1], tags[:, 1:]], last], dim=1),
+        )
+        opening, closing = self._opening(tags, continues), self._closing(tags, continues)
+        return PathScores(tokens, opening, closing, steps.cumsum(dim=1), self.log_z, alternatives)
+
+    def _opening(self, tags: torch.Tensor, continues: torch.Tensor) -> torch.Tensor:
+        """Forward scores of ``tags`` (batch, seq_len) at each step, from previous tags that do not run into them."""
+        first = self.alpha[:, 0].gather(1, tags[:, :1])  # shape: (batch, 1)
+        if tags.shape[1] == 1:
+            return first
+        incoming = self.transitions.t()[tags[:, 1:]]  # shape: (batch, seq_len - 1, num_tags [previous])
+        runs_in = continues[None, None, :] == tags[:, 1:, None]
+        scores = (self.alpha[:, :-1] + incoming).masked_fill(runs_in, -math.inf)
+        emitted = self.emissions[:, 1:].gather(2, tags[:, 1:, None]).squeeze(2)
+        return torch.cat([first, torch.logsumexp(scores, dim=2) + emitted], dim=1)
+
+    def _closing(self, tags: torch.Tensor, continues: torch.Tensor) -> torch.Tensor:
+        """Backward scores of ``tags`` (batch, seq_len) at each step, toward next tags that do not continue them."""
+        ends = self.end[tags]  # shape: (batch, seq_len): the score of the sentence ending there
+        if tags.shape[1] == 1:
+            return ends
+        outgoing = self.transitions[tags[:, :-1]]  # shape: (batch, seq_len - 1, num_tags [next])
+        following = self.emissions[:, 1:] + self.beta[:, 1:]
+        number = torch.arange(outgoing.shape[2], device=tags.device)
+        continued = number[None, None, :] == continues[tags[:, :-1]][..., None]
+        scores = torch.logsumexp((outgoing + following).masked_fill(continued, -math.inf), dim=2)
+        return torch.cat([torch.where(self.mask[:, 1:], scores, ends[:, :-1]), ends[:, -1:]], dim=1)
 
 
 class PathScores:
-    """Log-scores along one path per sequence, as plain lists for cheap lookups."""
+    """Log-scores along one path per sequence, as plain lists for cheap lookups.
 
-    def __init__(self, alpha: torch.Tensor, beta: torch.Tensor, cumulative: torch.Tensor, log_z: torch.Tensor):
-        self.token_log_probs = (alpha + beta - log_z[:, None]).tolist()  # log P(tag_t = path_t)
-        self.alpha, self.beta = alpha.tolist(), beta.tolist()
+    ``opening`` and ``closing`` are the forward and backward scores of the path's tag at each
+    token (with ``links``, counting only tags before that do not run into it and tags after that
+    do not continue it); ``alternatives`` those of the other tag that can begin a chunk there,
+    with each token's step to the next along the path and from that other tag.
+    """
+
+    def __init__(self, tokens, opening, closing, cumulative, log_z, alternatives=None):
+        self.token_log_probs = tokens.tolist()  # log P(tag_t = path_t)
+        self.opening, self.closing = opening.tolist(), closing.tolist()
         self.cumulative, self.log_z = cumulative.tolist(), log_z.tolist()
+        self.alternatives = None if alternatives is None else [part.tolist() for part in alternatives]
 
     def span_log_prob(self, index: int, start: int, end: int) -> float:
-        """log P(tokens ``start:end`` of sequence ``index`` carry exactly the path's tags)."""
+        """log P(an entity of the path's label over exactly tokens ``start:end`` of sequence ``index``).
+
+        Without ``links`` (IOBES), that is the probability that those tokens carry exactly the
+        path's tags, which for IOBES is the same thing; it holds for any tokens of the path.
+        """
         last = end - 1
-        inside = self.cumulative[index][last] - self.cumulative[index][start]
-        return self.alpha[index][start] + inside + self.beta[index][last] - self.log_z[index]
+        cumulative, opening, closing = self.cumulative[index], self.opening[index], self.closing[index]
+        if self.alternatives is None:
+            inside = cumulative[last] - cumulative[start]
+            return opening[start] + inside + closing[last] - self.log_z[index]
+        other_opening, other_closing, step, other_step = (part[index] for part in self.alternatives)
+        if start == last:
+            begun = _log_add(opening[start] + closing[start], other_opening[start] + other_closing[start])
+            return begun - self.log_z[index]
+        rest = cumulative[last] - cumulative[start] - step[start]  # from the second token on, as the path goes
+        begun = _log_add(opening[start] + step[start], other_opening[start] + other_step[start])
+        return begun + rest + closing[last] - self.log_z[index]
+
+
+def _log_add(a: float, b: float) -> float:
+    """log(exp(a) + exp(b)), for floats that may be -inf."""
+    if a == -math.inf or b == -math.inf:
+        return max(a, b)
+    return max(a, b) + math.log1p(math.exp(-abs(a - b)))

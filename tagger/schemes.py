@@ -155,6 +155,29 @@ def allowed_transitions(scheme: str, tags: Sequence[str]) -> tuple[list[bool], l
     return start, transitions, end
 
 
+def chunk_links(scheme: str, tags: Sequence[str]) -> tuple[list[int], list[int]] | None:
+    """What an entity's probability needs beyond its own tags: ``(continues, alternative)`` by tag index.
+
+    ``continues[i]`` is the index of the tag that, on the next token, would continue the chunk
+    ``tags[i]`` is in (``I-X`` after ``B-X`` or ``I-X`` in IOB1 and IOB2), -1 if none;
+    ``alternative[i]`` the other tag that can begin the same chunk (IOB1 begins one with
+    ``I-X``, or ``B-X`` after a chunk of the same type), -1 if none. ``None`` for IOBES, where
+    the tags over a chunk alone say it is one.
+    """
+    scheme = check_scheme(scheme)
+    if scheme == "IOBES":
+        return None
+    index = {tag: i for i, tag in enumerate(tags)}
+    continues, alternative = [], []
+    for tag in tags:
+        prefix, label = split_tag(tag)
+        inside, begin = index.get(f"I-{label}", -1), index.get(f"B-{label}", -1)
+        continues.append(inside if prefix in ("B", "I") else -1)
+        other = {"B": inside, "I": begin}.get(prefix, -1)
+        alternative.append(other if scheme == "IOB1" else -1)
+    return continues, alternative
+
+
 def is_valid(tags: Sequence[str], scheme: str) -> bool:
     """Whether ``tags`` obey every transition rule of ``scheme``."""
     if not tags:

@@ -24,7 +24,17 @@ from .corpus import Corpus, Sentence
 from .files import atomic_write
 from .model import BiLSTMCRF
 from .reading import SURROGATE
-from .schemes import SCHEMES, SchemeError, allowed_transitions, check_scheme, from_spans, labels_of, tags_for, to_spans
+from .schemes import (
+    SCHEMES,
+    SchemeError,
+    allowed_transitions,
+    check_scheme,
+    chunk_links,
+    from_spans,
+    labels_of,
+    tags_for,
+    to_spans,
+)
 from .vocab import CASINGS, PAD, UNK, Vocab, normalize_word
 
 FORMAT_VERSION = 2  # 2: the encoder is a BiLSTM of one-way LSTMs (bilstm.py); 1's weights are renamed
@@ -69,6 +79,7 @@ class Tagger:
         self.output_scheme = check_scheme(output_scheme)
         self.pretrained = pretrained
         self.encoder = Encoder(words, chars, tags, config.lowercase, config.normalize_digits)
+        self.links = chunk_links(config.scheme, tags.items)  # what span confidences need beyond the tags
         self.model = BiLSTMCRF(
             len(words),
             len(chars),
@@ -144,7 +155,7 @@ class Tagger:
                     continue
                 batch = self.encoder.collate([self.encoder.encode(sentences[i]) for i in indices])
                 best, posteriors = self.model.decode(batch, with_posteriors=confidences)
-                paths = posteriors.along(best) if confidences else None
+                paths = posteriors.along(best, self.links) if confidences else None
                 for row, (index, ids) in enumerate(zip(indices, best.tolist())):
                     ids = ids[: lengths[index]]
                     spans = to_spans([tag_names[i] for i in ids])

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 
 import pytest
 import torch
 
 from tagger.crf import ConstrainedCRF
-from tagger.schemes import allowed_transitions, is_valid, tags_for
+from tagger.schemes import allowed_transitions, chunk_links, is_valid, tags_for, to_spans
 
 TAGS = tags_for(["X", "Y"], "IOBES")  # 9 tags
 
 
-def _crf(seed: int, constrained: bool = True) -> ConstrainedCRF:
+def _crf(seed: int, constrained: bool = True, scheme: str = "IOBES") -> ConstrainedCRF:
     torch.manual_seed(seed)
-    crf = ConstrainedCRF(len(TAGS), allowed_transitions("IOBES", TAGS) if constrained else None)
+    tags = tags_for(["X", "Y"], scheme)
+    crf = ConstrainedCRF(len(tags), allowed_transitions(scheme, tags) if constrained else None)
     with torch.no_grad():
         for parameter in crf.parameters():
             parameter.normal_(0, 1)
@@ -32,9 +34,10 @@ def _path_score(crf: ConstrainedCRF, emissions: torch.Tensor, path: tuple[int, .
     return float(score)
 
 
-def _valid_paths(length: int):
-    for path in itertools.product(range(len(TAGS)), repeat=length):
-        if is_valid([TAGS[i] for i in path], "IOBES"):
+def _valid_paths(length: int, scheme: str = "IOBES"):
+    tags = tags_for(["X", "Y"], scheme)
+    for path in itertools.product(range(len(tags)), repeat=length):
+        if is_valid([tags[i] for i in path], scheme):
             yield path
 
 
@@ -64,6 +67,55 @@ def test_decode_and_posteriors_match_enumeration(seed):
                 segment = best[start:end]
                 expected = sum(math.exp(s - log_z) for p, s in scored.items() if p[start:end] == segment)
                 assert math.exp(paths.span_log_prob(row, start, end)) == pytest.approx(expected, abs=1e-5)
+
+
+@pytest.mark.parametrize("scheme", ["IOBES", "IOB1", "IOB2"])
+@pytest.mark.parametrize("seed", range(4))
+def test_entity_probabilities_match_enumeration_in_every_scheme(scheme, seed):
+    """The score of each entity of a path is the probability, over every tag sequence, that exactly that
+    entity is there: its tokens tagged as one chunk of its label, not continued by the token after it
+    and (IOB1) not continuing one before it."""
+    tags = tags_for(["X", "Y"], scheme)
+    crf = _crf(seed, scheme=scheme)
+    lengths = [5, 1, 3, 4]
+    emissions = torch.randn(len(lengths), max(lengths), len(tags)) * 1.5
+    mask = torch.arange(max(lengths))[None, :] < torch.tensor(lengths)[:, None]
+    posteriors = crf.posteriors(emissions, mask)
+    rng = random.Random(seed)
+    enumerated = {n: list(_valid_paths(n, scheme)) for n in set(lengths)}
+    chosen = [crf.decode(emissions, mask)] + [  # the best paths, and valid paths drawn at random
+        torch.tensor([list(rng.choice(enumerated[n])) + [0] * (max(lengths) - n) for n in lengths]) for _ in range(6)
+    ]
+    checked = 0
+    for paths in chosen:
+        scores = posteriors.along(paths, chunk_links(scheme, tags))
+        for row, n in enumerate(lengths):
+            scored = {path: _path_score(crf, emissions[row, :n], path) for path in enumerated[n]}
+            log_z = math.log(sum(math.exp(s) for s in scored.values()))
+            spans = {path: set(to_spans([tags[i] for i in path])) for path in scored}
+            for span in to_spans([tags[i] for i in paths[row, :n].tolist()]):
+                expected = sum(math.exp(s - log_z) for path, s in scored.items() if span in spans[path])
+                assert math.exp(scores.span_log_prob(row, span[0], span[1])) == pytest.approx(expected, abs=1e-6)
+                checked += 1
+    assert checked > 20
+
+
+def test_in_iob2_the_token_after_an_entity_can_take_its_probability():
+    """B-X I-X certain, the third token as likely I-X as O: each path's entity is there half the time."""
+    tags = tags_for(["X"], "IOB2")  # O, B-X, I-X
+    crf = ConstrainedCRF(len(tags), allowed_transitions("IOB2", tags))
+    with torch.no_grad():
+        for parameter in crf.parameters():
+            parameter.zero_()
+    emissions = torch.tensor([[[-9.0, 9.0, -9.0], [-9.0, -9.0, 9.0], [0.0, -50.0, 0.0]]])
+    mask = torch.ones(1, 3, dtype=torch.bool)
+    posteriors = crf.posteriors(emissions, mask)
+    for third in (0, 2):
+        path = torch.tensor([[1, 2, third]])
+        scores = posteriors.along(path, chunk_links("IOB2", tags))
+        span = to_spans([tags[i] for i in path[0].tolist()])[0]
+        assert math.exp(scores.span_log_prob(0, span[0], span[1])) == pytest.approx(0.5, abs=1e-3)
+        assert math.exp(posteriors.along(path).span_log_prob(0, 0, 2)) == pytest.approx(1.0, abs=1e-3)
 
 
 def test_decoding_never_emits_an_invalid_sequence():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 from dataclasses import replace
@@ -16,7 +17,7 @@ from tagger import Tagger, TaggerConfig
 from tagger.corpus import Corpus, CorpusFormatError, Sentence
 from tagger.evaluation import evaluate
 from tagger.formats import read_corpus
-from tagger.schemes import is_valid
+from tagger.schemes import is_valid, to_spans
 from tagger.tagger import ModelError
 
 FORMAT_1 = Path(__file__).parent / "data" / "format1"  # saved at d8290aa: a 2-layer BiLSTM trained on the sample
@@ -226,3 +227,40 @@ def test_model_files_of_the_wrong_shape_name_the_file_and_the_key(tagger, tmp_pa
     with pytest.raises(ModelError, match=message) as error:
         Tagger.load(model)
     assert str(error.value).startswith(f"{model / part}: ")
+
+
+@pytest.mark.parametrize("scheme", ["IOB1", "IOB2", "IOBES"])
+def test_the_entity_scores_users_see_are_each_entitys_probability(corpus, scheme):
+    """Brute force over every tag sequence of the model's own CRF, for a model trained in each scheme."""
+    two = Corpus(
+        [s.with_spans([span for span in s.spans if span[2] in ("Chemical", "Disease")], "IOB2") for s in corpus],
+        "IOB2",
+        "two labels",
+    )
+    tagger = Tagger.build(replace(SMALL, scheme=scheme), two)
+    with torch.no_grad():
+        for parameter in tagger.model.parameters():
+            parameter.normal_(0, 1.0)
+    tags = tagger.encoder.tag_vocab.items
+    start, transitions, end = (part.detach().double() for part in tagger.model.crf._scores())
+    sentences = [s.tokens[i : i + 4] for s in corpus.sentences[:30] for i in (0, 4)]
+    checked = 0
+    for tokens, prediction in zip(sentences, tagger.predict(sentences)):
+        batch = tagger.encoder.collate([tagger.encoder.encode(tokens)])
+        with torch.no_grad():
+            emissions = tagger.model.emissions(batch)[0].double()
+        weights = {}
+        for path in itertools.product(range(len(tags)), repeat=len(tokens)):
+            if is_valid([tags[i] for i in path], scheme):
+                score = start[path[0]] + end[path[-1]] + sum(emissions[t, k] for t, k in enumerate(path))
+                score += sum(transitions[a, b] for a, b in zip(path, path[1:]))
+                weights[path] = float(score)
+        top = max(weights.values())
+        total = sum(math.exp(w - top) for w in weights.values())
+        spans = {path: set(to_spans([tags[i] for i in path])) for path in weights}
+        for span in prediction.spans:
+            key = (span.start, span.end, span.label)
+            expected = sum(math.exp(w - top) for path, w in weights.items() if key in spans[path]) / total
+            assert span.score == pytest.approx(expected, abs=1e-5)
+            checked += 1
+    assert checked >= 10
