@@ -9,12 +9,14 @@ that cannot be read or tagged go to the errors file with the reason, and the run
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import multiprocessing
 import os
 import re
 import sys
+import threading
 import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
@@ -38,6 +40,9 @@ INPUT_FORMATS = ("auto", "txt", "jsonl")
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
 WINDOW_CHARS = 2_000_000  # a window also closes once its documents hold this many characters
 STDIN = "-"
+NAME_BYTES = 255 - 16  # the longest file name most file systems take, in bytes, less what atomic_write's temporary adds
+PATH_BYTES = 1024  # BRAT paths longer than this (within the output folder) become one shortened name
+MODEL_FILES = ("config.json", "vocab.json", "weights.safetensors")
 logger = logging.getLogger(__name__)
 
 
@@ -74,7 +79,7 @@ class Job:
         return Path(f"{self.output}.progress.json")
 
     def settings(self) -> dict:
-        """The settings a resumed run must share with the interrupted one."""
+        """The settings a resumed run must share with the interrupted one (the model by its files' content)."""
         keys = ("inputs", "format", "input_format", "id_field", "text_field", "with_text", "max_tokens", "max_chars")
         return {"model": str(self.model), **{key: getattr(self, key) for key in keys}}
 
@@ -239,6 +244,8 @@ def _json_document(line: bytes, path: str, job: Job) -> Document:
     if not isinstance(record, dict):
         return _failed(None, path, f"expected a JSON object, found {type(record).__name__}")
     id = record.get(job.id_field, path)
+    if SURROGATE.search(json.dumps(id, ensure_ascii=False)):
+        return _failed(path, path, f"the id in field {job.id_field!r} holds a lone surrogate (not valid Unicode)")
     text = record.get(job.text_field)
     if not isinstance(text, str):
         found = "no such field" if job.text_field not in record else type(text).__name__
@@ -309,10 +316,25 @@ def _windows(documents: Iterator[Document], size: int) -> Iterator[list[Document
 _worker: tuple[Tagger, dict] | None = None
 
 
-def _start_worker(model: Path, threads: int, settings: dict) -> None:
+def _start_worker(model: Path, threads: int, settings: dict, parent: multiprocessing.connection.Connection) -> None:
+    """Load the model, and exit as soon as ``parent``'s other end closes: the main process ended, however."""
     global _worker
+    threading.Thread(target=_exit_with_parent, args=(parent,), name="tagger-parent-watch", daemon=True).start()
     torch.set_num_threads(threads)
     _worker = (Tagger.load(model), settings)
+
+
+def _exit_with_parent(parent: multiprocessing.connection.Connection) -> None:
+    """Block until the main process's end of the pipe closes (it exited, or was killed), then exit at once.
+
+    Without this, a worker whose main process was killed (SIGKILL) waits for work forever, and keeps
+    the forkserver alive with it.
+    """
+    try:
+        parent.recv_bytes()
+    except (EOFError, OSError):
+        pass
+    os._exit(1)
 
 
 def _work(documents: list[Document]) -> list[Document]:
@@ -338,11 +360,13 @@ def _tagged_windows(job: Job, tagger: Tagger, windows: Iterator[list[Document]])
         yield from (tag_documents(tagger, window, **settings) for window in windows)
         return
     threads = job.threads or max(1, (os.cpu_count() or 1) // job.n_process)
+    context = _context()
+    watched, alive = context.Pipe(duplex=False)  # workers watch ``watched``; it closes when this process ends
     pool = ProcessPoolExecutor(
         job.n_process,
-        mp_context=_context(),
+        mp_context=context,
         initializer=_start_worker,
-        initargs=(job.model, threads, settings),
+        initargs=(job.model, threads, settings, watched),
     )
     try:
         pending = deque()
@@ -359,6 +383,8 @@ def _tagged_windows(job: Job, tagger: Tagger, windows: Iterator[list[Document]])
         ) from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        alive.close()
+        watched.close()
 
 
 # Writing: one function per output format -------------------------------------------------
@@ -391,18 +417,21 @@ BRAT_FRAGMENT = re.compile(r"(?:\S| )+")  # brat's .ann lines hold no other whit
 def write_brat(documents: list[Document], output: Path, part: int) -> None:
     """Write ``NAME.txt`` and its standoff ``NAME.ann`` per document, NAME from its id.
 
-    Entities that cross a line break or a tab become discontinuous fragments. A document whose NAME
-    another document with a different text already took is failed.
+    Entities that cross a line break or a tab become discontinuous fragments. A NAME too long for
+    the file system is shortened, with a hash of the id, and the ``.ann`` begins with a note that
+    gives the id. A document whose NAME another document with a different text already took, or
+    whose files cannot be written, is failed.
     """
     for document in documents:
         if document.error:
             continue
-        name = _file_name(document.id)
+        name, shortened = _file_name(document.id)
         text_file = output / f"{name}.txt"
-        if text_file.exists() and text_file.read_text(encoding="utf-8") != document.text:
-            document.error = f"{text_file.name} already holds another document (ids must give distinct file names)"
-            continue
-        lines = []
+        lines = (
+            [f"#0\tAnnotatorNotes T1\tdocument id: {json.dumps(document.id, ensure_ascii=False)}\n"]
+            if shortened
+            else []
+        )
         for number, span in enumerate(document.spans, start=1):
             pieces = [
                 (span["start"] + m.start() + len(m.group()) - len(m.group().lstrip()), m.group().strip())
@@ -412,10 +441,16 @@ def write_brat(documents: list[Document], output: Path, part: int) -> None:
             offsets = ";".join(f"{start} {start + len(piece)}" for start, piece in pieces)
             lines.append(f"T{number}\t{span['label']} {offsets}\t{' '.join(piece for _, piece in pieces)}\n")
             lines.append(f"#{number}\tAnnotatorNotes T{number}\tscore={span['score']:.4f}\n")
-        with atomic_write(text_file, "wb") as out:
-            out.write(document.text.encode("utf-8"))
-        with atomic_write(output / f"{name}.ann") as out:
-            out.write("".join(lines))
+        try:
+            if text_file.exists() and text_file.read_text(encoding="utf-8") != document.text:
+                document.error = f"{text_file.name} already holds another document (ids must give distinct file names)"
+                continue
+            with atomic_write(text_file, "wb") as out:
+                out.write(document.text.encode("utf-8"))
+            with atomic_write(output / f"{name}.ann") as out:
+                out.write("".join(lines))
+        except (OSError, UnicodeError) as error:
+            document.error = f"cannot write {name}.txt and .ann: {getattr(error, 'strerror', None) or error}"
 
 
 def write_spacy(documents: list[Document], output: Path, part: int) -> None:
@@ -439,11 +474,25 @@ def write_spacy(documents: list[Document], output: Path, part: int) -> None:
 WRITERS = {"jsonl": write_jsonl, "conll": write_conll, "brat": write_brat, "spacy": write_spacy}
 
 
-def _file_name(id: str | int | None) -> str:
-    """A relative path made from a document id: no ``..``, no absolute root, odd characters as ``_``."""
+def _file_name(id) -> tuple[str, bool]:
+    """A relative path made from a document id (no ``..``, no absolute root, odd characters as ``_``), and
+    whether it had to be shortened: each name to ``NAME_BYTES`` with its ``.ann``, the whole to ``PATH_BYTES``,
+    by a stable hash of the id."""
     parts = [re.sub(r"[^\w.+-]", "_", part) for part in str(id).split("/") if part not in ("", ".", "..")]
     name = "/".join(parts) or "document"
-    return name[: -len(".txt")] if name.lower().endswith(".txt") and len(name) > 4 else name
+    name = name[: -len(".txt")] if name.lower().endswith(".txt") and len(name) > 4 else name
+    digest = hashlib.sha256(json.dumps(id, ensure_ascii=False).encode("utf-8", "replace")).hexdigest()[:16]
+    room = NAME_BYTES - len(".ann") - len(digest) - 1
+
+    def cut(part: str) -> str:
+        return part.encode("utf-8")[:room].decode("utf-8", "ignore") + "-" + digest
+
+    parts = [cut(part) if len(part.encode("utf-8")) + len(".ann") > NAME_BYTES else part for part in name.split("/")]
+    shortened = "/".join(parts) != name
+    name = "/".join(parts)
+    if len(name.encode("utf-8")) + len(".ann") > PATH_BYTES:
+        name, shortened = cut(name.replace("/", "_")), True
+    return name, shortened
 
 
 def _append(path: Path, text: str) -> None:
@@ -469,28 +518,31 @@ def annotate(job: Job, resume: bool = False, on_window: Callable[[Summary], None
     """
     job.check()
     tagger = Tagger.load(job.model)  # in the parent too, so that a bad model fails before any output is touched
-    state = (_resume_state(job) if resume else None) or _fresh_state(job, tagger)
+    model = _model_digests(job.model)
+    state = (_resume_state(job, model) if resume else None) or _fresh_state(job, tagger, model)
     _truncate_to(job, state)
     total, new = Counts(**state["counts"]), Counts()
     entries = _entries(job)
     if total.documents:
         logger.info("resuming %s after %d documents", job.output, total.documents)
-        last = next(islice(entries, total.documents - 1, None), None)
-        if last is None or last().id != state["last_id"]:
-            raise AnnotateError(
-                f"cannot --resume: document {total.documents} of the inputs is no longer {state['last_id']!r}, "
-                "as when the run was interrupted; the inputs changed"
-            )
+        _check_done(state, entries)
     writer = partial(write_jsonl, with_text=job.with_text) if job.format == "jsonl" else WRITERS[job.format]
     started = time.perf_counter()
     summary = Summary(total, new, 0.0)
-    windows = _windows((load() for load in entries), job.window)
-    for window in _tagged_windows(job, tagger, windows):
+    digests: deque[str] = deque()  # of the windows read and not yet written, in order
+
+    def read() -> Iterator[list[Document]]:
+        for window in _windows((load() for load in entries), job.window):
+            digests.append(_digest(window))  # before tagging: of the documents as read
+            yield window
+
+    for window in _tagged_windows(job, tagger, read()):
         writer(window, job.output, state["parts"])
         _write_errors(window, job.errors_path)
         total.add(window)
         new.add(window)
         state.update(counts=asdict(total), parts=state["parts"] + 1, last_id=window[-1].id)
+        state["windows"].append([len(window), digests.popleft()])
         state.update(errors_bytes=job.errors_path.stat().st_size)
         if job.format not in DIRECTORY_FORMATS:
             state.update(output_bytes=job.output.stat().st_size)
@@ -504,7 +556,50 @@ def annotate(job: Job, resume: bool = False, on_window: Callable[[Summary], None
     return summary
 
 
-def _fresh_state(job: Job, tagger: Tagger) -> dict:
+def _digest(documents: list[Document]) -> str:
+    """A short SHA-256 of documents as read (id, path, text or why they could not be read), for ``--resume``."""
+    digest = hashlib.sha256()
+    for document in documents:
+        record = [document.id, document.path, document.text, document.error]
+        digest.update(json.dumps(record, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n")
+    return digest.hexdigest()[:16]
+
+
+def _model_digests(model: Path) -> dict[str, str]:
+    """The SHA-256 of each file of the model directory."""
+    return {name: hashlib.sha256((Path(model) / name).read_bytes()).hexdigest() for name in MODEL_FILES}
+
+
+def _check_done(state: dict, entries: Iterator[Callable[[], Document]]) -> None:
+    """Read the documents the interrupted run annotated, from ``entries``, and refuse if any changed since."""
+    done = state["counts"]["documents"]
+    if "windows" not in state:  # a progress file from before window digests: its last id is all there is
+        last = next(islice(entries, done - 1, None), None)
+        if last is None or last().id != state["last_id"]:
+            raise AnnotateError(
+                f"cannot --resume: document {done} of the inputs is no longer {state['last_id']!r}, "
+                "as when the run was interrupted; the inputs changed"
+            )
+        state["windows"] = []
+        return
+    read = 0
+    for count, digest in state["windows"]:
+        documents = [load() for load in islice(entries, count)]
+        if len(documents) < count:
+            raise AnnotateError(
+                f"cannot --resume: the inputs now hold {read + len(documents)} documents, fewer than the {done} "
+                "annotated before the interruption; the inputs changed. Start again without --resume"
+            )
+        if _digest(documents) != digest:
+            raise AnnotateError(
+                f"cannot --resume: documents {read + 1} to {read + count} of the inputs (ids {documents[0].id!r} to "
+                f"{documents[-1].id!r}) are not as they were when annotated; the inputs changed. "
+                "Start again without --resume"
+            )
+        read += count
+
+
+def _fresh_state(job: Job, tagger: Tagger, model: dict[str, str]) -> dict:
     if job.format in DIRECTORY_FORMATS:
         if job.output.exists() and (not job.output.is_dir() or any(job.output.iterdir())):
             raise AnnotateError(
@@ -516,14 +611,18 @@ def _fresh_state(job: Job, tagger: Tagger) -> dict:
             with atomic_write(job.output / "annotation.conf") as out:
                 out.write("[entities]\n" + "".join(f"{label}\n" for label in tagger.labels))
                 out.write("[relations]\n[events]\n[attributes]\n")
-    state = {"settings": job.settings(), "counts": asdict(Counts()), "parts": 0, "last_id": None, "complete": False}
-    state |= {"output_bytes": 0, "errors_bytes": 0}
+    state = {"settings": job.settings(), "model_sha256": model, "counts": asdict(Counts()), "parts": 0}
+    state |= {"last_id": None, "complete": False, "output_bytes": 0, "errors_bytes": 0, "windows": []}
     _save_state(job, state)
     return state
 
 
-def _resume_state(job: Job) -> dict | None:
-    """The interrupted run's progress, or None when there is none and no output either."""
+def _resume_state(job: Job, model: dict[str, str]) -> dict | None:
+    """The interrupted run's progress, or None when there is none and no output either.
+
+    Refused when the settings or the model's files changed since (a progress file from before
+    model digests compares the model's path instead).
+    """
     path = job.progress_path
     if not path.exists():
         if job.output.exists():
@@ -531,15 +630,24 @@ def _resume_state(job: Job) -> dict | None:
         return None
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
+        settings, before = state["settings"], state.get("model_sha256")
+        if not isinstance(settings, dict) or not isinstance(state["counts"], dict):
+            raise ValueError("settings and counts must be objects")
+    except (OSError, ValueError, KeyError, TypeError) as error:
         raise AnnotateError(f"cannot --resume: unreadable progress file {path} ({error})") from None
     changed = [
-        f"{key}={state['settings'].get(key)!r} then, {value!r} now"
+        f"{key}={settings.get(key)!r} then, {value!r} now"
         for key, value in job.settings().items()
-        if state["settings"].get(key) != value
+        if settings.get(key) != value and not (key == "model" and before is not None)
     ]
     if changed:
         raise AnnotateError(f"cannot --resume with other settings than the interrupted run: {'; '.join(changed)}")
+    if before is not None and before != model:
+        files = ", ".join(name for name in MODEL_FILES if before.get(name) != model[name])
+        raise AnnotateError(
+            f"cannot --resume: the model changed since the interrupted run ({files} of {job.model} differ from the "
+            "files it annotated with); start again without --resume, or resume with that model"
+        )
     return state
 
 

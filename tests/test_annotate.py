@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -209,13 +210,45 @@ def test_an_interrupted_run_in_any_format_resumes_to_the_uninterrupted_files(mod
 
 def test_resume_refuses_other_settings_and_changed_inputs(model, texts, tmp_path):
     write_jsonl(tmp_path / "docs.jsonl", [{"id": i, "text": t} for i, t in enumerate(texts[:6])])
-    job = Job(model, [str(tmp_path / "docs.jsonl")], tmp_path / "out.jsonl")
+    job = Job(model, [str(tmp_path / "docs.jsonl")], tmp_path / "out.jsonl", window=2)
     annotate(job)
     with pytest.raises(AnnotateError, match="format='jsonl' then, 'conll' now"):
         annotate(Job(model, job.inputs, job.output, format="conll"), resume=True)
     write_jsonl(tmp_path / "docs.jsonl", [{"id": i + 1, "text": t} for i, t in enumerate(texts[:6])])
-    with pytest.raises(AnnotateError, match="document 6 of the inputs is no longer 5"):
+    with pytest.raises(AnnotateError, match="documents 1 to 2 of the inputs \\(ids 1 to 2\\) are not as they were"):
         annotate(job, resume=True)
+    edited = [{"id": i, "text": t if i != 3 else t + " Edited."} for i, t in enumerate(texts[:6])]
+    write_jsonl(tmp_path / "docs.jsonl", edited)  # the same ids and count: only the text of document 4 changed
+    with pytest.raises(AnnotateError, match="documents 3 to 4 of the inputs \\(ids 2 to 3\\) are not as they were"):
+        annotate(job, resume=True)
+    write_jsonl(tmp_path / "docs.jsonl", [{"id": i, "text": t} for i, t in enumerate(texts[:5])])
+    with pytest.raises(AnnotateError, match="the inputs now hold 5 documents, fewer than the 6 annotated"):
+        annotate(job, resume=True)
+    write_jsonl(tmp_path / "docs.jsonl", [{"id": i, "text": t} for i, t in enumerate(texts[:6])])
+    assert annotate(job, resume=True).new.documents == 0  # as they were: nothing left to do
+
+
+def test_resume_refuses_a_changed_model_but_not_a_moved_one(model, texts, tmp_path):
+    write_jsonl(tmp_path / "docs.jsonl", [{"id": i, "text": t} for i, t in enumerate(texts[:6])])
+    copy = shutil.copytree(model, tmp_path / "model")
+    job = Job(copy, [str(tmp_path / "docs.jsonl")], tmp_path / "out.jsonl", window=2)
+
+    def interrupt(summary):
+        if summary.new.documents >= 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        annotate(job, on_window=interrupt)
+    moved = shutil.copytree(copy, tmp_path / "moved")
+    changed = Tagger.load(copy)
+    with torch.no_grad():
+        changed.model.project.bias[0] += 1.0
+    changed.save(copy)
+    message = f"the model changed since the interrupted run \\(config.json, weights.safetensors of {copy} differ"
+    with pytest.raises(AnnotateError, match=message):
+        annotate(job, resume=True)
+    summary = annotate(Job(moved, job.inputs, job.output, window=2), resume=True)
+    assert (summary.total.documents, summary.new.documents) == (6, 4)
 
 
 def test_conll_brat_and_spacy_outputs_hold_the_same_entities(model, tagger, texts, tmp_path):
@@ -295,3 +328,98 @@ def test_a_document_that_breaks_tagging_fails_alone(tagger, texts):
     assert [d.error is None for d in documents] == [True, False, True]
     assert documents[1].error.startswith("tagging failed: ")
     assert_same_spans(documents[0].spans, tagger.tag_text(texts[0]))
+
+
+def test_brat_names_too_long_for_the_file_system_are_shortened_and_the_id_kept(model, texts, tmp_path):
+    ids = ["x" * 300, "x" * 300 + "y", "dir/" + "é" * 200 + "/doc", "a/" * 800 + "end", "short"]
+    write_jsonl(tmp_path / "docs.jsonl", [{"id": id, "text": texts[i]} for i, id in enumerate(ids)])
+    job = Job(model, [str(tmp_path / "docs.jsonl")], tmp_path / "brat", format="brat")
+    summary = annotate(job)
+    assert summary.total.failed == 0 and summary.total.annotated == len(ids)
+    written = sorted(p for p in (tmp_path / "brat").rglob("*.ann"))
+    assert len(written) == len(ids)
+    assert all(len(part.encode()) <= 255 for p in written for part in p.relative_to(tmp_path / "brat").parts)
+    found = {}
+    for ann in written:
+        first = ann.read_text(encoding="utf-8").splitlines()[0] if ann.read_text(encoding="utf-8") else ""
+        if first.startswith("#0\tAnnotatorNotes T1\tdocument id: "):
+            found[json.loads(first.split("document id: ", 1)[1])] = ann.with_suffix(".txt").read_bytes().decode()
+        else:
+            assert ann.stem == "short"
+    assert found == {id: texts[i] for i, id in enumerate(ids[:4])}
+    again = Job(model, job.inputs, tmp_path / "brat2", format="brat")
+    annotate(again)  # the same names from the same ids
+    assert sorted(p.relative_to(tmp_path / "brat2") for p in (tmp_path / "brat2").rglob("*")) == sorted(
+        p.relative_to(tmp_path / "brat") for p in (tmp_path / "brat").rglob("*")
+    )
+
+
+def test_a_brat_file_that_cannot_be_written_fails_its_document_alone(tmp_path):
+    (tmp_path / "taken").write_text("a file where a folder should be")
+    documents = [Document("taken/x", "p", "Some text."), Document("fine", "p", "Other text.")]
+    write_brat(documents, tmp_path, 0)
+    assert documents[0].error.startswith("cannot write taken/x.txt and .ann: ")
+    assert documents[1].error is None and (tmp_path / "fine.txt").read_text() == "Other text."
+
+
+def test_an_id_with_a_lone_surrogate_fails_its_document(model, texts, tmp_path):
+    lines = ['{"id": "bad \\ud800", "text": "Some text."}', json.dumps({"id": "ok", "text": texts[0]})]
+    (tmp_path / "docs.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    summary = annotate(Job(model, [str(tmp_path / "docs.jsonl")], tmp_path / "out.jsonl"))
+    assert (summary.total.annotated, summary.total.failed) == (1, 1)
+    [error] = read_jsonl(tmp_path / "out.jsonl.errors.jsonl")
+    assert error["reason"] == "the id in field 'id' holds a lone surrogate (not valid Unicode)"
+    assert [r["id"] for r in read_jsonl(tmp_path / "out.jsonl")] == ["ok"]
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the process tree from /proc")
+def test_workers_and_the_forkserver_exit_when_the_main_process_is_killed(model, texts, tmp_path):
+    write_jsonl(tmp_path / "docs.jsonl", [{"id": i, "text": texts[i % len(texts)] * 3} for i in range(3000)])
+    output, progress = tmp_path / "out.jsonl", tmp_path / "out.jsonl.progress.json"
+    arguments = ["--model", str(model), str(tmp_path / "docs.jsonl"), "--output", str(output), "--window", "4"]
+    command = [sys.executable, "-m", "tagger.cli.main", "annotate", "--no-progress", "--threads", "1"]
+    process = subprocess.Popen([*command, *arguments, "--n-process", "2"], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if progress.exists() and json.loads(progress.read_text())["counts"]["documents"] >= 8:
+                break
+            time.sleep(0.05)
+        tree = _descendants(process.pid)
+        assert len(tree) >= 3  # the forkserver and two workers (and perhaps a resource tracker)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_running(pid) for pid in tree):
+        time.sleep(0.1)
+    left = [pid for pid in tree if _running(pid)]
+    for pid in left:  # do not leave them behind on failure
+        os.kill(pid, signal.SIGKILL)
+    assert not left
