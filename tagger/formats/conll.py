@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 from ..corpus import Corpus, CorpusFormatError, Sentence
@@ -11,6 +12,7 @@ from ..reading import DEFAULT_ENCODING, read_text
 from ..schemes import SchemeError, repair, split_tag
 
 EXTENSIONS = (".tsv", ".conll", ".txt", ".iob", ".bio")
+UNWRITABLE = re.compile("[\t\n\r]")  # what the reader splits fields and lines on
 logger = logging.getLogger(__name__)
 
 
@@ -78,7 +80,18 @@ def read(path: str | Path, token_column: int = 0, tag_column: int = -1, encoding
 
 
 def write(corpus: Corpus, path: str | Path, columns: tuple[list[list[str]], ...] = ()) -> None:
-    """Write ``token TAB tag`` lines (any extra ``columns`` after them), atomically."""
+    """Write ``token TAB tag`` lines (any extra ``columns`` after them), atomically.
+
+    A token or tag that the file cannot hold as it is (one with a tab or a line break, or a token
+    that reads as a ``-DOCSTART-`` line) is a ``CorpusFormatError``; nothing is written then.
+    """
+    for number, sentence in enumerate(corpus.sentences, start=1):
+        for value in (*sentence.tokens, *sentence.tags):
+            if UNWRITABLE.search(value) or (value in sentence.tokens and value.startswith("-DOCSTART-")):
+                where = f"sentence {sentence.id!r}" if sentence.id is not None else f"sentence {number}"
+                raise CorpusFormatError(
+                    f"{path}: {where}: a CoNLL line cannot hold {value!r} (a tab or a line break, or -DOCSTART-)"
+                )
     with atomic_write(path) as out:
         for index, sentence in enumerate(corpus.sentences):
             extra = [column[index] for column in columns]

@@ -146,5 +146,10 @@ def write(corpus: Corpus, path: str | Path) -> None:
             out.write(f"{id}|t|{text[: len(title)]}\n{id}|a|{text[len(title) + 1 :]}\n")
             for sentence in document:
                 for start, end, label in char_spans(sentence):
+                    if re.search("[\t\n\r]", label):
+                        raise CorpusFormatError(
+                            f"{path}: document {id!r}: a PubTator line cannot hold the label {label!r} "
+                            "(a tab or a line break)"
+                        )
                     out.write(f"{id}\t{start}\t{end}\t{text[start:end]}\t{label}\n")
             out.write("\n")

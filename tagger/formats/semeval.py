@@ -120,7 +120,7 @@ def write(corpus: Corpus, path: str | Path) -> None:
         labels = {label for _, _, label in part.spans} - {ASPECT}
         if labels:
             raise CorpusFormatError(f"{path}: SemEval XML holds {ASPECT} spans only; found {', '.join(sorted(labels))}")
-        bad = NOT_XML.search(part.text)
+        bad = NOT_XML.search(part.text) or NOT_XML.search(id)
         if bad:
             raise CorpusFormatError(f"{path}: sentence {id!r}: XML cannot hold the character {bad.group()!r}")
     with atomic_write(path) as out:
