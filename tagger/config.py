@@ -128,10 +128,7 @@ class TaggerConfig:
     @classmethod
     def from_file(cls, path: str | Path) -> "TaggerConfig":
         """Read a JSON config file (a saved model's ``config.json`` works too)."""
-        try:
-            values = json.loads(Path(path).read_text(encoding="utf-8-sig"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ConfigError(f"cannot read config {path}: {error}") from None
+        values = read_json(path, "config")
         if isinstance(values, dict) and isinstance(values.get("config"), dict):
             values = values["config"]
         return cls.from_dict(values, str(path))
@@ -149,6 +146,23 @@ class TaggerConfig:
                 raise ConfigError(f"unknown config keys: {key}; known keys: {', '.join(types)}")
             values[key] = _parse(key, types[key], value.strip())
         return self.from_dict(values)
+
+
+def read_json(path: str | Path, what: str) -> Any:
+    """The JSON value in the UTF-8 file ``path`` (a byte-order mark is fine); ``ConfigError`` naming ``what``."""
+    from .corpus import CorpusFormatError
+    from .reading import read_text
+
+    try:
+        text = read_text(path, hint=False)
+    except (OSError, CorpusFormatError) as error:
+        raise ConfigError(f"cannot read {what} {path}: {getattr(error, 'strerror', None) or error}") from None
+    if not text.strip():
+        raise ConfigError(f"cannot read {what} {path}: the file is empty; expected a JSON object")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"cannot read {what} {path}: not JSON ({error})") from None
 
 
 @dataclass(frozen=True)

@@ -33,19 +33,20 @@ def codec(encoding: str) -> str:
     raise EncodingError(f"{encoding!r} is not a text encoding; expected a name such as utf-8, latin-1 or cp1252")
 
 
-def decode(data: bytes, where: str | Path, encoding: str = DEFAULT_ENCODING) -> str:
-    """``data`` as text in ``encoding``, a leading byte-order mark dropped; bad bytes raise naming ``where``."""
+def decode(data: bytes, where: str | Path, encoding: str = DEFAULT_ENCODING, hint: bool = True) -> str:
+    """``data`` as text in ``encoding``, a leading byte-order mark dropped; bad bytes raise naming ``where``
+    (and, with ``hint``, the ``--encoding`` option)."""
     try:
         text = data.decode(codec(encoding))
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
-        raise _bad_bytes(where, encoding, data[error.start], error.start, line, error.reason) from None
+        raise _bad_bytes(where, encoding, data[error.start], error.start, line, error.reason, hint) from None
     return text[1:] if text.startswith(BOM) else text
 
 
-def read_text(path: str | Path, encoding: str = DEFAULT_ENCODING) -> str:
+def read_text(path: str | Path, encoding: str = DEFAULT_ENCODING, hint: bool = True) -> str:
     """The text of the file ``path`` in ``encoding``, without a byte-order mark (see ``decode``)."""
-    return decode(read_bytes(path), path, encoding)
+    return decode(read_bytes(path), path, encoding, hint)
 
 
 def read_bytes(path: str | Path) -> bytes:
@@ -112,8 +113,8 @@ def _first_bad_bytes(path: Path, encoding: str) -> EncodingError | None:
             lines += data.count(b"\n")
 
 
-def _bad_bytes(where: str | Path, encoding: str, byte: int, offset: int, line: int, reason: str) -> EncodingError:
-    return EncodingError(
-        f"{where}:{line}: not {encoding} text: byte {byte:#04x} at offset {offset} ({reason}); "
-        "name the file's encoding with --encoding (latin-1, cp1252, ...)"
-    )
+def _bad_bytes(
+    where: str | Path, encoding: str, byte: int, offset: int, line: int, reason: str, hint: bool = True
+) -> EncodingError:
+    advice = "; name the file's encoding with --encoding (latin-1, cp1252, ...)" if hint else ""
+    return EncodingError(f"{where}:{line}: not {encoding} text: byte {byte:#04x} at offset {offset} ({reason}){advice}")

@@ -299,8 +299,8 @@ def read_weights(data: bytes, meta: dict, where: str, recorded_in: str) -> dict[
         actual = hashlib.sha256(data).hexdigest()
         if actual != expected:
             raise ModelError(
-                f"{where}: SHA-256 {actual} differs from the {expected!r} that {recorded_in} records: "
-                f"the weights are truncated, corrupt or from another model ({len(data)} bytes)"
+                f"{where}: SHA-256 {actual[:12]}... differs from the {str(expected)[:12]}... that {recorded_in} "
+                f"records: the weights are truncated, corrupt or from another model ({len(data):,} bytes)"
             )
     try:
         return load(data)
@@ -433,7 +433,7 @@ def char_spans(sentence: Sentence, prediction: Prediction) -> list[dict]:
 
 def _read_json(path: Path) -> dict:
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ModelError(f"{path}: cannot read model file ({error})") from None
     if not isinstance(value, dict):

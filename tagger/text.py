@@ -8,6 +8,7 @@ from functools import lru_cache
 from .corpus import Sentence
 
 MAX_TOKENS = 256
+BOM = "\ufeff"  # a byte-order mark: annotate keeps it in the text, so offsets index the file
 ENDINGS = frozenset(".!?…")  # a token made only of these can end a sentence
 CLOSING = frozenset(")]}\"'’”»")  # tokens that stay with the sentence they close
 CONTINUATIONS = frozenset(",;:)]}%")  # a token starting with one of these never starts a sentence
@@ -63,9 +64,14 @@ def sentences(text: str, max_tokens: int = MAX_TOKENS) -> list[Sentence]:
 
 
 def _token_offsets(text: str) -> list[tuple[int, int]]:
-    """``(start, end)`` of each non-space token of ``text``."""
+    """``(start, end)`` of each non-space token of ``text``; a byte-order mark that begins the text is in none."""
     columns = spacy_doc(text).to_array(["IDX", "LENGTH", "IS_SPACE"]).tolist()  # no Token objects: faster
-    return [(start, start + length) for start, length, space in columns if not space]
+    offsets = [(start, start + length) for start, length, space in columns if not space]
+    if offsets and offsets[0][0] == 0 and text.startswith(BOM):
+        offsets[0] = (1, offsets[0][1])
+        if offsets[0][0] == offsets[0][1] or text[1 : offsets[0][1]].isspace():
+            offsets.pop(0)
+    return offsets
 
 
 def _boundaries(text: str, tokens: list[tuple[int, int]]) -> list[int]:

@@ -22,7 +22,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.exc import SQLAlchemyError
 
-from .config import ConfigError, TaggerConfig
+from .config import ConfigError, TaggerConfig, read_json
 from .corpus import Corpus
 from .files import atomic_write
 from .plots import png_figure
@@ -102,11 +102,7 @@ class SearchSpace:
 
     @classmethod
     def from_file(cls, path: str | Path) -> "SearchSpace":
-        try:
-            values = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ConfigError(f"cannot read search space {path}: {error}") from None
-        return cls.from_dict(values, str(path))
+        return cls.from_dict(read_json(path, "search space"), str(path))
 
     def check(self, base: TaggerConfig) -> None:
         """Raise ``ConfigError`` unless every choice and range end makes a valid config with ``base``."""

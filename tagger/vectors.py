@@ -106,6 +106,8 @@ def read_vectors(path: str | Path, kind: str = "auto") -> WordVectors:
         raise FileNotFoundError(f"vectors not found: {path}")
     if kind not in VECTOR_FORMATS:
         raise VectorsError(f"unknown vectors format {kind!r}; known: {', '.join(VECTOR_FORMATS)}")
+    if path.is_file() and path.stat().st_size == 0:
+        raise VectorsError(f"{path}: the vectors file is empty")
     kind = detect_format(path) if kind == "auto" else kind
     try:
         table = _read(path, kind)

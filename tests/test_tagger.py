@@ -169,7 +169,7 @@ def test_the_weights_checksum_is_recorded_and_checked(tagger, tmp_path):
     weights = (model / "weights.safetensors").read_bytes()
     assert meta["weights_sha256"] == hashlib.sha256(weights).hexdigest()
     (model / "weights.safetensors").write_bytes(weights[: len(weights) // 2])  # truncated
-    with pytest.raises(ModelError, match="weights.safetensors: SHA-256 [0-9a-f]{64} differs .* truncated, corrupt"):
+    with pytest.raises(ModelError, match="weights.safetensors: SHA-256 [0-9a-f]{12}... differs .* truncated, corrupt"):
         Tagger.load(model)
     other = tmp_path / "other"
     Tagger.build(replace(SMALL, seed=1), tagger_corpus(tagger)).save(other)

@@ -33,7 +33,8 @@ def test_tokens_keep_exact_offsets_on_any_unicode(text, max_tokens):
         assert all(token and not any(c.isspace() for c in token) for token in sentence.tokens)
     assert all(a[1] <= b[0] for a, b in zip(offsets, offsets[1:]))  # in order, never overlapping
     covered = set().union(*(range(start, end) for start, end in offsets))
-    assert covered == {i for i, c in enumerate(text) if not c.isspace()}  # no character lost
+    marked = text.startswith("\ufeff")  # a byte-order mark that begins the text is in no token
+    assert covered == {i for i, c in enumerate(text) if not c.isspace() and not (i == 0 and marked)}  # none lost
 
 
 @pytest.mark.parametrize(
