@@ -29,7 +29,8 @@ from typing import BinaryIO, Callable, Iterator
 
 import torch
 
-from .files import atomic_write, refuse_overwrite
+from .config import MAX_THREADS
+from .files import atomic_write, output_error, refuse_overwrite
 from .reading import SURROGATE
 from .tagger import Tagger, char_spans
 from .text import MAX_TOKENS, sentences
@@ -92,8 +93,8 @@ class Job:
         for name in ("n_process", "batch_size", "window", "max_tokens", "max_chars"):
             if getattr(self, name) < 1:
                 raise AnnotateError(f"{name} must be at least 1, not {getattr(self, name)}")
-        if self.threads < 0:
-            raise AnnotateError(f"threads must be 0 (automatic) or more, not {self.threads}")
+        if not 0 <= self.threads <= MAX_THREADS:
+            raise AnnotateError(f"threads must be 0 (automatic) to {MAX_THREADS}, not {self.threads}")
         if not self.inputs:
             raise AnnotateError("no inputs: give .txt files, folders, JSONL files or - for standard input")
         kind = "folder" if self.format in DIRECTORY_FORMATS else "file"
@@ -496,11 +497,17 @@ def _file_name(id) -> tuple[str, bool]:
 
 
 def _append(path: Path, text: str) -> None:
-    """Append whole lines and sync them to disk."""
-    with open(path, "a", encoding="utf-8", newline="") as out:
-        out.write(text)
-        out.flush()
-        os.fsync(out.fileno())
+    """Append whole lines and sync them to disk; a refusal of the file system is an ``AnnotateError``."""
+    try:
+        with open(path, "a", encoding="utf-8", newline="") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as error:
+        raise AnnotateError(
+            f"{output_error(path, error)}. What the progress file records is whole: once the cause is fixed, "
+            "rerun with --resume"
+        ) from None
 
 
 def _write_errors(documents: list[Document], path: Path) -> None:
@@ -606,7 +613,10 @@ def _fresh_state(job: Job, tagger: Tagger, model: dict[str, str]) -> dict:
                 f"{job.output} must be a new or empty folder for --format {job.format}; "
                 "add --resume to continue an interrupted run into it"
             )
-        job.output.mkdir(parents=True, exist_ok=True)
+        try:
+            job.output.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise AnnotateError(str(output_error(job.output, error))) from None
         if job.format == "brat":
             with atomic_write(job.output / "annotation.conf") as out:
                 out.write("[entities]\n" + "".join(f"{label}\n" for label in tagger.labels))
@@ -662,9 +672,12 @@ def _truncate_to(job: Job, state: dict) -> None:
             raise AnnotateError(
                 f"cannot --resume: {path} holds {size} bytes, fewer than the {state[key]} already written to it"
             )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "ab") as out:
-            out.truncate(state[key])
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "ab") as out:
+                out.truncate(state[key])
+        except OSError as error:
+            raise AnnotateError(str(output_error(path, error))) from None
     if job.format == "spacy":
         for stale in job.output.glob("part-*.spacy"):
             if int(stale.stem.split("-")[1]) >= state["parts"]:

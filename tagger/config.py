@@ -16,6 +16,7 @@ OPTIMIZERS = ("adam", "sgd")
 INITIALISATIONS = ("default", "xavier", "orthogonal")
 VECTOR_FORMATS = ("auto", "word2vec", "word2vec-binary", "glove", "fasttext", "spacy")
 TRANSFERRED_PARTS = ("embeddings", "chars", "encoder")  # what a model takes from init_from, and may freeze
+MAX_THREADS = 1024  # torch threads; far more fail to start (out of memory)
 
 
 class ConfigError(ValueError):
@@ -244,7 +245,7 @@ ALLOWED: dict[str, Allowed] = {
     "patience": at_least(1),
     "seed": Allowed(low=0, high=2**32 - 1),  # numpy's and so Optuna's samplers' range
     "dev_fraction": Allowed(low=0, high=1, above=True, below=True),
-    "threads": at_least(0),
+    "threads": Allowed(low=0, high=MAX_THREADS),
     "init_from": ANY,
     "freeze": ANY,  # parts of TRANSFERRED_PARTS, checked with the other transfer keys
     "unfreeze_after": at_least(0),

@@ -13,6 +13,10 @@ class OverwriteError(ValueError):
     """An output path that is, lies inside, or holds one of the command's inputs."""
 
 
+class OutputError(OSError):
+    """An output that cannot be written (no such folder, a file where a folder should be, no space left, ...)."""
+
+
 def refuse_overwrite(outputs: dict[str, str | Path | None], inputs: Iterable[str | Path | None]) -> None:
     """Raise ``OverwriteError`` when writing an output could touch an input; call it before opening anything.
 
@@ -30,7 +34,9 @@ def refuse_overwrite(outputs: dict[str, str | Path | None], inputs: Iterable[str
             if _same_file(target, resolved) or target == resolved:
                 raise OverwriteError(f"{option} {output} is the input {source}: refusing to write over it")
             if resolved.is_dir() and target.is_relative_to(resolved):
-                raise OverwriteError(f"{option} {output} lies inside the input folder {source}: choose a path outside it")
+                raise OverwriteError(
+                    f"{option} {output} lies inside the input folder {source}: choose a path outside it"
+                )
             if resolved.is_relative_to(target):
                 raise OverwriteError(f"{option} {output} holds the input {source}: choose an output that does not")
 
@@ -52,10 +58,17 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """A temporary file name beside ``path``, for writers that want a name; on success it replaces ``path``."""
+    """A temporary file name beside ``path``, for writers that want a name; on success it replaces ``path``.
+
+    The file system's refusals (of the folder, the temporary file, its writing or the replacement)
+    raise ``OutputError`` naming ``path``; ``path`` is then as it was.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise output_error(path, error) from None
     os.close(descriptor)
     try:
         os.chmod(temporary, 0o666 & ~_umask())
@@ -66,10 +79,21 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         finally:
             os.close(descriptor)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+        if isinstance(error, OSError) and not isinstance(error, OutputError) and error.filename in (None, temporary):
+            raise output_error(path, error) from None
         raise
+
+
+def output_error(path: str | Path, error: OSError) -> OutputError:
+    """``OutputError`` naming ``path`` and why ``error`` refused it (a file where a folder should be, say)."""
+    path = Path(path)
+    blocked = next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
+    if blocked is not None:
+        return OutputError(f"cannot write {path}: {blocked} is a file, not a folder")
+    return OutputError(f"cannot write {path}: {error.strerror or error}")
 
 
 def _umask() -> int:

@@ -80,23 +80,31 @@ class Tagger:
         self.pretrained = pretrained
         self.encoder = Encoder(words, chars, tags, config.lowercase, config.normalize_digits)
         self.links = chunk_links(config.scheme, tags.items)  # what span confidences need beyond the tags
-        self.model = BiLSTMCRF(
-            len(words),
-            len(chars),
-            len(CASINGS),
-            len(tags),
-            allowed_transitions(config.scheme, tags.items),
-            word_dim=config.word_dim,
-            char_encoder_kind=config.char_encoder,
-            char_dim=config.char_dim,
-            char_hidden=config.char_hidden,
-            char_kernel=config.char_kernel,
-            casing_dim=config.casing_dim,
-            hidden=config.hidden,
-            layers=config.layers,
-            dropout=config.dropout,
-            frozen_words=pretrained if config.freeze_vectors else 0,
-        )
+        try:
+            self.model = BiLSTMCRF(
+                len(words),
+                len(chars),
+                len(CASINGS),
+                len(tags),
+                allowed_transitions(config.scheme, tags.items),
+                word_dim=config.word_dim,
+                char_encoder_kind=config.char_encoder,
+                char_dim=config.char_dim,
+                char_hidden=config.char_hidden,
+                char_kernel=config.char_kernel,
+                casing_dim=config.casing_dim,
+                hidden=config.hidden,
+                layers=config.layers,
+                dropout=config.dropout,
+                frozen_words=pretrained if config.freeze_vectors else 0,
+            )
+        except (MemoryError, RuntimeError) as error:  # torch's allocator raises RuntimeError
+            if isinstance(error, RuntimeError) and "allocate" not in str(error):
+                raise
+            raise ConfigError(
+                f"a model of this config does not fit in memory ({len(words):,} words, word_dim {config.word_dim}, "
+                f"hidden {config.hidden}, layers {config.layers}, char_hidden {config.char_hidden})"
+            ) from None
 
     @property
     def labels(self) -> list[str]:

@@ -62,6 +62,8 @@ def files(sample, tmp_path_factory) -> dict[str, Path]:
     unpadded = shutil.copytree(model, root / "unpadded")  # a vocabulary without its special entries
     vocab = json.loads((unpadded / "vocab.json").read_text())
     (unpadded / "vocab.json").write_text(json.dumps({**vocab, "words": vocab["words"][2:]}))
+    paths["file"] = root / "file"  # where an output's folder should be
+    paths["file"].write_text("a file, not a folder\n")
     paths |= {"truncated": truncated, "old-truncated": old, "mistyped": typed, "unpadded": unpadded, "root": root}
     return paths
 
@@ -178,6 +180,34 @@ CASES = [
         ["is the input"],
     ),
     (["embeddings", "train", "--input", "{root}/missing.txt", "--algorithm", "word2vec", "--out", "{root}/v.txt"], []),
+    # outputs that cannot be written, settings beyond what the machine can do
+    (["train", "--train", "{bom.tsv}", "--output", "{file}/run"], ["cannot write", "file is a file, not a folder"]),
+    (["train", "--train", "{bom.tsv}", "--output", OUT, "--set", "hidden=100000000"], ["does not fit in memory"]),
+    (["train", "--train", "{bom.tsv}", "--output", OUT, "--set", "threads=100000"], ["threads must be an integer"]),
+    (["tune", "--train", "{bom.tsv}", "--output", "{file}/run"], ["file is a file, not a folder"]),
+    (["tune", "--train", "{bom.tsv}", "--output", OUT, "--timeout", "-5"], None),
+    (["evaluate", "--model", "{model}", "--data", "{bom.tsv}", "--predictions", "{file}/p.tsv"], ["not a folder"]),
+    (["annotate", "--model", "{model}", "{bom.txt}", "--output", "{file}/out.jsonl"], ["file is a file, not a folder"]),
+    (["annotate", "--model", "{model}", "{bom.txt}", "--output", "{file}/brat", "--format", "brat"], ["not a folder"]),
+    (["annotate", "--model", "{model}", "{bom.txt}", "--output", OUT, "--threads", "100000"], ["threads must be"]),
+    (["corpora", "convert", "{bom.tsv}", "{file}/out.jsonl"], ["file is a file, not a folder"]),
+    (
+        [
+            "embeddings",
+            "train",
+            "--input",
+            "{bom.txt}",
+            "--algorithm",
+            "word2vec",
+            "--out",
+            "{file}/v.txt",
+            "--min-count",
+            "1",
+        ],
+        ["not a folder"],
+    ),
+    (["export-spacy", "{model}", "{file}/pipeline"], ["file is a file, not a folder"]),
+    (["export-spacy", "{model}", OUT, "--lang", "klingon"], ["--lang klingon: spaCy has no such language"]),
     # export-spacy
     (["export-spacy", "{truncated}", "{root}/pipeline"], ["SHA-256"]),
     (["export-spacy", "{old-truncated}", "{root}/pipeline"], ["cannot read weights"]),
@@ -196,7 +226,7 @@ def test_a_hostile_input_is_one_line_and_exit_status_2(files, capsys, arguments,
             run(files, capsys, *arguments)
         assert exit_info.value.code == 2
         return
-    code, error = run(files, capsys, *arguments, *extra)
+    code, error = run(files, capsys, arguments[0], *extra, *arguments[1:])  # the case's --set after QUICK's
     assert code == 2, error
     assert_one_line_error(arguments[0], error, *expected)
     assert not (files["root"] / "out").exists()

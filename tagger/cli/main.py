@@ -11,7 +11,7 @@ from .. import __version__
 from ..catalogue import CatalogueError
 from ..config import ConfigError
 from ..corpus import CorpusFormatError
-from ..files import OverwriteError
+from ..files import OutputError, OverwriteError
 from ..schemes import SchemeError
 from ..tagger import ModelError
 from ..vectors import VectorsError
@@ -23,6 +23,7 @@ USER_ERRORS = (
     ConfigError,
     CorpusFormatError,
     ModelError,
+    OutputError,
     OverwriteError,
     SchemeError,
     VectorsError,

@@ -99,6 +99,17 @@ positive = at_least(1)
 non_negative = at_least(0)
 
 
+def positive_number(text: str) -> float:
+    """An argparse type: a finite number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
+
+
 def columns(text: str) -> tuple[int, int]:
     """``TOKEN,TAG`` as a pair of column indices."""
     try:

@@ -9,6 +9,9 @@ import sys
 import uuid
 from pathlib import Path
 
+import spacy
+
+from ..files import output_error
 from ..spacy_component import FACTORY, pipeline
 from .sources import positive, refuse_overwriting_inputs
 
@@ -35,12 +38,23 @@ def run(args: argparse.Namespace) -> int:
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         print(f"tagger export-spacy: error: {output} exists and is not an empty directory", file=sys.stderr)
         return 2
+    try:
+        spacy.util.get_lang_class(args.lang)
+    except ImportError:
+        print(
+            f"tagger export-spacy: error: --lang {args.lang}: spaCy has no such language (en, de, fr, ...)",
+            file=sys.stderr,
+        )
+        return 2
     nlp = pipeline(args.model, args.lang, args.spans_key, args.batch_size)
-    output.parent.mkdir(parents=True, exist_ok=True)
     staging = output.parent / f".{output.name}.{uuid.uuid4().hex}.tmp"
     try:
+        output.parent.mkdir(parents=True, exist_ok=True)
         nlp.to_disk(staging)
         os.replace(staging, output)  # all or nothing: a crash leaves no half-written pipeline
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise output_error(output, error) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -11,6 +11,7 @@ from pathlib import Path
 import optuna
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from ..files import output_error
 from ..training import ProgressBar
 from ..tuning import (
     DEFAULT_SPACE,
@@ -23,7 +24,7 @@ from ..tuning import (
     tune,
     write_results,
 )
-from .sources import add_corpus_options, add_reading_options, positive, refuse_overwriting_inputs
+from .sources import add_corpus_options, add_reading_options, positive, positive_number, refuse_overwriting_inputs
 from .train import read_config, read_train_dev_test
 
 DEFAULT_TRIALS = 20  # when neither --trials nor --timeout is given
@@ -66,7 +67,10 @@ def add_parser(commands) -> None:
         "unless --timeout is given)",
     )
     parser.add_argument(
-        "--timeout", type=float, metavar="SECONDS", help="start no new trial after SECONDS (the running one finishes)"
+        "--timeout",
+        type=positive_number,
+        metavar="SECONDS",
+        help="start no new trial after SECONDS (the running one finishes)",
     )
     parser.add_argument(
         "--storage", metavar="URL", help="Optuna storage URL of the study (default: sqlite:///OUTPUT/study.db)"
@@ -100,7 +104,10 @@ def run(args: argparse.Namespace) -> int:
         space = SearchSpace.from_dict(DEFAULT_SPACE, "default search space")
     space.check(config)
     train, dev, _ = read_train_dev_test(args, config)
-    args.output.mkdir(parents=True, exist_ok=True)
+    try:
+        args.output.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise output_error(args.output, error) from None
     storage = args.storage or f"sqlite:///{(args.output / 'study.db').resolve()}"
     study = open_study(storage, args.study_name, args.sampler, space, config)
     trials = DEFAULT_TRIALS if args.trials is None and args.timeout is None else args.trials
