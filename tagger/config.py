@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -255,11 +256,17 @@ TYPES = {"bool": bool, "int": int, "float": float, "str": str}
 
 
 def _typed(name: str, kind: str, value: Any) -> Any:
-    """``value`` if it is of type ``kind`` (an int is a float too, an integral float an int); else ``ConfigError``."""
-    if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if kind == "int" and isinstance(value, float) and value.is_integer():
-        return int(value)
+    """``value`` as type ``kind`` if it is one (any integer is a float too, an integral float an int, numpy's
+    numbers Python's); else ``ConfigError``."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):  # numpy's scalars: as Python's
+        value = value.item()
+    if not isinstance(value, (bool, str)):
+        if kind == "float" and isinstance(value, numbers.Real):
+            return float(value)
+        if kind == "int" and isinstance(value, numbers.Integral):
+            return int(value)
+        if kind == "int" and isinstance(value, numbers.Real) and float(value).is_integer():
+            return int(value)
     if isinstance(value, TYPES[kind]) and not (kind != "bool" and isinstance(value, bool)):
         return value
     return _wrong(

@@ -156,3 +156,12 @@ def test_training_with_a_bad_setting_stops_before_it_starts(sample, tmp_path, ca
     error = capsys.readouterr().err
     assert error.startswith(f"tagger train: error: {setting.split('=')[0]} must be ") and error.count("\n") == 1
     assert not output.exists()
+
+
+def test_numpy_numbers_count_as_python_ones():
+    numpy = pytest.importorskip("numpy")
+    config = TaggerConfig(hidden=numpy.int64(64), lr=numpy.float32(0.5), lowercase=numpy.bool_(False))
+    assert (type(config.hidden), type(config.lr), config.lowercase) == (int, float, False)
+    assert json.loads(json.dumps(config.to_dict()))["hidden"] == 64
+    with pytest.raises(ConfigError, match="lowercase must be true or false, not 1"):
+        TaggerConfig(lowercase=numpy.int64(1))
