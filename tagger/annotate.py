@@ -587,7 +587,7 @@ def _check_done(state: dict, entries: Iterator[Callable[[], Document]]) -> None:
                 f"cannot --resume: document {done} of the inputs is no longer {state['last_id']!r}, "
                 "as when the run was interrupted; the inputs changed"
             )
-        state["windows"] = []
+        state["windows"] = [[done, None]]  # those documents, without a digest to check them by
         return
     read = 0
     for count, digest in state["windows"]:
@@ -597,7 +597,7 @@ def _check_done(state: dict, entries: Iterator[Callable[[], Document]]) -> None:
                 f"cannot --resume: the inputs now hold {read + len(documents)} documents, fewer than the {done} "
                 "annotated before the interruption; the inputs changed. Start again without --resume"
             )
-        if _digest(documents) != digest:
+        if digest is not None and _digest(documents) != digest:
             raise AnnotateError(
                 f"cannot --resume: documents {read + 1} to {read + count} of the inputs (ids {documents[0].id!r} to "
                 f"{documents[-1].id!r}) are not as they were when annotated; the inputs changed. "

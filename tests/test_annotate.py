@@ -251,6 +251,30 @@ def test_resume_refuses_a_changed_model_but_not_a_moved_one(model, texts, tmp_pa
     assert (summary.total.documents, summary.new.documents) == (6, 4)
 
 
+def test_a_progress_file_from_before_digests_resumes_and_resumes_again(model, texts, tmp_path):
+    write_jsonl(tmp_path / "docs.jsonl", [{"id": i, "text": t} for i, t in enumerate(texts[:8])])
+    inputs = [str(tmp_path / "docs.jsonl")]
+    annotate(Job(model, inputs, tmp_path / "whole.jsonl", window=2))
+    job = Job(model, inputs, tmp_path / "out.jsonl", window=2)
+
+    def stop_after(count):
+        def interrupt(summary):
+            if summary.total.documents >= count:
+                raise KeyboardInterrupt
+
+        return interrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        annotate(job, on_window=stop_after(2))
+    state = json.loads(job.progress_path.read_text())
+    del state["windows"], state["model_sha256"]  # as an earlier version wrote it
+    job.progress_path.write_text(json.dumps(state))
+    with pytest.raises(KeyboardInterrupt):
+        annotate(job, resume=True, on_window=stop_after(4))
+    assert annotate(job, resume=True).new.documents == 4
+    assert job.output.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
+
+
 def test_conll_brat_and_spacy_outputs_hold_the_same_entities(model, tagger, texts, tmp_path):
     documents = texts[:5] + ["Breast\ncancer\tand type 2\r\ndiabetes in mice.\n"]
     write_jsonl(tmp_path / "docs.jsonl", [{"id": f"dir/../d{i}", "text": t} for i, t in enumerate(documents)])
