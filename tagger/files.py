@@ -13,12 +13,14 @@ class OverwriteError(ValueError):
     """An output path that is, lies inside, or holds one of the command's inputs."""
 
 
-def refuse_overwrite(outputs: dict[str, str | Path | None], inputs: Iterable[str | Path | None]) -> None:
+def refuse_overwrite(
+    outputs: dict[str, str | Path | None], inputs: Iterable[str | Path | None], holds: bool = True
+) -> None:
     """Raise ``OverwriteError`` when writing an output could touch an input; call it before opening anything.
 
     ``outputs`` maps each output's option name (for the message) to its path. An output is refused when it is an
-    input (also through a symbolic or hard link), lies inside an input folder, or is a folder an input lies in.
-    ``None`` entries and ``-`` (standard input or output) are skipped.
+    input (also through a symbolic or hard link), lies inside an input folder, or (with ``holds``) is a folder an
+    input lies in. ``None`` entries and ``-`` (standard input or output) are skipped.
     """
     sources = [Path(path) for path in inputs if path is not None and str(path) != "-"]
     for option, output in outputs.items():
@@ -31,7 +33,7 @@ def refuse_overwrite(outputs: dict[str, str | Path | None], inputs: Iterable[str
                 raise OverwriteError(f"{option} {output} is the input {source}: refusing to write over it")
             if resolved.is_dir() and target.is_relative_to(resolved):
                 raise OverwriteError(f"{option} {output} lies inside the input folder {source}: choose a path outside it")
-            if resolved.is_relative_to(target):
+            if holds and resolved.is_relative_to(target):
                 raise OverwriteError(f"{option} {output} holds the input {source}: choose an output that does not")
 
 

@@ -227,7 +227,7 @@ def test_corpus_and_file_options_exclude_each_other_clearly(reviews, tmp_path, c
     with pytest.raises(SystemExit):
         parser().parse_args(["train", "--corpus", "ncbi-disease", "--train", str(reviews), "--output", "out"])
     assert "argument --train: not allowed with argument --corpus" in capsys.readouterr().err
-    assert main(["train", "--corpus", "ncbi-disease", "--dev", str(reviews), "--output", str(tmp_path)]) == 2
+    assert main(["train", "--corpus", "ncbi-disease", "--dev", str(reviews), "--output", str(tmp_path / "run")]) == 2
     assert capsys.readouterr().err.strip() == (
         "tagger train: error: --corpus ncbi-disease gives the splits; leave out --dev, "
         "or name every file with --train, --dev, --test instead of --corpus"

@@ -19,6 +19,7 @@ from .report import print_scores
 from .sources import add_corpus_options, add_reading_options, read_splits, refuse_overwriting_inputs
 
 logger = logging.getLogger("tagger")
+TRAINING_OUTPUTS = ("model", "refit", "checkpoint.pt", "log.jsonl", "learning-curve.png", "test-scores.json")
 
 
 def add_parser(commands) -> None:
@@ -100,7 +101,7 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    refuse_overwriting_inputs(args, {"--output": args.output})
+    refuse_overwriting_inputs(args, {"--output": args.output}, TRAINING_OUTPUTS)
     overrides = [f"epochs={args.epochs}"] if args.epochs is not None else []
     overrides += [f"seed={args.seed}"] if args.seed is not None else []
     overrides += [f"vectors={args.vectors.resolve()}"] if args.vectors else []

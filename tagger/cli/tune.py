@@ -26,6 +26,8 @@ from ..tuning import (
 from .sources import add_corpus_options, add_reading_options, refuse_overwriting_inputs
 from .train import read_config, read_train_dev_test
 
+TUNING_OUTPUTS = ("study.db", "trials", "trials.csv", "tuning.png", "best-config.json")
+
 DEFAULT_TRIALS = 20  # when neither --trials nor --timeout is given
 logger = logging.getLogger("tagger")
 
@@ -92,7 +94,7 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.verbose:
         optuna.logging.set_verbosity(optuna.logging.ERROR)  # we log each trial; a failure reaches us raised
-    refuse_overwriting_inputs(args, {"--output": args.output})
+    refuse_overwriting_inputs(args, {"--output": args.output}, TUNING_OUTPUTS)
     config = read_config(args, [f"epochs={args.epochs}"] if args.epochs is not None else [])
     if args.space:
         space = SearchSpace.from_file(args.space)
