@@ -39,6 +39,12 @@ class TaggerConfig:
     char_hidden: int = 50  # per direction for lstm, filters for cnn
     char_kernel: int = 3  # cnn window
     casing_dim: int = 8  # 0 turns the casing feature off
+    # character language model (Akbik et al. 2018), trained by `tagger lm train`
+    char_lm: str = ""  # LM directory, read only to build a model: the model keeps the LM's weights
+    char_lm_finetune: bool = False  # train the LM's weights with the tagger; else they stay as the LM had them
+    char_lm_dim: int = 0  # the LM's character embedding size, set from it when a model is built
+    char_lm_hidden: int = 0  # the LM's LSTM units per direction, set from it (0: no LM)
+    char_lm_layers: int = 1  # the LM's layers, set from it
     # encoder
     hidden: int = 200  # per direction
     layers: int = 1

@@ -54,6 +54,6 @@ def score(
 
 def evaluate(tagger, corpus: Corpus, mode: str = "default", batch_size: int = 256) -> tuple[dict, list[list[str]]]:
     """Score ``tagger`` on ``corpus`` in the corpus' own scheme; also return the predicted tags."""
-    predictions = tagger.predict([s.tokens for s in corpus], batch_size=batch_size, confidences=False)
+    predictions = tagger.predict(list(corpus), batch_size=batch_size, confidences=False)
     predicted = [convert(p.tags, corpus.scheme) for p in predictions]
     return score([s.tags for s in corpus], predicted, corpus.scheme, mode), predicted

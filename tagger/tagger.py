@@ -16,11 +16,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 
 from . import __version__
-from .batching import Encoder, length_batches
+from .batching import Encoded, Encoder, length_batches
 from .bilstm import upgrade_packed_names
 from .config import ConfigError, TaggerConfig
 from .corpus import Corpus, Sentence
+from .charlm import CharLM
 from .files import atomic_write
+from .lm_store import CharVocab, LMError, load_lm
 from .model import BiLSTMCRF
 from .schemes import allowed_transitions, check_scheme, from_spans, tags_for, to_spans
 from .vocab import CASINGS, Vocab, normalize_word
@@ -60,12 +62,21 @@ class Tagger:
     """
 
     def __init__(
-        self, config: TaggerConfig, words: Vocab, chars: Vocab, tags: Vocab, output_scheme: str, pretrained: int = 0
+        self,
+        config: TaggerConfig,
+        words: Vocab,
+        chars: Vocab,
+        tags: Vocab,
+        output_scheme: str,
+        pretrained: int = 0,
+        lm_chars: CharVocab | None = None,
     ):
         self.config = config
         self.output_scheme = check_scheme(output_scheme)
         self.pretrained = pretrained
-        self.encoder = Encoder(words, chars, tags, config.lowercase, config.normalize_digits)
+        if bool(config.char_lm_hidden) != (lm_chars is not None):
+            raise ConfigError("a character LM (char_lm_hidden) needs its character vocabulary, and only it")
+        self.encoder = Encoder(words, chars, tags, config.lowercase, config.normalize_digits, lm_chars)
         self.model = BiLSTMCRF(
             len(words),
             len(chars),
@@ -82,6 +93,11 @@ class Tagger:
             layers=config.layers,
             dropout=config.dropout,
             frozen_words=pretrained if config.freeze_vectors else 0,
+            lm_chars=len(lm_chars) if lm_chars else 0,
+            lm_dim=config.char_lm_dim,
+            lm_hidden=config.char_lm_hidden,
+            lm_layers=config.char_lm_layers,
+            lm_finetune=config.char_lm_finetune,
         )
 
     @property
@@ -98,26 +114,32 @@ class Tagger:
         ``config.vectors_keep`` words, join the word vocabulary with their vectors, and
         ``word_dim`` becomes the vectors' dimension. Otherwise nothing is taken from ``texts``.
         With ``config.init_from``, the tagger takes the embeddings, character encoder and
-        BiLSTM of that trained model (``transfer.transferred``).
+        BiLSTM of that trained model (``transfer.transferred``). With ``config.char_lm``, the
+        forward and backward LMs of that directory give each token their states, and the tagger
+        keeps their weights.
         """
         if config.init_from:
             from .transfer import transferred
 
             return transferred(cls.load(config.init_from), config, train)
         config, words, vectors = _word_vocabulary(config, train, texts)
+        config, lms = _char_lms(config)
         chars = Counter(c for s in train for token in s.tokens for c in token)
         tags = Vocab(tags_for(train.labels(), config.scheme))
         with torch.random.fork_rng():
             torch.manual_seed(config.seed)
-            tagger = cls(config, words, Vocab.build(chars), tags, train.scheme, len(vectors))
+            tagger = cls(config, words, Vocab.build(chars), tags, train.scheme, len(vectors), lms and lms[2])
             tagger.model.initialise(config.init)
             tagger.model.use_pretrained(vectors)
+        if lms:
+            tagger.model.char_lm.use_trained(lms[0], lms[1])
         return tagger
 
     def predict(
-        self, sentences: Sequence[Sequence[str]], batch_size: int = 128, confidences: bool = True
+        self, sentences: Sequence[Sequence[str] | Sentence], batch_size: int = 128, confidences: bool = True
     ) -> list[Prediction]:
-        """Tag token lists in length-sorted batches; results come back in input order."""
+        """Tag token lists (or ``Sentence``s, whose text a character LM reads as it is) in length-sorted batches;
+        results come back in input order."""
         self.model.eval()
         results = [Prediction([]) for _ in sentences]
         lengths = [len(s) for s in sentences]
@@ -127,7 +149,7 @@ class Tagger:
                 indices = [i for i in indices if lengths[i]]
                 if not indices:
                     continue
-                batch = self.encoder.collate([self.encoder.encode(sentences[i]) for i in indices])
+                batch = self.encoder.collate([self.encode(sentences[i]) for i in indices])
                 best, posteriors = self.model.decode(batch, with_posteriors=confidences)
                 paths = posteriors.along(best) if confidences else None
                 for row, (index, ids) in enumerate(zip(indices, best.tolist())):
@@ -144,12 +166,18 @@ class Tagger:
                     ]
         return results
 
+    def encode(self, sentence: Sequence[str] | Sentence, tags: Sequence[str] | None = None) -> Encoded:
+        """A token list, or a ``Sentence`` with the text and offsets a character LM reads, as ids."""
+        if isinstance(sentence, Sentence):
+            return self.encoder.encode(sentence.tokens, tags, sentence.text, sentence.offsets)
+        return self.encoder.encode(sentence, tags)
+
     def tag_text(self, text: str, batch_size: int = 128) -> list[dict]:
         """Entities in raw ``text`` as ``{start, end, label, text, score}`` character spans."""
         from .text import sentences
 
         split = sentences(text)
-        predictions = self.predict([s.tokens for s in split], batch_size)
+        predictions = self.predict(split, batch_size)
         return [span for sentence, prediction in zip(split, predictions) for span in char_spans(sentence, prediction)]
 
     @property
@@ -166,6 +194,8 @@ class Tagger:
         }
         vocab = {name: v.items for name, v in zip(("words", "chars", "tags"), self.vocabs)}
         vocab["pretrained"] = self.pretrained
+        if self.encoder.lm_vocab is not None:
+            vocab["lm_chars"] = self.encoder.lm_vocab.items
         weights = {name: tensor.detach().contiguous() for name, tensor in self.model.state_dict().items()}
         return meta, vocab, weights
 
@@ -181,9 +211,10 @@ class Tagger:
         try:
             config = TaggerConfig.from_dict(meta["config"])
             words, chars, tags = (Vocab(vocab[name]) for name in ("words", "chars", "tags"))
-            tagger = cls(config, words, chars, tags, meta["output_scheme"], vocab.get("pretrained", 0))
+            lm_chars = CharVocab(vocab["lm_chars"]) if "lm_chars" in vocab else None
+            tagger = cls(config, words, chars, tags, meta["output_scheme"], vocab.get("pretrained", 0), lm_chars)
             tagger.model.load_state_dict(upgrade_packed_names(weights) if version < 2 else weights)
-        except (KeyError, TypeError, ConfigError, RuntimeError, ValueError) as error:
+        except (KeyError, TypeError, ConfigError, LMError, RuntimeError, ValueError) as error:
             raise ModelError(f"{source}: incompatible or corrupt model ({type(error).__name__}: {error})") from None
         tagger.model.eval()
         return tagger
@@ -240,6 +271,23 @@ def _word_vocabulary(
         table, tokens, other, config.lowercase, config.normalize_digits, config.min_word_count
     )
     return config, words, vectors
+
+
+def _char_lms(config: TaggerConfig) -> tuple[TaggerConfig, tuple[CharLM, CharLM, CharVocab] | None]:
+    """The config with the architecture of ``config.char_lm`` set, and its forward LM, backward LM and vocabulary."""
+    if not config.char_lm:
+        return config, None
+    forward_lm, vocab, _ = load_lm(Path(config.char_lm), "forward")
+    backward_lm, backward_vocab, _ = load_lm(Path(config.char_lm), "backward")
+    shape = (forward_lm.embed.embedding_dim, forward_lm.hidden, forward_lm.lstm.num_layers)
+    if vocab.items != backward_vocab.items or shape != (
+        backward_lm.embed.embedding_dim,
+        backward_lm.hidden,
+        backward_lm.lstm.num_layers,
+    ):
+        raise LMError(f"{config.char_lm}: its forward and backward LMs differ in characters or architecture")
+    config = replace(config, char_lm_dim=shape[0], char_lm_hidden=shape[1], char_lm_layers=shape[2])
+    return config, (forward_lm, backward_lm, vocab)
 
 
 def char_spans(sentence: Sentence, prediction: Prediction) -> list[dict]:

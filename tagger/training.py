@@ -115,7 +115,7 @@ class Trainer:
             *callbacks,
         ]
         model_scheme = train.in_scheme(self.config.scheme)
-        self.train = [tagger.encoder.encode(s.tokens, s.tags) for s in model_scheme]
+        self.train = [tagger.encode(s, s.tags) for s in model_scheme]
         self.singletons = _singletons(train, tagger)
         groups = _parameter_groups(tagger.model, self.config)
         if self.config.optimizer == "sgd":

@@ -11,16 +11,18 @@ from ..catalogue import CatalogueError
 from ..config import ConfigError
 from ..corpus import CorpusFormatError
 from ..files import OverwriteError
+from ..lm_store import LMError
 from ..schemes import SchemeError
 from ..tagger import ModelError
 from ..vectors import VectorsError
-from . import annotate, corpora, embeddings, evaluate, predict, spacy_export, train, tune
+from . import annotate, corpora, embeddings, evaluate, lm, predict, spacy_export, train, tune
 
-COMMANDS = (train, tune, evaluate, predict, annotate, corpora, spacy_export, embeddings)
+COMMANDS = (train, tune, evaluate, predict, annotate, corpora, spacy_export, embeddings, lm)
 USER_ERRORS = (
     CatalogueError,
     ConfigError,
     CorpusFormatError,
+    LMError,
     ModelError,
     OverwriteError,
     SchemeError,

@@ -101,7 +101,7 @@ def read_splits(args: argparse.Namespace, *splits: str) -> dict[str, Corpus | No
     return {split: read(args, paths[split], entry) if split in paths else None for split in splits}
 
 
-INPUT_OPTIONS = ("train", "dev", "test", "data", "config", "vectors", "init_from", "space", "input", "model")
+INPUT_OPTIONS = ("train", "dev", "test", "data", "config", "vectors", "char_lm", "init_from", "space", "input", "model")
 
 
 def refuse_overwriting_inputs(

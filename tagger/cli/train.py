@@ -70,6 +70,18 @@ def add_parser(commands) -> None:
         "beyond --train, --dev and --test finds them; each costs a row in the model (config: vectors_keep)",
     )
     parser.add_argument(
+        "--char-lm",
+        type=Path,
+        metavar="DIR",
+        help="a character LM directory (tagger lm train): each token also gets the forward LM's state after its "
+        "last character and the backward LM's before its first. The model keeps the LM's weights (config: char_lm)",
+    )
+    parser.add_argument(
+        "--char-lm-finetune",
+        action="store_true",
+        help="train the character LM's weights with the tagger; by default they stay fixed (config: char_lm_finetune)",
+    )
+    parser.add_argument(
         "--init-from",
         type=Path,
         metavar="MODEL",
@@ -108,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     overrides += [f"vectors_format={args.vectors_format}"] if args.vectors_format else []
     overrides += ["freeze_vectors=true"] if args.freeze_vectors else []
     overrides += [f"vectors_keep={args.vectors_keep}"] if args.vectors_keep is not None else []
+    overrides += [f"char_lm={args.char_lm.resolve()}"] if args.char_lm else []
+    overrides += ["char_lm_finetune=true"] if args.char_lm_finetune else []
     overrides += [f"init_from={args.init_from.resolve()}"] if args.init_from else []
     overrides += [f"freeze={args.freeze}"] if args.freeze is not None else []
     overrides += [f"unfreeze_after={args.unfreeze_after}"] if args.unfreeze_after is not None else []
