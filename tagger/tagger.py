@@ -97,21 +97,36 @@ class Tagger:
         tagged, such as dev and test) that have a pretrained vector, and the table's first
         ``config.vectors_keep`` words, join the word vocabulary with their vectors, and
         ``word_dim`` becomes the vectors' dimension. Otherwise nothing is taken from ``texts``.
-        With ``config.init_from``, the tagger takes the embeddings, character encoder and
-        BiLSTM of that trained model (``transfer.transferred``).
+        A config with ``init_from`` is built by ``transfer.build``, which starts from that model.
         """
         if config.init_from:
-            from .transfer import transferred
-
-            return transferred(cls.load(config.init_from), config, train)
+            raise ConfigError("Tagger.build makes a model from scratch; build a config with init_from by transfer.build")
         config, words, vectors = _word_vocabulary(config, train, texts)
         chars = Counter(c for s in train for token in s.tokens for c in token)
         tags = Vocab(tags_for(train.labels(), config.scheme))
+        return cls.fresh(config, words, Vocab.build(chars), tags, train.scheme, len(vectors), vectors)
+
+    @classmethod
+    def fresh(
+        cls,
+        config: TaggerConfig,
+        words: Vocab,
+        chars: Vocab,
+        tags: Vocab,
+        output_scheme: str,
+        pretrained: int = 0,
+        vectors: torch.Tensor | None = None,
+    ) -> "Tagger":
+        """A tagger over these vocabularies with weights drawn by ``config.init`` from ``config.seed``.
+
+        ``vectors`` (n × word_dim), if given, become the last n word rows.
+        """
         with torch.random.fork_rng():
             torch.manual_seed(config.seed)
-            tagger = cls(config, words, Vocab.build(chars), tags, train.scheme, len(vectors))
-            tagger.model.initialise(config.init)
-            tagger.model.use_pretrained(vectors)
+            tagger = cls(config, words, chars, tags, output_scheme, pretrained)
+            tagger.model.initialise(config.init, config.init_scale, config.forget_bias)
+            if vectors is not None:
+                tagger.model.use_pretrained(vectors)
         return tagger
 
     def predict(

@@ -10,7 +10,8 @@ import torch
 from tagger import Tagger, TaggerConfig
 from tagger.corpus import Corpus
 from tagger.formats import read_corpus
-from tagger.training import Callback, Trainer
+from tagger.callbacks import Callback, standard
+from tagger.training import Trainer
 
 FAST = dict(word_dim=50, char_dim=16, char_hidden=16, hidden=64)
 
@@ -42,11 +43,10 @@ class Interrupt(Callback):
 def _train(sample, output, callbacks=(), resume=False):
     train, dev = read_corpus(sample / "train.tsv"), read_corpus(sample / "dev.tsv")
     if resume:
-        trainer = Trainer.resume(output, train, dev, callbacks)
+        trainer = Trainer.resume(output, train, dev, [*standard(output), *callbacks])
     else:
-        trainer = Trainer(
-            Tagger.build(TaggerConfig(**FAST, epochs=4, patience=10), train), train, dev, output, callbacks
-        )
+        config = TaggerConfig(**FAST, epochs=4, patience=10)
+        trainer = Trainer(Tagger.build(config, train), train, dev, output, [*standard(output), *callbacks])
     return trainer, trainer.fit()
 
 
