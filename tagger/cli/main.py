@@ -13,14 +13,16 @@ from ..corpus import CorpusFormatError
 from ..files import OverwriteError
 from ..schemes import SchemeError
 from ..tagger import ModelError
+from ..training import DivergedError
 from ..vectors import VectorsError
-from . import annotate, corpora, embeddings, evaluate, predict, spacy_export, train, tune
+from . import annotate, corpora, embeddings, evaluate, lr_find, predict, spacy_export, train, tune
 
-COMMANDS = (train, tune, evaluate, predict, annotate, corpora, spacy_export, embeddings)
+COMMANDS = (train, tune, lr_find, evaluate, predict, annotate, corpora, spacy_export, embeddings)
 USER_ERRORS = (
     CatalogueError,
     ConfigError,
     CorpusFormatError,
+    DivergedError,
     ModelError,
     OverwriteError,
     SchemeError,
