@@ -46,6 +46,7 @@ DEFAULT_SPACE = {
     "clip_grad_norm": {"low": 1.0, "high": 10.0, "log": True},
 }
 PRUNE_AFTER_TRIALS, PRUNE_FROM_EPOCH = 5, 2  # the median pruner's warm-up
+STARTUP_TRIALS = 10  # random trials before TPE or the Gaussian process model the results (Optuna's default)
 MIN_TRIALS_FOR_IMPORTANCE = 4  # completed trials before importances are estimated
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # the trials that count toward a budget
 
@@ -195,9 +196,9 @@ def open_study(storage: str, name: str, sampler: str, space: SearchSpace, base: 
     elif sampler == "gp":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.sampler = optuna.samplers.GPSampler(seed=seed)  # Gaussian process, expected improvement
+            study.sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=STARTUP_TRIALS)  # expected improvement
     else:
-        study.sampler = optuna.samplers.TPESampler(seed=seed)
+        study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=STARTUP_TRIALS)
     return study
 
 
