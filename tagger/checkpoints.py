@@ -53,7 +53,7 @@ def read(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = str(error).strip().split(". ")[0].splitlines()[0] if str(error).strip() else type(error).__name__
         empty = "empty" if path.stat().st_size == 0 else "truncated or not a checkpoint"
         raise CheckpointError(f"{path}: cannot read the checkpoint ({empty}: {reason}); {hint}") from None
     if not isinstance(state, dict) or state.get("format") not in (1, FORMAT):

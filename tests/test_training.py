@@ -11,7 +11,7 @@ from tagger import Tagger, TaggerConfig
 from tagger.corpus import Corpus
 from tagger.formats import read_corpus
 from tagger.callbacks import Callback, standard
-from tagger.training import Trainer
+from tagger.training import DivergedError, Trainer
 
 FAST = dict(word_dim=50, char_dim=16, char_hidden=16, hidden=64)
 
@@ -97,3 +97,53 @@ def test_resume_after_an_interruption_continues_where_it_stopped(sample, tmp_pat
 def test_resume_without_a_checkpoint_says_so(sample, tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         _train(sample, tmp_path, resume=True)
+
+
+TINY = dict(word_dim=16, char_dim=8, char_hidden=8, hidden=16, batch_size=8)
+
+
+class Poison(Callback):
+    """Turns the projection's bias to NaN after the first step of epoch ``epoch``: the next loss is NaN."""
+
+    def __init__(self, epoch: int):
+        self.epoch, self.steps = epoch, 0
+
+    def on_batch_end(self, trainer, loss, sentences):
+        if trainer.epoch == self.epoch:
+            self.steps += 1
+            if self.steps == 1:
+                with torch.no_grad():
+                    trainer.tagger.model.project.bias.fill_(float("nan"))
+
+
+def test_a_nan_loss_stops_training_naming_epoch_and_step_and_keeps_the_best_model(sample, tmp_path):
+    train, dev = read_corpus(sample / "dev.tsv"), read_corpus(sample / "test.tsv")
+    callbacks = [*standard(tmp_path), Poison(epoch=2)]
+    trainer = Trainer(Tagger.build(TaggerConfig(**TINY, epochs=3), train), train, dev, tmp_path, callbacks)
+    with pytest.raises(DivergedError, match=r"epoch 2, step 2 of \d+: the loss is nan; training stopped") as caught:
+        trainer.fit()
+    assert "the checkpoint of epoch 1" in str(caught.value) and "the best model, of epoch 1" in str(caught.value)
+    model = Tagger.load(tmp_path / "model")
+    assert all(torch.isfinite(p).all() for p in model.model.parameters())
+    assert model.predict([["a", "test"]])[0].tags
+    assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 1
+    resumed = Trainer.resume(tmp_path, train, dev)
+    assert resumed.epoch == 1
+
+
+@pytest.mark.parametrize("clip, clipped", [(1e-6, "all"), (0.0, "none")])
+def test_the_log_records_gradient_norms_and_clipping(sample, tmp_path, clip, clipped):
+    train = read_corpus(sample / "dev.tsv")
+    config = TaggerConfig(**TINY, epochs=2, clip_grad_norm=clip)
+    Trainer(Tagger.build(config, train), train, None, tmp_path).fit()
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    for record in log:
+        assert 0 < record["grad_norm_mean"] <= record["grad_norm_max"]
+        assert record["clipped_steps"] == (record["steps"] if clipped == "all" else 0) and record["steps"] > 0
+    assert (tmp_path / "learning-curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_trainer_runs_only_the_callbacks_it_is_given(sample, tmp_path):
+    train = read_corpus(sample / "dev.tsv")
+    Trainer(Tagger.build(TaggerConfig(**TINY, epochs=1), train), train, None, tmp_path, []).fit()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model"]
