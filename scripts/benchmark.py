@@ -429,7 +429,8 @@ def optimiser_tables(folder: Path) -> list[str]:
         for r in studies:
             curve = r["best_so_far"]
             after = " / ".join(f"{curve[min(n, len(curve)) - 1]:.4f}" for n in (5, 10, len(curve)))
-            values = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in r["best_params"].items())
+            params = r["best_params"].items()
+            values = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params)
             lines.append(
                 f"| {dated(r)} | {r['corpus']} | {r['sampler']} | {len(curve)} | {r['requested_config']['epochs']} | "
                 f"{after} | {values} |"

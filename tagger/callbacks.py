@@ -51,7 +51,7 @@ class Callback:
 
 
 def standard(output: str | Path) -> list[Callback]:
-    """``tagger train``'s callbacks: checkpoint, early stopping, ``log.jsonl`` and ``learning-curve.png`` in ``output``."""
+    """``tagger train``'s callbacks: checkpoint, early stopping, ``log.jsonl`` and ``learning-curve.png`` in output."""
     output = Path(output)
     return [Checkpoint(), EarlyStopping(), JsonLog(output / "log.jsonl"), LearningCurve(output / "learning-curve.png")]
 

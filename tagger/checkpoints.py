@@ -15,6 +15,7 @@ from typing import Any, Iterable
 
 import torch
 
+from .config import TaggerConfig
 from .corpus import Sentence
 from .files import atomic_write, remove_temporaries
 from .tagger import ModelError
@@ -95,12 +96,9 @@ def resumed_config(path: Path, recorded: dict[str, Any], settings: dict[str, Any
     value is refused, except ``derived`` keys (those the build takes from elsewhere, such as
     ``word_dim`` from the vectors), which had no effect in the first run either.
     """
+    recorded = TaggerConfig.from_dict(recorded).to_dict()  # keys added since, and old values, as they read now
     ignored = set(derived)
-    changed = {
-        key: value
-        for key, value in settings.items()
-        if key not in ignored and key in recorded and recorded[key] != value
-    }
+    changed = {key: value for key, value in settings.items() if key not in ignored and recorded[key] != value}
     refused = {key: value for key, value in changed.items() if key not in RESUMABLE}
     if refused:
         listed = ", ".join(f"{key} {recorded[key]!r} → {value!r}" for key, value in sorted(refused.items()))

@@ -49,7 +49,7 @@ class BiLSTMCRF(nn.Module):
         self.crf = ConstrainedCRF(num_tags, constraints)
 
     def initialise(self, scheme: str, scale: float = 0.05, forget_bias: float = 0.0) -> None:
-        """Redraw weight matrices (the CRF's aside) by ``scheme`` and set LSTM forget-gate biases (``initialisation``)."""
+        """Redraw weight matrices (the CRF's aside) by ``scheme``, set LSTM forget-gate biases (``initialisation``)."""
         initialise(self, scheme, scale, forget_bias, skip="crf.")
 
     def use_pretrained(self, vectors: torch.Tensor) -> None:

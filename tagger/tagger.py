@@ -100,7 +100,7 @@ class Tagger:
         A config with ``init_from`` is built by ``transfer.build``, which starts from that model.
         """
         if config.init_from:
-            raise ConfigError("Tagger.build makes a model from scratch; build a config with init_from by transfer.build")
+            raise ConfigError("Tagger.build makes models from scratch; build a config with init_from by transfer.build")
         config, words, vectors = _word_vocabulary(config, train, texts)
         chars = Counter(c for s in train for token in s.tokens for c in token)
         tags = Vocab(tags_for(train.labels(), config.scheme))

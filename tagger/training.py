@@ -148,7 +148,8 @@ class Trainer:
         else:
             torch.set_rng_state(self.torch_rng)
         self.stopped_because = None
-        for path in (self.checkpoint_path, *(self.model_dir / name for name in (CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE))):
+        model_files = [self.model_dir / name for name in (CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE)]
+        for path in (self.checkpoint_path, *model_files):
             checkpoints.clean(path)
         for callback in self.callbacks:
             callback.on_train_begin(self)

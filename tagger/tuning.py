@@ -196,7 +196,8 @@ def open_study(storage: str, name: str, sampler: str, space: SearchSpace, base: 
     elif sampler == "gp":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=STARTUP_TRIALS)  # expected improvement
+            # a Gaussian process; the next trial maximises its expected improvement
+            study.sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=STARTUP_TRIALS)
     else:
         study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=STARTUP_TRIALS)
     return study
@@ -220,7 +221,10 @@ def enqueue(study: optuna.Study, space: SearchSpace, base: TaggerConfig, path: s
     params = {name: getattr(config, name) for name in values if name in searched}
     for name, value in params.items():
         dimension = searched[name]
-        inside = value in dimension.choices if dimension.choices is not None else dimension.low <= value <= dimension.high
+        if dimension.choices is not None:
+            inside = value in dimension.choices
+        else:
+            inside = dimension.low <= value <= dimension.high
         if not inside:
             span = dimension.choices if dimension.choices is not None else f"{dimension.low} to {dimension.high}"
             raise ConfigError(f"{path}: {name}={value!r} lies outside the search space ({span})")
@@ -284,7 +288,8 @@ def tune(
         config = TaggerConfig.from_dict(base.to_dict() | space.suggest(trial))
         folder = output / "trials" / f"{trial.number:04d}"
         chosen = [EarlyStopping(), JsonLog(folder / "log.jsonl"), LearningCurve(folder / "learning-curve.png")]
-        trainer = Trainer(build(config, train, texts), train, dev, folder, [*chosen, *callbacks, PruneWeakTrials(trial)])
+        chosen += [*callbacks, PruneWeakTrials(trial)]
+        trainer = Trainer(build(config, train, texts), train, dev, folder, chosen)
         try:
             return trainer.fit().best_dev_f1
         except DivergedError as error:

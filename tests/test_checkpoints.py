@@ -1,4 +1,4 @@
-"""Checkpoints: unreadable ones are a clear error, stale temporaries go, a resume on other data or settings is refused."""
+"""Checkpoints: unreadable ones are a clear error, stale temporaries go, a resume on other data or settings fails."""
 
 from __future__ import annotations
 

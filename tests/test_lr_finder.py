@@ -26,8 +26,8 @@ def test_lr_find_suggests_a_rate_in_its_range_and_plots_the_curve(sample, tmp_pa
 
 
 def test_train_with_lr_auto_trains_at_the_suggestion(sample, tmp_path):
-    command = ["train", "--train", str(sample / "dev.tsv"), "--dev", str(sample / "test.tsv"), "--output", str(tmp_path)]
-    command += [*TINY, "--set", "lr=auto", "--no-progress"]
+    command = ["train", "--train", str(sample / "dev.tsv"), "--dev", str(sample / "test.tsv")]
+    command += ["--output", str(tmp_path), *TINY, "--set", "lr=auto", "--no-progress"]
     assert main([*command, "--epochs", "1"]) == 0
     suggested = json.loads((tmp_path / "lr-find.json").read_text())["suggested_lr"]
     assert Tagger.load(tmp_path / "model").config.lr == suggested

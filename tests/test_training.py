@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -147,3 +148,14 @@ def test_a_trainer_runs_only_the_callbacks_it_is_given(sample, tmp_path):
     train = read_corpus(sample / "dev.tsv")
     Trainer(Tagger.build(TaggerConfig(**TINY, epochs=1), train), train, None, tmp_path, []).fit()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["model"]
+
+
+def test_a_diverging_run_on_the_command_line_is_one_error_line(sample, tmp_path, capsys):
+    from tagger.cli.main import main
+
+    command = ["train", "--train", str(sample / "dev.tsv"), "--output", str(tmp_path), "--no-progress"]
+    settings = ["--set", "optimizer=sgd", "--set", "lr=1e38", "--set", "clip_grad_norm=0", "--set", "hidden=16"]
+    assert main([*command, *settings, "--epochs", "2"]) == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert re.match(r"tagger train: error: epoch 1, step \d+ of \d+: the (loss|gradient norm) is (nan|inf)", error)
+    assert not (tmp_path / "model").exists()

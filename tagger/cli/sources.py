@@ -105,5 +105,4 @@ INPUT_OPTIONS = ("train", "dev", "test", "data", "config", "vectors", "init_from
 
 def refuse_overwriting_inputs(args: argparse.Namespace, outputs: dict[str, Path | None]) -> None:
     """``OverwriteError`` when one of ``outputs`` is, holds or lies inside a file or folder the command reads."""
-    inputs = [getattr(args, name) for name in INPUT_OPTIONS if isinstance(getattr(args, name, None), Path)]
-    refuse_overwrite(outputs, inputs + list(getattr(args, "enqueue", [])))
+    refuse_overwrite(outputs, [getattr(args, name) for name in INPUT_OPTIONS if isinstance(getattr(args, name, None), Path)])

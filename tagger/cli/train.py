@@ -223,10 +223,14 @@ class EpochReport(Callback):
             dev = f"dev P {record.dev_precision:.4f} R {record.dev_recall:.4f} F1 {record.dev_f1:.4f}"
             dev += " *" if improved else ""
         logger.info(
-            "epoch %3d  loss %.4f  %s  %.1fs (%.0f sent/s)",
+            "epoch %3d  loss %.4f  %s  %.1fs (%.0f sent/s)  gradient norm %.3g (max %.3g), clipped %d of %d steps",
             record.epoch,
             record.loss,
             dev,
             record.seconds,
             record.sentences_per_second,
+            record.grad_norm_mean,
+            record.grad_norm_max,
+            record.clipped_steps,
+            record.steps,
         )
