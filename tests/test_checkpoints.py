@@ -79,3 +79,15 @@ def test_resume_refuses_other_data(run, sample, tmp_path, capsys):
     other = [part if part != str(sample / "dev.tsv") else str(sample / "test.tsv") for part in command]
     assert main([*other, "--epochs", "2", "--resume"]) == 2
     assert "the training data differ from the checkpoint's" in capsys.readouterr().err
+
+
+def test_a_checkpoint_of_format_1_still_resumes(run, tmp_path, caplog):
+    copy, command = _copy(run, tmp_path)
+    state = torch.load(copy / "checkpoint.pt", weights_only=True)
+    best = state.pop("best")
+    del state["fingerprints"]
+    state |= {"format": 1, "stopper": {"patience": 8, "best_f1": best["f1"], "best_epoch": best["epoch"], "waited": 0}}
+    torch.save(state, copy / "checkpoint.pt")
+    assert main([*command, "--epochs", "2", "--resume"]) == 0
+    assert "predates data fingerprints" in caplog.text
+    assert [json.loads(line)["epoch"] for line in (copy / "log.jsonl").read_text().splitlines()] == [1, 2]
