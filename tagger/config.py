@@ -9,8 +9,21 @@ from pathlib import Path
 from typing import Any
 
 CHAR_ENCODERS = ("lstm", "cnn", "none")
-OPTIMIZERS = ("adam", "sgd")
-INITIALISATIONS = ("default", "xavier", "orthogonal")
+OPTIMIZERS = ("sgd", "rmsprop", "adagrad", "adadelta", "adam", "adamw", "adamax", "nadam")  # torch's
+INITIALISATIONS = (
+    "default",  # torch's own
+    "uniform",
+    "normal",
+    "lecun_uniform",
+    "lecun_normal",
+    "glorot_uniform",
+    "glorot_normal",
+    "he_uniform",
+    "he_normal",
+    "orthogonal",  # orthogonal recurrent matrices, glorot_uniform for the rest
+)
+REFUSED_INITIALISATIONS = ("zeros", "zero", "constant")  # every unit would stay identical
+LEGACY_VALUES = {"init": {"xavier": "glorot_uniform"}}  # values of older config files, and what they mean now
 VECTOR_FORMATS = ("auto", "word2vec", "word2vec-binary", "glove", "fasttext", "spacy")
 TRANSFERRED_PARTS = ("embeddings", "chars", "encoder")  # what a model takes from init_from, and may freeze
 
@@ -49,14 +62,23 @@ class TaggerConfig:
     hidden: int = 200  # per direction
     layers: int = 1
     dropout: float = 0.5
-    init: str = "default"  # default, xavier or orthogonal
+    init: str = "default"  # of weight matrices (the CRF's aside): default (torch's) or one of INITIALISATIONS
+    init_scale: float = 0.05  # uniform: U(-scale, scale); normal: N(0, scale²)
+    forget_bias: float = 0.0  # LSTM forget-gate bias at the start (1.0: Jozefowicz et al. 2015); 0 keeps torch's
     scheme: str = "IOBES"  # scheme the model is trained in
     # training
-    optimizer: str = "adam"
-    lr: float = 0.002
-    momentum: float = 0.9  # sgd
+    optimizer: str = "adam"  # one of OPTIMIZERS
+    lr: float = 0.002  # tagger train --set lr=auto runs tagger lr-find first and takes its suggestion
+    momentum: float = 0.9  # sgd, rmsprop
+    nesterov: bool = False  # sgd: Nesterov momentum
+    beta1: float = 0.9  # adam, adamw, adamax, nadam: decay of the gradient's running mean
+    beta2: float = 0.999  # adam, adamw, adamax, nadam: decay of the squared gradient's running mean
+    amsgrad: bool = False  # adam, adamw
+    rho: float = 0.9  # adadelta: decay of the running averages
+    rmsprop_alpha: float = 0.99  # rmsprop: decay of the squared gradient's running mean
+    eps: float = 0.0  # added to denominators; 0 keeps torch's default for the optimiser
     lr_decay: float = 0.0  # lr / (1 + lr_decay * epoch), as in Ma & Hovy
-    weight_decay: float = 0.0
+    weight_decay: float = 0.0  # L2 penalty; adamw's is decoupled from the gradient (Loshchilov & Hutter)
     clip_grad_norm: float = 5.0  # 0 turns clipping off
     batch_size: int = 32
     epochs: int = 50
@@ -77,6 +99,11 @@ class TaggerConfig:
             "init": INITIALISATIONS,
             "vectors_format": VECTOR_FORMATS,
         }
+        if self.init in REFUSED_INITIALISATIONS or (self.init in ("uniform", "normal") and self.init_scale == 0):
+            raise ConfigError(
+                f"init {self.init} (init_scale {self.init_scale}) is refused: with all-zero weights every unit of a "
+                "layer gets the same gradient and stays identical to the others"
+            )
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
@@ -120,6 +147,7 @@ class TaggerConfig:
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ConfigError(f"unknown config keys: {', '.join(unknown)}; known keys: {', '.join(known)}")
+        values = {name: LEGACY_VALUES.get(name, {}).get(value, value) for name, value in values.items()}
         return cls(**{name: _coerce(known[name], value) for name, value in values.items()})
 
     @classmethod

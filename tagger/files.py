@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 from pathlib import Path
@@ -78,3 +79,13 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def remove_temporaries(path: str | Path) -> list[Path]:
+    """Delete the temporary files that interrupted ``atomic_write``s of ``path`` left beside it; return them."""
+    path = Path(path)
+    stale = sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp")) if path.parent.is_dir() else []
+    for temporary in stale:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+    return stale

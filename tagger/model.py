@@ -12,6 +12,7 @@ from .bilstm import BiLSTM
 from .charlm import CharLMFeatures
 from .crf import ConstrainedCRF, Posteriors
 from .embeddings import FixedTailEmbedding, char_encoder, word_embedding
+from .initialisation import initialise
 
 PART_MODULES = {"embeddings": ("words", "casing"), "chars": ("chars",), "encoder": ("encoder",)}
 
@@ -57,21 +58,9 @@ class BiLSTMCRF(nn.Module):
         self.project = nn.Linear(self.encoder.output_dim, num_tags)
         self.crf = ConstrainedCRF(num_tags, constraints)
 
-    def initialise(self, scheme: str) -> None:
-        """Re-initialise weight matrices (the CRF's aside); ``default`` keeps torch's.
-
-        ``xavier``: Glorot-uniform everywhere; ``orthogonal``: orthogonal recurrent
-        matrices, Glorot-uniform for the rest.
-        """
-        if scheme == "default":
-            return
-        for name, parameter in self.named_parameters():
-            if parameter.dim() < 2 or name.startswith(("crf.", "char_lm.")):
-                continue
-            if scheme == "orthogonal" and ".weight_hh" in name:
-                nn.init.orthogonal_(parameter)
-            else:
-                nn.init.xavier_uniform_(parameter)
+    def initialise(self, scheme: str, scale: float = 0.05, forget_bias: float = 0.0) -> None:
+        """Redraw weight matrices (the CRF's and character LM's aside) by ``scheme``, set LSTM forget-gate biases (``initialisation``)."""
+        initialise(self, scheme, scale, forget_bias, skip=("crf.", "char_lm."))
 
     def use_pretrained(self, vectors: torch.Tensor) -> None:
         """Set the last rows of the word table to ``vectors`` (pretrained, n × word_dim).

@@ -113,26 +113,44 @@ class Tagger:
         tagged, such as dev and test) that have a pretrained vector, and the table's first
         ``config.vectors_keep`` words, join the word vocabulary with their vectors, and
         ``word_dim`` becomes the vectors' dimension. Otherwise nothing is taken from ``texts``.
-        With ``config.init_from``, the tagger takes the embeddings, character encoder and
-        BiLSTM of that trained model (``transfer.transferred``). With ``config.char_lm``, the
-        forward and backward LMs of that directory give each token their states, and the tagger
-        keeps their weights.
+        With ``config.char_lm``, the forward and backward LMs of that directory give each token
+        their states, and the tagger keeps their weights. A config with ``init_from`` is built by
+        ``transfer.build``, which starts from that model.
         """
         if config.init_from:
-            from .transfer import transferred
-
-            return transferred(cls.load(config.init_from), config, train)
+            raise ConfigError("Tagger.build makes models from scratch; build a config with init_from by transfer.build")
         config, words, vectors = _word_vocabulary(config, train, texts)
         config, lms = _char_lms(config)
         chars = Counter(c for s in train for token in s.tokens for c in token)
         tags = Vocab(tags_for(train.labels(), config.scheme))
-        with torch.random.fork_rng():
-            torch.manual_seed(config.seed)
-            tagger = cls(config, words, Vocab.build(chars), tags, train.scheme, len(vectors), lms and lms[2])
-            tagger.model.initialise(config.init)
-            tagger.model.use_pretrained(vectors)
+        tagger = cls.fresh(config, words, Vocab.build(chars), tags, train.scheme, len(vectors), vectors, lms and lms[2])
         if lms:
             tagger.model.char_lm.use_trained(lms[0], lms[1])
+        return tagger
+
+    @classmethod
+    def fresh(
+        cls,
+        config: TaggerConfig,
+        words: Vocab,
+        chars: Vocab,
+        tags: Vocab,
+        output_scheme: str,
+        pretrained: int = 0,
+        vectors: torch.Tensor | None = None,
+        lm_chars: CharVocab | None = None,
+    ) -> "Tagger":
+        """A tagger over these vocabularies with weights drawn by ``config.init`` from ``config.seed``.
+
+        ``vectors`` (n × word_dim), if given, become the last n word rows; ``lm_chars`` is the vocabulary of a
+        character LM (``config.char_lm_hidden``), whose weights the caller sets.
+        """
+        with torch.random.fork_rng():
+            torch.manual_seed(config.seed)
+            tagger = cls(config, words, chars, tags, output_scheme, pretrained, lm_chars)
+            tagger.model.initialise(config.init, config.init_scale, config.forget_bias)
+            if vectors is not None:
+                tagger.model.use_pretrained(vectors)
         return tagger
 
     def predict(

@@ -11,12 +11,13 @@ from pathlib import Path
 import optuna
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from ..training import ProgressBar
+from ..callbacks import ProgressBar
 from ..tuning import (
     DEFAULT_SPACE,
     SAMPLERS,
     SearchSpace,
     describe,
+    enqueue,
     finished,
     importances,
     open_study,
@@ -80,8 +81,17 @@ def add_parser(commands) -> None:
         "--sampler",
         choices=SAMPLERS,
         default="tpe",
-        help="how trials choose their values: Optuna's TPE, at random, or every combination of a grid "
-        "(default: %(default)s)",
+        help="how trials choose their values: Optuna's TPE, a Gaussian process with expected improvement (gp; "
+        "Optuna's GPSampler), at random, or every combination of a grid (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--enqueue",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="CONFIG",
+        help="a JSON config (a hand-tuned one, or a model's config.json) whose searched keys the study tries "
+        "first, before the sampler's; may repeat. A rerun does not queue it again",
     )
     parser.add_argument("--config", type=Path, help="JSON config file the trials start from (a model's config.json)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
@@ -105,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
     args.output.mkdir(parents=True, exist_ok=True)
     storage = args.storage or f"sqlite:///{(args.output / 'study.db').resolve()}"
     study = open_study(storage, args.study_name, args.sampler, space, config)
+    for path in args.enqueue:
+        logger.info("queued %s: %s", path, enqueue(study, space, config, path))
     trials = DEFAULT_TRIALS if args.trials is None and args.timeout is None else args.trials
     logger.info(
         "study %r in %s: %d trials finished so far; train %d sentences, dev %d",
