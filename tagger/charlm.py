@@ -43,8 +43,12 @@ class CharLMFeatures(nn.Module):
     """Per token: the forward LM's state after its last character and the backward LM's before its first.
 
     Each sentence is read as its own text between two ``BOUNDARY`` characters: the forward LM
-    left to right, the backward LM right to left (the order it was trained in).
+    left to right, the backward LM right to left (the order it was trained in). A frozen LM's
+    features of a sentence never change, so they are remembered (up to ``cache_tokens`` tokens'
+    worth, in training and in inference apart) and each sentence is read once, not once an epoch.
     """
+
+    cache_tokens = 1_000_000  # per cache; emptied when full
 
     def __init__(self, num_chars: int, char_dim: int, hidden: int, layers: int, finetune: bool = False):
         super().__init__()
@@ -52,6 +56,7 @@ class CharLMFeatures(nn.Module):
         self.backward_lm = CharLM(num_chars, char_dim, hidden, layers, predicts=False)
         self.finetune = finetune
         self.output_dim = 2 * hidden
+        self._caches: dict[bool, dict[tuple, torch.Tensor]] = {False: {}, True: {}}  # by inference mode
         if not finetune:
             self.requires_grad_(False)
 
@@ -70,6 +75,33 @@ class CharLMFeatures(nn.Module):
         """chars: (batch, text_len) ids of each sentence's text with its boundaries, padded after;
         lengths: (batch,) characters per row; starts, ends: (batch, seq_len) index in ``chars`` of each
         token's first and last character → (batch, seq_len, output_dim)."""
+        if self.finetune:
+            return self._features(chars, lengths, starts, ends)
+        cache = self._caches[torch.is_inference_mode_enabled()]
+        tokens = (ends > 0).sum(dim=1).tolist()  # a real token ends after the leading boundary
+        rows = chars.tolist()
+        keys = [
+            (tuple(row[:n]), tuple(first[:k]), tuple(last[:k]))
+            for row, n, first, last, k in zip(rows, lengths.tolist(), starts.tolist(), ends.tolist(), tokens)
+        ]
+        missing = [i for i, key in enumerate(keys) if key not in cache]
+        if missing:
+            if sum(len(value) for value in cache.values()) + sum(tokens[i] for i in missing) > self.cache_tokens:
+                cache.clear()  # (summed afresh only when a batch has new sentences: cheap beside the LM itself)
+            index = torch.tensor(missing)
+            width, depth = int(lengths[index].max()), max(tokens[i] for i in missing)
+            with torch.no_grad():
+                found = self._features(chars[index, :width], lengths[index], starts[index, :depth], ends[index, :depth])
+            for row, i in enumerate(missing):
+                cache[keys[i]] = found[row, : tokens[i]].clone()
+        features = chars.new_zeros((*starts.shape, self.output_dim), dtype=torch.float)
+        for i, key in enumerate(keys):
+            features[i, : tokens[i]] = cache[key]
+        return features  # shape: (batch, seq_len, output_dim)
+
+    def _features(
+        self, chars: torch.Tensor, lengths: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor
+    ) -> torch.Tensor:
         with torch.set_grad_enabled(self.finetune and torch.is_grad_enabled()):
             ahead, _ = self.forward_lm(chars)  # shape: (batch, text_len, hidden)
             steps = torch.arange(chars.shape[1], device=chars.device)

@@ -189,3 +189,25 @@ def test_max_chars_takes_whole_documents_spread_over_the_file(tmp_path):
 def test_a_vocabulary_must_start_with_its_special_entries():
     with pytest.raises(LMError, match="starts with <pad>, <unk>"):
         CharVocab(["a", "b"])
+
+
+def test_a_frozen_lm_reads_each_sentence_once_and_gives_what_it_computes(lm_dir):
+    forward_lm, vocab, _ = load_lm(lm_dir, "forward")
+    backward_lm, _, _ = load_lm(lm_dir, "backward")
+    features = CharLMFeatures(len(vocab), 8, 24, 1)
+    features.use_trained(forward_lm, backward_lm)
+    encoder = Encoder(*(None,) * 3, lowercase=True, normalize_digits=True, lm_chars=vocab)
+    sentences_ = [encoder._encode_text(tokens, None, None) for tokens in (["a", "b"], ["c"] * 5, ["a", "b"])]
+    width = max(len(ids) for ids, _, _ in sentences_)
+    chars = torch.tensor([ids + [0] * (width - len(ids)) for ids, _, _ in sentences_])
+    starts = torch.tensor([s + [0] * (5 - len(s)) for _, s, _ in sentences_])
+    ends = torch.tensor([e + [0] * (5 - len(e)) for _, _, e in sentences_])
+    lengths = torch.tensor([len(ids) for ids, _, _ in sentences_])
+    first = features(chars, lengths, starts, ends)
+    assert len(features._caches[False]) == 2  # the repeated sentence once
+    assert torch.equal(features(chars, lengths, starts, ends), first)
+    computed = features._features(chars, lengths, starts, ends)
+    assert torch.allclose(first, computed.masked_fill((ends == 0).unsqueeze(2), 0.0), atol=1e-6)
+    with torch.inference_mode():
+        assert torch.allclose(features(chars, lengths, starts, ends), first, atol=1e-6)
+    assert len(features._caches[True]) == 2
