@@ -123,25 +123,50 @@ def test_padding_in_a_batch_changes_no_feature(lm_dir):
     assert torch.allclose(together[1], run(texts[1:])[0], atol=1e-6)
 
 
-def test_a_tagger_with_an_lm_predicts_the_same_after_saving_without_the_lm(lm_dir, sample, tmp_path):
+@pytest.fixture(scope="module")
+def lm_model(lm_dir, sample, tmp_path_factory):
+    """A tiny tagger trained with a copy of the LM, which is then deleted."""
     torch.set_num_threads(1)
     train = read_corpus(sample / "train.tsv")
-    lm_copy = tmp_path / "lm"
-    shutil.copytree(lm_dir, lm_copy)
-    config = TaggerConfig(**{**TINY.__dict__, "char_lm": str(lm_copy)})
-    Trainer(Tagger.build(config, train), train, train, tmp_path / "run").fit()
-    tagger = Tagger.load(tmp_path / "run" / "model")
+    output = tmp_path_factory.mktemp("lm-run")
+    shutil.copytree(lm_dir, output / "lm")
+    config = TaggerConfig(**{**TINY.__dict__, "epochs": 3, "lr": 0.03, "char_lm": str(output / "lm")})
+    Trainer(Tagger.build(config, train), train, train, output).fit()
+    shutil.rmtree(output / "lm")
+    return output / "model"
+
+
+RAW = "Mutations in BRCA1 cause  breast cancer.\nAMPK activates SIRT1 in (mice)."
+
+
+def test_a_tagger_with_an_lm_predicts_the_same_after_saving_without_the_lm(lm_model, lm_dir, sample):
+    tagger = Tagger.load(lm_model)
     assert tagger.config.char_lm_hidden == 24
-    raw = "Mutations in BRCA1 cause  breast cancer.\nAMPK activates SIRT1."
-    expected = tagger.predict([s.tokens for s in read_corpus(sample / "test.tsv")]), tagger.tag_text(raw)
-    shutil.rmtree(lm_copy)
-    reloaded = Tagger.load(tmp_path / "run" / "model")
-    assert reloaded.predict([s.tokens for s in read_corpus(sample / "test.tsv")]) == expected[0]
-    assert reloaded.tag_text(raw) == expected[1]
-    frozen = [name for name, p in tagger.model.named_parameters() if name.startswith("char_lm.")]
-    trained = load_file(tmp_path / "run" / "model" / "weights.safetensors")
+    test = [s.tokens for s in read_corpus(sample / "test.tsv")]
+    expected = tagger.predict(test), tagger.tag_text(RAW)
+    assert any(p.spans for p in expected[0])
+    reloaded = Tagger.load(lm_model)
+    assert reloaded.predict(test) == expected[0]
+    assert reloaded.tag_text(RAW) == expected[1]
+    trained = load_file(lm_model / "weights.safetensors")
     forward_lm, _, _ = load_lm(lm_dir, "forward")
-    assert frozen and torch.equal(trained["char_lm.forward_lm.lstm.weight_hh_l0"], forward_lm.lstm.weight_hh_l0)
+    assert torch.equal(trained["char_lm.forward_lm.lstm.weight_hh_l0"], forward_lm.lstm.weight_hh_l0)  # frozen
+    assert not any(name.startswith("char_lm.forward_lm.decoder") for name in trained)
+
+
+def test_the_spacy_component_reads_the_raw_text_as_tag_text_does(lm_model):
+    spacy = pytest.importorskip("spacy")
+    nlp = spacy.blank("en")
+    nlp.add_pipe("bilstm_crf", config={"model": str(lm_model)})
+    tagger = Tagger.load(lm_model)
+    seen = 0
+    for text in ("Mutations in BRCA1 cause  breast cancer.", "AMPK\tactivates SIRT1 in (mice) ."):
+        doc = nlp(text)
+        found = [{"start": e.start_char, "end": e.end_char, "label": e.label_} for e in doc.ents]
+        expected = [{k: span[k] for k in ("start", "end", "label")} for span in tagger.tag_text(text)]
+        assert found == expected
+        seen += len(found)
+    assert seen
 
 
 def test_raw_text_is_read_as_it_is_and_token_lists_joined_by_spaces(lm_dir):
