@@ -80,12 +80,18 @@ def test_resume_refuses_other_settings_or_text_but_takes_more_epochs(text, tmp_p
     assert more.fit()["history"][-1]["epoch"] == 3
 
 
-def test_a_token_feature_is_the_lm_state_at_its_last_and_first_character(lm_dir):
+def reader(lm_dir):
+    """Features from the LMs in ``lm_dir``, an encoder of their text, their vocabulary and the LMs."""
     forward_lm, vocab, _ = load_lm(lm_dir, "forward")
     backward_lm, _, _ = load_lm(lm_dir, "backward")
     features = CharLMFeatures(len(vocab), 8, 24, 1)
     features.use_trained(forward_lm, backward_lm)
     encoder = Encoder(*(None,) * 3, lowercase=True, normalize_digits=True, lm_chars=vocab)
+    return features, encoder, vocab, forward_lm, backward_lm
+
+
+def test_a_token_feature_is_the_lm_state_at_its_last_and_first_character(lm_dir):
+    features, encoder, vocab, forward_lm, backward_lm = reader(lm_dir)
     text = "Odd  whitespace:\tBRCA1\u00a0mutations\n(in mice)."
     sentence = sentences(text)[0]
     ids, starts, ends = encoder._encode_text(sentence.tokens, sentence.text, sentence.offsets)
@@ -103,11 +109,7 @@ def test_a_token_feature_is_the_lm_state_at_its_last_and_first_character(lm_dir)
 
 
 def test_padding_in_a_batch_changes_no_feature(lm_dir):
-    forward_lm, vocab, _ = load_lm(lm_dir, "forward")
-    backward_lm, _, _ = load_lm(lm_dir, "backward")
-    features = CharLMFeatures(len(vocab), 8, 24, 1)
-    features.use_trained(forward_lm, backward_lm)
-    encoder = Encoder(*(None,) * 3, lowercase=True, normalize_digits=True, lm_chars=vocab)
+    features, encoder, vocab, forward_lm, backward_lm = reader(lm_dir)
     texts = [encoder._encode_text(tokens, None, None) for tokens in (["a", "short", "one"], ["much"] * 9)]
 
     def run(batch):
@@ -217,11 +219,7 @@ def test_a_vocabulary_must_start_with_its_special_entries():
 
 
 def test_a_frozen_lm_reads_each_sentence_once_and_gives_what_it_computes(lm_dir):
-    forward_lm, vocab, _ = load_lm(lm_dir, "forward")
-    backward_lm, _, _ = load_lm(lm_dir, "backward")
-    features = CharLMFeatures(len(vocab), 8, 24, 1)
-    features.use_trained(forward_lm, backward_lm)
-    encoder = Encoder(*(None,) * 3, lowercase=True, normalize_digits=True, lm_chars=vocab)
+    features, encoder, vocab, forward_lm, backward_lm = reader(lm_dir)
     sentences_ = [encoder._encode_text(tokens, None, None) for tokens in (["a", "b"], ["c"] * 5, ["a", "b"])]
     width = max(len(ids) for ids, _, _ in sentences_)
     chars = torch.tensor([ids + [0] * (width - len(ids)) for ids, _, _ in sentences_])
