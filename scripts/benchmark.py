@@ -36,7 +36,9 @@ from tagger.evaluation import evaluate
 from tagger.files import atomic_write
 from tagger.formats import read_corpus
 from tagger.plots import png_figure
+from tagger.callbacks import standard
 from tagger.training import Trainer, refit
+from tagger.transfer import build
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -87,7 +89,8 @@ def run(corpus: str, data_dir: Path, config: TaggerConfig, refitting: bool, keep
         if refitting:
             epochs = result["best_epoch"]
             texts = [s.tokens for s in test]  # with config.vectors, their words with a vector join the vocabulary
-            refitted = refit(config, train, dev, epochs, output / "refit", [EpochReport()], texts=texts)
+            callbacks = [*standard(output / "refit"), EpochReport()]
+            refitted = refit(config, train, dev, epochs, output / "refit", callbacks, texts=texts)
             model_dir = refitted.model_dir
             result |= {
                 "protocol": f"train+dev refit for {epochs} epochs, after early stopping on dev",
@@ -126,8 +129,8 @@ def train_and_test(config: TaggerConfig, train: Corpus, dev: Corpus, test: Corpu
     dev scores, epochs and times.
     """
     started = time.perf_counter()
-    tagger = Tagger.build(config, train, [s.tokens for s in dev] + [s.tokens for s in test])
-    trainer = Trainer(tagger, train, dev, output, [EpochReport()])
+    tagger = build(config, train, [s.tokens for s in dev] + [s.tokens for s in test])
+    trainer = Trainer(tagger, train, dev, output, [*standard(output), EpochReport()])
     training = trainer.fit()
     return {
         "config": trainer.config.to_dict(),
@@ -258,7 +261,7 @@ def render() -> None:
             f"{r['machine']['cores']} cores, {r['machine']['torch_threads']} threads |"
         )
     lines += ["", "Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
-    lines += annotate_table() + ablation_table() + transfer_table()
+    lines += annotate_table() + ablation_table() + transfer_table() + optimiser_tables(RESULTS / "optimisers")
     with atomic_write(ROOT / "benchmarks" / "README.md") as out:
         out.write("\n".join(lines))
 
@@ -374,6 +377,68 @@ def transfer_table() -> list[str]:
     plot_transfer(results[-1], ROOT / "benchmarks" / "transfer.png")
     lines += ["", "![Test F1 against the share of train, from scratch and transferred (latest run)](transfer.png)"]
     return lines + ["", "Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
+
+
+def optimiser_tables(folder: Path) -> list[str]:
+    """Test F1 per optimiser at its lr-find rate, and the best dev F1 of gp and tpe studies, from
+    ``scripts/benchmark_optimisers.py``'s results in ``folder``."""
+    results = sorted((json.loads(p.read_text()) for p in folder.glob("*.json")), key=lambda r: r["date"])
+    runs = [r for r in results if r["kind"] == "optimiser"]
+    studies = [r for r in results if r["kind"].startswith("search-")]
+    lines = []
+    if runs:
+        lines += [
+            "## Optimisers at their lr-find rate",
+            "",
+            "The default config with each optimiser (torch's defaults for its other settings), its learning rate the",
+            "suggestion of `tagger lr-find` (200 steps from 1e-6 to 1 on train, seeded) for each seed; early stopping",
+            "on dev, test split scored once. F1 is the mean ± standard deviation over seeds; best mean in bold.",
+            "",
+            "| corpus | optimiser | seeds | lr-find lr (per seed) | test F1 | dev F1 | epochs | train s/epoch |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        groups: dict[tuple[str, str], list[dict]] = {}
+        for r in runs:
+            groups.setdefault((r["corpus"], r["optimizer"]), []).append(r)
+        best = {}
+        for (corpus, _), group in groups.items():
+            best[corpus] = max(best.get(corpus, 0.0), statistics.mean(r["test"]["f1"] for r in group))
+        for (corpus, optimiser), group in sorted(groups.items()):
+            f1 = [r["test"]["f1"] for r in group]
+            shown = mean_and_spread(f1)
+            shown = f"**{shown}**" if statistics.mean(f1) == best[corpus] else shown
+            lrs = ", ".join(f"{r['lr_find']['suggested_lr']:.2g}" for r in group)
+            lines.append(
+                f"| {corpus} | {optimiser} | {', '.join(str(r['seed']) for r in group)} | {lrs} | {shown} | "
+                f"{statistics.mean(r['dev_f1'] for r in group):.4f} | "
+                f"{statistics.mean(r['epochs'] for r in group):.0f} | "
+                f"{statistics.mean(r['train_seconds_per_epoch'] for r in group):.1f} |"
+            )
+        lines += [""]
+    if studies:
+        lines += [
+            "## Search: Gaussian process against TPE",
+            "",
+            "`tagger tune` over the default search space from the default config, one study per sampler (seeded by",
+            "the config's seed; 10 random trials first in both); best dev F1 of the completed trials.",
+            "",
+            "| date (commit) | corpus | sampler | trials | epochs per trial | best dev F1 after 5 / 10 / all trials "
+            "| best trial's values |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in studies:
+            curve = r["best_so_far"]
+            after = " / ".join(f"{curve[min(n, len(curve)) - 1]:.4f}" for n in (5, 10, len(curve)))
+            params = r["best_params"].items()
+            values = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params)
+            lines.append(
+                f"| {dated(r)} | {r['corpus']} | {r['sampler']} | {len(curve)} | {r['requested_config']['epochs']} | "
+                f"{after} | {values} |"
+            )
+        lines += [""]
+    if not lines:
+        return []
+    return lines + ["Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
 
 
 def plot_ablation(groups: dict[tuple[str, str], list[dict]], path: Path) -> None:

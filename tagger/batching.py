@@ -8,6 +8,8 @@ from typing import Iterator, Sequence
 
 import torch
 
+from .charlm import BOUNDARY
+from .lm_store import CharVocab
 from .vocab import Vocab, casing, word_forms
 
 
@@ -19,6 +21,7 @@ class Encoded:
     chars: list[tuple[int, ...]]
     casing: list[int]
     tags: list[int] | None = None
+    lm: tuple[list[int], list[int], list[int]] | None = None  # LM character ids; each token's first and last index
 
 
 @dataclass
@@ -32,6 +35,10 @@ class Batch:
     char_lengths: torch.Tensor  # shape: (distinct_words,)
     char_index: torch.Tensor  # shape: (batch, seq_len), row of ``chars`` per token
     tags: torch.Tensor | None = None  # shape: (batch, seq_len)
+    lm_chars: torch.Tensor | None = None  # shape: (batch, text_len), each sentence's text for a character LM
+    lm_lengths: torch.Tensor | None = None  # shape: (batch,)
+    lm_starts: torch.Tensor | None = None  # shape: (batch, seq_len), index in lm_chars of each token's first char
+    lm_ends: torch.Tensor | None = None  # shape: (batch, seq_len), and of its last
 
     @property
     def lengths(self) -> torch.Tensor:
@@ -43,19 +50,50 @@ class Encoder:
 
     cache_size = 200_000  # distinct tokens remembered; the memo is emptied when full
 
-    def __init__(self, words: Vocab, chars: Vocab, tags: Vocab, lowercase: bool, normalize_digits: bool):
-        self.word_vocab, self.char_vocab, self.tag_vocab = words, chars, tags
+    def __init__(
+        self,
+        words: Vocab,
+        chars: Vocab,
+        tags: Vocab,
+        lowercase: bool,
+        normalize_digits: bool,
+        lm_chars: CharVocab | None = None,
+    ):
+        self.word_vocab, self.char_vocab, self.tag_vocab, self.lm_vocab = words, chars, tags, lm_chars
         self.lowercase, self.normalize_digits = lowercase, normalize_digits
         self._memo: dict[str, tuple[int, tuple[int, ...], int]] = {}
 
-    def encode(self, tokens: Sequence[str], tags: Sequence[str] | None = None) -> Encoded:
+    def encode(
+        self,
+        tokens: Sequence[str],
+        tags: Sequence[str] | None = None,
+        text: str | None = None,
+        offsets: Sequence[tuple[int, int]] | None = None,
+    ) -> Encoded:
+        """A sentence as ids; with a character LM, its text is ``text`` at ``offsets``, else the tokens joined by
+        single spaces."""
         parts = [self._memo.get(token) or self._encode_token(token) for token in tokens]
         return Encoded(
             [word for word, _, _ in parts],
             [chars for _, chars, _ in parts],
             [shape for _, _, shape in parts],
             None if tags is None else [self.tag_vocab.id(t) for t in tags],
+            None if self.lm_vocab is None else self._encode_text(tokens, text, offsets),
         )
+
+    def _encode_text(
+        self, tokens: Sequence[str], text: str | None, offsets: Sequence[tuple[int, int]] | None
+    ) -> tuple[list[int], list[int], list[int]]:
+        """LM ids of the sentence's text between two boundaries, and each token's first and last index in them."""
+        if text is None or offsets is None:
+            text, offsets, position = " ".join(tokens), [], 0
+            for token in tokens:
+                offsets.append((position, position + len(token)))
+                position += len(token) + 1
+        base = offsets[0][0] if offsets else 0
+        stretch = text[base : offsets[-1][1]] if offsets else ""
+        ids = self.lm_vocab.ids(BOUNDARY + stretch + BOUNDARY)
+        return ids, [start - base + 1 for start, _ in offsets], [end - base for _, end in offsets]
 
     def _encode_token(self, token: str) -> tuple[int, tuple[int, ...], int]:
         """Word id, character ids and casing id of a token, remembered for its next use.
@@ -97,7 +135,23 @@ class Encoder:
         chars = torch.zeros(len(distinct), int(char_lengths.max()), dtype=torch.long)
         for row, sequence in enumerate(distinct):
             chars[row, : len(sequence)] = torch.tensor(sequence)
-        return Batch(words, shapes, mask, chars, char_lengths, char_index, tags)
+        batch = Batch(words, shapes, mask, chars, char_lengths, char_index, tags)
+        if sentences[0].lm is not None:
+            Encoder._collate_text(batch, [s.lm for s in sentences])
+        return batch
+
+    @staticmethod
+    def _collate_text(batch: Batch, texts: list[tuple[list[int], list[int], list[int]]]) -> None:
+        """Pad the LM inputs of a batch into it."""
+        lengths = [len(ids) for ids, _, _ in texts]
+        batch.lm_chars = torch.zeros(len(texts), max(lengths), dtype=torch.long)
+        batch.lm_starts = torch.zeros(batch.words.shape, dtype=torch.long)
+        batch.lm_ends = torch.zeros(batch.words.shape, dtype=torch.long)
+        for row, (ids, starts, ends) in enumerate(texts):
+            batch.lm_chars[row, : len(ids)] = torch.tensor(ids)
+            batch.lm_starts[row, : len(starts)] = torch.tensor(starts)
+            batch.lm_ends[row, : len(ends)] = torch.tensor(ends)
+        batch.lm_lengths = torch.tensor(lengths)
 
 
 def length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random | None = None) -> Iterator[list[int]]:

@@ -13,8 +13,21 @@ from typing import Any
 from .schemes import SCHEMES, SchemeError, check_scheme
 
 CHAR_ENCODERS = ("lstm", "cnn", "none")
-OPTIMIZERS = ("adam", "sgd")
-INITIALISATIONS = ("default", "xavier", "orthogonal")
+OPTIMIZERS = ("sgd", "rmsprop", "adagrad", "adadelta", "adam", "adamw", "adamax", "nadam")  # torch's
+INITIALISATIONS = (
+    "default",  # torch's own
+    "uniform",
+    "normal",
+    "lecun_uniform",
+    "lecun_normal",
+    "glorot_uniform",
+    "glorot_normal",
+    "he_uniform",
+    "he_normal",
+    "orthogonal",  # orthogonal recurrent matrices, glorot_uniform for the rest
+)
+REFUSED_INITIALISATIONS = ("zeros", "zero", "constant")  # every unit would stay identical
+LEGACY_VALUES = {"init": {"xavier": "glorot_uniform"}}  # values of older config files, and what they mean now
 VECTOR_FORMATS = ("auto", "word2vec", "word2vec-binary", "glove", "fasttext", "spacy")
 TRANSFERRED_PARTS = ("embeddings", "chars", "encoder")  # what a model takes from init_from, and may freeze
 MAX_THREADS = 1024  # torch threads; far more fail to start (out of memory)
@@ -44,18 +57,33 @@ class TaggerConfig:
     char_hidden: int = 50  # per direction for lstm, filters for cnn
     char_kernel: int = 3  # cnn window
     casing_dim: int = 8  # 0 turns the casing feature off
+    # character language model (Akbik et al. 2018), trained by `tagger lm train`
+    char_lm: str = ""  # LM directory, read only to build a model: the model keeps the LM's weights
+    char_lm_finetune: bool = False  # train the LM's weights with the tagger; else they stay as the LM had them
+    char_lm_dim: int = 0  # the LM's character embedding size, set from it when a model is built
+    char_lm_hidden: int = 0  # the LM's LSTM units per direction, set from it (0: no LM)
+    char_lm_layers: int = 1  # the LM's layers, set from it
     # encoder
     hidden: int = 200  # per direction
     layers: int = 1
     dropout: float = 0.5
-    init: str = "default"  # default, xavier or orthogonal
+    init: str = "default"  # of weight matrices (the CRF's aside): default (torch's) or one of INITIALISATIONS
+    init_scale: float = 0.05  # uniform: U(-scale, scale); normal: N(0, scale²)
+    forget_bias: float = 0.0  # LSTM forget-gate bias at the start (1.0: Jozefowicz et al. 2015); 0 keeps torch's
     scheme: str = "IOBES"  # scheme the model is trained in
     # training
-    optimizer: str = "adam"
-    lr: float = 0.002
-    momentum: float = 0.9  # sgd
+    optimizer: str = "adam"  # one of OPTIMIZERS
+    lr: float = 0.002  # tagger train --set lr=auto runs tagger lr-find first and takes its suggestion
+    momentum: float = 0.9  # sgd, rmsprop
+    nesterov: bool = False  # sgd: Nesterov momentum
+    beta1: float = 0.9  # adam, adamw, adamax, nadam: decay of the gradient's running mean
+    beta2: float = 0.999  # adam, adamw, adamax, nadam: decay of the squared gradient's running mean
+    amsgrad: bool = False  # adam, adamw
+    rho: float = 0.9  # adadelta: decay of the running averages
+    rmsprop_alpha: float = 0.99  # rmsprop: decay of the squared gradient's running mean
+    eps: float = 0.0  # added to denominators; 0 keeps torch's default for the optimiser
     lr_decay: float = 0.0  # lr / (1 + lr_decay * epoch), as in Ma & Hovy
-    weight_decay: float = 0.0
+    weight_decay: float = 0.0  # L2 penalty; adamw's is decoupled from the gradient (Loshchilov & Hutter)
     clip_grad_norm: float = 5.0  # 0 turns clipping off
     batch_size: int = 32
     epochs: int = 50
@@ -75,6 +103,11 @@ class TaggerConfig:
         unchecked = sorted(set(known) - set(ALLOWED))
         if unchecked:  # a key added to the dataclass but not to ALLOWED
             raise ConfigError(f"no allowed values declared for config keys: {', '.join(unchecked)}")
+        if self.init in REFUSED_INITIALISATIONS or (self.init in ("uniform", "normal") and self.init_scale == 0):
+            raise ConfigError(
+                f"init {self.init} (init_scale {self.init_scale}) is refused: with all-zero weights every unit of a "
+                "layer gets the same gradient and stays identical to the others"
+            )
         for name, spec in known.items():
             value = _typed(name, str(spec.type), getattr(self, name))
             if name == "scheme":
@@ -122,6 +155,7 @@ class TaggerConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"{where}unknown config keys: {', '.join(unknown)}; known keys: {', '.join(known)}")
+        values = {name: _legacy(name, value) for name, value in values.items()}
         try:
             return cls(**values)
         except ConfigError as error:
@@ -230,14 +264,28 @@ ALLOWED: dict[str, Allowed] = {
     "char_hidden": at_least(1),
     "char_kernel": Allowed(low=1, odd=True),
     "casing_dim": at_least(0),
+    "char_lm": ANY,
+    "char_lm_finetune": ANY,
+    "char_lm_dim": at_least(0),  # 0: no LM
+    "char_lm_hidden": at_least(0),
+    "char_lm_layers": at_least(1),
     "hidden": at_least(1),
     "layers": at_least(1),
     "dropout": Allowed(low=0, high=1, below=True),
-    "init": Allowed(INITIALISATIONS),
+    "init": Allowed(INITIALISATIONS),  # and neither zeros nor a scale of 0 (REFUSED_INITIALISATIONS)
+    "init_scale": at_least(0),
+    "forget_bias": ANY,
     "scheme": Allowed(SCHEMES),
     "optimizer": Allowed(OPTIMIZERS),
     "lr": Allowed(low=0, above=True),
     "momentum": Allowed(low=0, high=1, below=True),
+    "nesterov": ANY,
+    "beta1": Allowed(low=0, high=1, below=True),
+    "beta2": Allowed(low=0, high=1, below=True),
+    "amsgrad": ANY,
+    "rho": Allowed(low=0, high=1),
+    "rmsprop_alpha": Allowed(low=0, high=1),
+    "eps": at_least(0),  # 0: the optimiser's default
     "lr_decay": at_least(0),
     "weight_decay": at_least(0),
     "clip_grad_norm": at_least(0),
@@ -272,6 +320,14 @@ def _typed(name: str, kind: str, value: Any) -> Any:
     return _wrong(
         name, {"bool": "true or false", "int": "an integer", "float": "a number", "str": "a string"}[kind], value
     )
+
+
+def _legacy(name: str, value: Any) -> Any:
+    """What a value of an older config file means now (``LEGACY_VALUES``)."""
+    try:
+        return LEGACY_VALUES.get(name, {}).get(value, value)
+    except TypeError:  # an unhashable value: no legacy one, and _typed says what is wrong
+        return value
 
 
 def _wrong(name: str, wanted: str, value: Any):

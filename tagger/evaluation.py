@@ -60,6 +60,6 @@ def evaluate(tagger, corpus: Corpus, mode: str = "default", batch_size: int = 25
     A corpus without sentences is an ``EmptyCorpusError`` naming its source.
     """
     corpus.require_sentences("evaluate on")
-    predictions = tagger.predict([s.tokens for s in corpus], batch_size=batch_size, confidences=False)
+    predictions = tagger.predict(list(corpus), batch_size=batch_size, confidences=False)
     predicted = [convert(p.tags, corpus.scheme) for p in predictions]
     return score([s.tags for s in corpus], predicted, corpus.scheme, mode), predicted

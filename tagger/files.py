@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 from pathlib import Path
@@ -17,12 +18,14 @@ class OutputError(OSError):
     """An output that cannot be written (no such folder, a file where a folder should be, no space left, ...)."""
 
 
-def refuse_overwrite(outputs: dict[str, str | Path | None], inputs: Iterable[str | Path | None]) -> None:
+def refuse_overwrite(
+    outputs: dict[str, str | Path | None], inputs: Iterable[str | Path | None], holds: bool = True
+) -> None:
     """Raise ``OverwriteError`` when writing an output could touch an input; call it before opening anything.
 
     ``outputs`` maps each output's option name (for the message) to its path. An output is refused when it is an
-    input (also through a symbolic or hard link), lies inside an input folder, or is a folder an input lies in.
-    ``None`` entries and ``-`` (standard input or output) are skipped.
+    input (also through a symbolic or hard link), lies inside an input folder, or (with ``holds``) is a folder an
+    input lies in. ``None`` entries and ``-`` (standard input or output) are skipped.
     """
     sources = [Path(path) for path in inputs if path is not None and str(path) != "-"]
     for option, output in outputs.items():
@@ -37,7 +40,7 @@ def refuse_overwrite(outputs: dict[str, str | Path | None], inputs: Iterable[str
                 raise OverwriteError(
                     f"{option} {output} lies inside the input folder {source}: choose a path outside it"
                 )
-            if resolved.is_relative_to(target):
+            if holds and resolved.is_relative_to(target):
                 raise OverwriteError(f"{option} {output} holds the input {source}: choose an output that does not")
 
 
@@ -100,3 +103,13 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def remove_temporaries(path: str | Path) -> list[Path]:
+    """Delete the temporary files that interrupted ``atomic_write``s of ``path`` left beside it; return them."""
+    path = Path(path)
+    stale = sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp")) if path.parent.is_dir() else []
+    for temporary in stale:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+    return stale

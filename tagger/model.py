@@ -1,4 +1,4 @@
-"""The BiLSTM-CRF: word, character and casing embeddings → BiLSTM → emissions → CRF."""
+"""The BiLSTM-CRF: word, character, casing and character-LM features → BiLSTM → emissions → CRF."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .bilstm import BiLSTM
+from .charlm import CharLMFeatures
 from .crf import ConstrainedCRF, Posteriors
 from .embeddings import FixedTailEmbedding, char_encoder, word_embedding
+from .initialisation import initialise
 
 PART_MODULES = {"embeddings": ("words", "casing"), "chars": ("chars",), "encoder": ("encoder",)}
 
@@ -36,32 +38,29 @@ class BiLSTMCRF(nn.Module):
         layers: int,
         dropout: float,
         frozen_words: int = 0,
+        lm_chars: int = 0,
+        lm_dim: int = 0,
+        lm_hidden: int = 0,
+        lm_layers: int = 1,
+        lm_finetune: bool = False,
     ):
+        """``lm_hidden`` > 0 adds the states of a forward and a backward character LM (``CharLMFeatures``) over
+        ``lm_chars`` characters to each token's features."""
         super().__init__()
         self.words = word_embedding(num_words, word_dim, frozen_words)  # the last frozen_words rows stay fixed
         self.chars = char_encoder(char_encoder_kind, num_chars, char_dim, char_hidden, char_kernel)
         self.casing = nn.Embedding(num_casings, casing_dim, padding_idx=0) if casing_dim else None
+        self.char_lm = CharLMFeatures(lm_chars, lm_dim, lm_hidden, lm_layers, lm_finetune) if lm_hidden else None
         input_dim = word_dim + (self.chars.output_dim if self.chars else 0) + casing_dim
+        input_dim += self.char_lm.output_dim if self.char_lm else 0
         self.dropout = nn.Dropout(dropout)
         self.encoder = BiLSTM(input_dim, hidden, layers, dropout)
         self.project = nn.Linear(self.encoder.output_dim, num_tags)
         self.crf = ConstrainedCRF(num_tags, constraints)
 
-    def initialise(self, scheme: str) -> None:
-        """Re-initialise weight matrices (the CRF's aside); ``default`` keeps torch's.
-
-        ``xavier``: Glorot-uniform everywhere; ``orthogonal``: orthogonal recurrent
-        matrices, Glorot-uniform for the rest.
-        """
-        if scheme == "default":
-            return
-        for name, parameter in self.named_parameters():
-            if parameter.dim() < 2 or name.startswith("crf."):
-                continue
-            if scheme == "orthogonal" and ".weight_hh" in name:
-                nn.init.orthogonal_(parameter)
-            else:
-                nn.init.xavier_uniform_(parameter)
+    def initialise(self, scheme: str, scale: float = 0.05, forget_bias: float = 0.0) -> None:
+        """Redraw weight matrices (the CRF's and character LM's aside) by ``scheme``, set LSTM forget-gate biases (``initialisation``)."""
+        initialise(self, scheme, scale, forget_bias, skip=("crf.", "char_lm."))
 
     def use_pretrained(self, vectors: torch.Tensor) -> None:
         """Set the last rows of the word table to ``vectors`` (pretrained, n × word_dim).
@@ -93,6 +92,8 @@ class BiLSTMCRF(nn.Module):
             features.append(F.embedding(batch.char_index, per_word))  # a lookup whose backward sums in a fixed order
         if self.casing is not None:
             features.append(self.casing(batch.casing))
+        if self.char_lm is not None:
+            features.append(self.char_lm(batch.lm_chars, batch.lm_lengths, batch.lm_starts, batch.lm_ends))
         inputs = self.dropout(torch.cat(features, dim=2))
         return self.project(self.dropout(self.encoder(inputs, batch.mask)))
 

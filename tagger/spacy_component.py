@@ -31,10 +31,11 @@ from spacy.language import Language
 from spacy.pipeline import Pipe
 from spacy.pipeline.spancat import spancat_score
 from spacy.scorer import get_ner_prf
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 from spacy.util import minibatch
 
 from . import __version__
+from .corpus import Sentence
 from .tagger import CHECKSUM, ModelError, Tagger, read_weights
 
 FACTORY = "bilstm_crf"
@@ -125,7 +126,11 @@ class BiLSTMCRFComponent(Pipe):
             for number, doc in enumerate(docs)
             for sentence in (doc.sents if doc.has_annotation("SENT_START") else [doc[:]])
         ]
-        predictions = tagger.predict([[docs[n][i].text for i in ids] for n, ids in pieces], self.batch_size)
+        sentences = [
+            Sentence([docs[n][i].text for i in ids], offsets=[_offsets(docs[n][i]) for i in ids], text=docs[n].text)
+            for n, ids in pieces
+        ]
+        predictions = tagger.predict(sentences, self.batch_size)
         found: list[list[tuple[Span, float]]] = [[] for _ in docs]
         for (number, ids), prediction in zip(pieces, predictions):
             doc = docs[number]
@@ -223,3 +228,7 @@ def pipeline(model: str | Path, lang: str = "en", spans_key: str | None = None, 
     nlp.meta["description"] = f"BiLSTM-CRF tagger for {', '.join(component.labels)} (tagger {__version__})"
     nlp.meta["requirements"] = [f"tagger>={__version__}"]
     return nlp
+
+
+def _offsets(token: Token) -> tuple[int, int]:
+    return token.idx, token.idx + len(token.text)

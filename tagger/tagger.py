@@ -17,11 +17,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load, save
 
 from . import __version__
-from .batching import Encoder, length_batches
+from .batching import Encoded, Encoder, length_batches
 from .bilstm import upgrade_packed_names
+from .charlm import CharLM
 from .config import ConfigError, TaggerConfig
 from .corpus import Corpus, Sentence
 from .files import atomic_write
+from .lm_store import CharVocab, LMError, load_lm
 from .model import BiLSTMCRF
 from .reading import SURROGATE
 from .schemes import (
@@ -73,12 +75,21 @@ class Tagger:
     """
 
     def __init__(
-        self, config: TaggerConfig, words: Vocab, chars: Vocab, tags: Vocab, output_scheme: str, pretrained: int = 0
+        self,
+        config: TaggerConfig,
+        words: Vocab,
+        chars: Vocab,
+        tags: Vocab,
+        output_scheme: str,
+        pretrained: int = 0,
+        lm_chars: CharVocab | None = None,
     ):
         self.config = config
         self.output_scheme = check_scheme(output_scheme)
         self.pretrained = pretrained
-        self.encoder = Encoder(words, chars, tags, config.lowercase, config.normalize_digits)
+        if bool(config.char_lm_hidden) != (lm_chars is not None):
+            raise ConfigError("a character LM (char_lm_hidden) needs its character vocabulary, and only it")
+        self.encoder = Encoder(words, chars, tags, config.lowercase, config.normalize_digits, lm_chars)
         self.links = chunk_links(config.scheme, tags.items)  # what span confidences need beyond the tags
         try:
             self.model = BiLSTMCRF(
@@ -97,6 +108,11 @@ class Tagger:
                 layers=config.layers,
                 dropout=config.dropout,
                 frozen_words=pretrained if config.freeze_vectors else 0,
+                lm_chars=len(lm_chars) if lm_chars else 0,
+                lm_dim=config.char_lm_dim,
+                lm_hidden=config.char_lm_hidden,
+                lm_layers=config.char_lm_layers,
+                lm_finetune=config.char_lm_finetune,
             )
         except (MemoryError, RuntimeError) as error:  # torch's allocator raises RuntimeError
             if isinstance(error, RuntimeError) and "allocate" not in str(error):
@@ -119,8 +135,9 @@ class Tagger:
         tagged, such as dev and test) that have a pretrained vector, and the table's first
         ``config.vectors_keep`` words, join the word vocabulary with their vectors, and
         ``word_dim`` becomes the vectors' dimension. Otherwise nothing is taken from ``texts``.
-        With ``config.init_from``, the tagger takes the embeddings, character encoder and
-        BiLSTM of that trained model (``transfer.transferred``).
+        With ``config.char_lm``, the forward and backward LMs of that directory give each token
+        their states, and the tagger keeps their weights. A config with ``init_from`` is built by
+        ``transfer.build``, which starts from that model.
         """
         if not isinstance(train, Corpus):
             raise TypeError(
@@ -129,26 +146,49 @@ class Tagger:
         train.require_sentences("train on")
         texts = token_lists(texts, "Tagger.build: texts")
         if config.init_from:
-            from .transfer import transferred
-
-            return transferred(cls.load(config.init_from), config, train)
+            raise ConfigError("Tagger.build makes models from scratch; build a config with init_from by transfer.build")
         config, words, vectors = _word_vocabulary(config, train, texts)
+        config, lms = _char_lms(config)
         chars = Counter(c for s in train for token in s.tokens for c in token)
         tags = Vocab(tags_for(train.labels(), config.scheme))
+        tagger = cls.fresh(config, words, Vocab.build(chars), tags, train.scheme, len(vectors), vectors, lms and lms[2])
+        if lms:
+            tagger.model.char_lm.use_trained(lms[0], lms[1])
+        return tagger
+
+    @classmethod
+    def fresh(
+        cls,
+        config: TaggerConfig,
+        words: Vocab,
+        chars: Vocab,
+        tags: Vocab,
+        output_scheme: str,
+        pretrained: int = 0,
+        vectors: torch.Tensor | None = None,
+        lm_chars: CharVocab | None = None,
+    ) -> "Tagger":
+        """A tagger over these vocabularies with weights drawn by ``config.init`` from ``config.seed``.
+
+        ``vectors`` (n × word_dim), if given, become the last n word rows; ``lm_chars`` is the vocabulary of a
+        character LM (``config.char_lm_hidden``), whose weights the caller sets.
+        """
         with torch.random.fork_rng():
             torch.manual_seed(config.seed)
-            tagger = cls(config, words, Vocab.build(chars), tags, train.scheme, len(vectors))
-            tagger.model.initialise(config.init)
-            tagger.model.use_pretrained(vectors)
+            tagger = cls(config, words, chars, tags, output_scheme, pretrained, lm_chars)
+            tagger.model.initialise(config.init, config.init_scale, config.forget_bias)
+            if vectors is not None:
+                tagger.model.use_pretrained(vectors)
         return tagger
 
     def predict(
-        self, sentences: Sequence[Sequence[str]], batch_size: int = 128, confidences: bool = True
+        self, sentences: Sequence[Sequence[str] | Sentence], batch_size: int = 128, confidences: bool = True
     ) -> list[Prediction]:
-        """Tag token lists in length-sorted batches; results come back in input order.
+        """Tag token lists (or ``Sentence``s, whose text a character LM reads as it is) in length-sorted batches;
+        results come back in input order.
 
-        ``sentences`` is a list of sentences, each a list of token strings (``[["Aspirin", "works", "."]]``);
-        anything else is a ``TypeError``, and a ``batch_size`` below 1 a ``ValueError``.
+        ``sentences`` is a list of sentences, each a list of token strings (``[["Aspirin", "works", "."]]``)
+        or a ``Sentence``; anything else is a ``TypeError``, and a ``batch_size`` below 1 a ``ValueError``.
         """
         sentences = token_lists(sentences, "Tagger.predict")
         _check_batch_size(batch_size, "Tagger.predict")
@@ -161,7 +201,7 @@ class Tagger:
                 indices = [i for i in indices if lengths[i]]
                 if not indices:
                     continue
-                batch = self.encoder.collate([self.encoder.encode(sentences[i]) for i in indices])
+                batch = self.encoder.collate([self.encode(sentences[i]) for i in indices])
                 best, posteriors = self.model.decode(batch, with_posteriors=confidences)
                 paths = posteriors.along(best, self.links) if confidences else None
                 for row, (index, ids) in enumerate(zip(indices, best.tolist())):
@@ -178,6 +218,12 @@ class Tagger:
                     ]
         return results
 
+    def encode(self, sentence: Sequence[str] | Sentence, tags: Sequence[str] | None = None) -> Encoded:
+        """A token list, or a ``Sentence`` with the text and offsets a character LM reads, as ids."""
+        if isinstance(sentence, Sentence):
+            return self.encoder.encode(sentence.tokens, tags, sentence.text, sentence.offsets)
+        return self.encoder.encode(sentence, tags)
+
     def tag_text(self, text: str, batch_size: int = 128) -> list[dict]:
         """Entities in raw ``text`` as ``{start, end, label, text, score}`` character spans.
 
@@ -189,7 +235,7 @@ class Tagger:
         check_text(text, "Tagger.tag_text")
         _check_batch_size(batch_size, "Tagger.tag_text")
         split = sentences(text)
-        predictions = self.predict([s.tokens for s in split], batch_size)
+        predictions = self.predict(split, batch_size)
         return [span for sentence, prediction in zip(split, predictions) for span in char_spans(sentence, prediction)]
 
     @property
@@ -206,6 +252,8 @@ class Tagger:
         }
         vocab = {name: v.items for name, v in zip(("words", "chars", "tags"), self.vocabs)}
         vocab["pretrained"] = self.pretrained
+        if self.encoder.lm_vocab is not None:
+            vocab["lm_chars"] = self.encoder.lm_vocab.items
         weights = {name: tensor.detach().contiguous() for name, tensor in self.model.state_dict().items()}
         return meta, vocab, weights
 
@@ -251,9 +299,10 @@ class Tagger:
                     "corrupt (did its training diverge?)"
                 )
         try:
-            tagger = cls(config, words, chars, tags, output_scheme, pretrained)
+            lm_chars = CharVocab(vocab["lm_chars"]) if "lm_chars" in vocab else None
+            tagger = cls(config, words, chars, tags, output_scheme, pretrained, lm_chars)
             tagger.model.load_state_dict(upgrade_packed_names(weights) if version < 2 else weights)
-        except (KeyError, TypeError, ConfigError, RuntimeError, ValueError) as error:
+        except (KeyError, TypeError, ConfigError, LMError, RuntimeError, ValueError) as error:
             raise ModelError(f"{source}: incompatible or corrupt model ({type(error).__name__}: {error})") from None
         tagger.model.eval()
         return tagger
@@ -316,8 +365,9 @@ def read_weights(data: bytes, meta: dict, where: str, recorded_in: str) -> dict[
         raise ModelError(f"{where}: cannot read weights ({error})") from None
 
 
-def token_lists(sentences, caller: str) -> Sequence[Sequence[str]]:
-    """``sentences`` if it is a list of token lists (as a list, if it was another iterable); else ``TypeError``."""
+def token_lists(sentences, caller: str) -> Sequence[Sequence[str] | Sentence]:
+    """``sentences`` if it is a list of token lists or ``Sentence``s (as a list, if it was another iterable);
+    else ``TypeError``."""
     expected = (
         f"{caller} expects a list of sentences, each a list of token strings, such as [['Aspirin', 'works', '.']]"
     )
@@ -332,9 +382,10 @@ def token_lists(sentences, caller: str) -> Sequence[Sequence[str]]:
                 f"{expected}; got a list of strings ({sentence[:40]!r} at {number}): "
                 "wrap a single sentence in a list, [tokens]"
             )
-        if not isinstance(sentence, Sequence) or isinstance(sentence, (bytes, Mapping)):
+        tokens = sentence.tokens if isinstance(sentence, Sentence) else sentence
+        if not isinstance(tokens, Sequence) or isinstance(tokens, (str, bytes, Mapping)):
             raise TypeError(f"{expected}; sentence {number} is {_kind(sentence)}")
-        for position, token in enumerate(sentence):
+        for position, token in enumerate(tokens):
             if not isinstance(token, str):
                 raise TypeError(f"{expected}; sentence {number}, token {position} is {_kind(token)}, not a string")
     return sentences
@@ -426,6 +477,23 @@ def _word_vocabulary(
         table, tokens, other, config.lowercase, config.normalize_digits, config.min_word_count
     )
     return config, words, vectors
+
+
+def _char_lms(config: TaggerConfig) -> tuple[TaggerConfig, tuple[CharLM, CharLM, CharVocab] | None]:
+    """The config with the architecture of ``config.char_lm`` set, and its forward LM, backward LM and vocabulary."""
+    if not config.char_lm:
+        return config, None
+    forward_lm, vocab, _ = load_lm(Path(config.char_lm), "forward")
+    backward_lm, backward_vocab, _ = load_lm(Path(config.char_lm), "backward")
+    shape = (forward_lm.embed.embedding_dim, forward_lm.hidden, forward_lm.lstm.num_layers)
+    if vocab.items != backward_vocab.items or shape != (
+        backward_lm.embed.embedding_dim,
+        backward_lm.hidden,
+        backward_lm.lstm.num_layers,
+    ):
+        raise LMError(f"{config.char_lm}: its forward and backward LMs differ in characters or architecture")
+    config = replace(config, char_lm_dim=shape[0], char_lm_hidden=shape[1], char_lm_layers=shape[2])
+    return config, (forward_lm, backward_lm, vocab)
 
 
 def char_spans(sentence: Sentence, prediction: Prediction) -> list[dict]:

@@ -1,76 +1,41 @@
-"""The training loop, apart from the model, extended by callbacks.
+"""The training loop, apart from the model, composed of callbacks (``callbacks.py``).
 
-An output directory holds ``model/`` (the best model so far), ``checkpoint.pt`` (the last
-completed epoch, for ``resume``), ``log.jsonl`` (one record per epoch) and
-``learning-curve.png``.
+With the ``standard`` callbacks an output directory holds ``model/`` (the best model so
+far), ``checkpoint.pt`` (the last completed epoch, for ``resume``), ``log.jsonl`` (one
+record per epoch) and ``learning-curve.png``; ``model/`` is written whatever the callbacks.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import math
 import random
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import torch
 
+from . import checkpoints
 from .batching import Encoder, length_batches
+from .callbacks import Callback, EpochRecord, ProgressBar, standard
 from .config import TRANSFERRED_PARTS, TaggerConfig
 from .corpus import Corpus
 from .evaluation import evaluate
-from .files import atomic_write
 from .model import BiLSTMCRF
-from .plots import png_figure
-from .tagger import ModelError, Tagger
+from .optimisers import optimiser
+from .tagger import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, Tagger
+from .transfer import ARCHITECTURE, build
 from .vocab import normalize_word
 
-CHECKPOINT_FORMAT = 1
+# Callback, EpochRecord and ProgressBar are re-exported: they lived here before callbacks.py
+__all__ = ["Callback", "DivergedError", "EpochRecord", "ProgressBar", "Step", "Trainer", "TrainingResult", "refit"]
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class EpochRecord:
-    """What one epoch did."""
-
-    epoch: int
-    loss: float  # mean negative log-likelihood per sentence
-    dev_precision: float | None  # None when training holds out no dev set
-    dev_recall: float | None
-    dev_f1: float | None
-    seconds: float  # training time of the epoch, dev evaluation excluded
-    sentences_per_second: float
-    lr: float
-
-
-@dataclass
-class EarlyStopping:
-    """Counts epochs without a better dev F1; says why training stopped."""
-
-    patience: int
-    best_f1: float = -1.0
-    best_epoch: int = 0
-    waited: int = 0
-
-    def update(self, record: EpochRecord) -> bool:
-        """Take an epoch's record; return whether it is the best so far (without dev: the latest)."""
-        if record.dev_f1 is None:
-            self.best_epoch = record.epoch
-            return True
-        if record.dev_f1 > self.best_f1:
-            self.best_f1, self.best_epoch, self.waited = record.dev_f1, record.epoch, 0
-            return True
-        self.waited += 1
-        return False
-
-    @property
-    def exhausted(self) -> bool:
-        return self.waited >= self.patience
-
-    def reason(self) -> str:
-        return f"no better dev F1 for {self.waited} epochs (patience {self.patience}); best was epoch {self.best_epoch}"
+class DivergedError(ValueError):
+    """The loss or the gradient norm became NaN or infinite: training cannot go on."""
 
 
 @dataclass
@@ -81,22 +46,20 @@ class TrainingResult:
     history: list[EpochRecord] = field(default_factory=list)
 
 
-class Callback:
-    """Hooks into training; every method is optional."""
+@dataclass
+class Step:
+    """One optimiser step: the batch's summed loss, and the gradient norm before clipping."""
 
-    def on_epoch_begin(self, trainer: "Trainer", epoch: int, batches: int) -> None: ...
-
-    def on_batch_end(self, trainer: "Trainer", loss: float, sentences: int) -> None: ...
-
-    def on_epoch_end(self, trainer: "Trainer", record: EpochRecord, improved: bool) -> None: ...
-
-    def on_train_end(self, trainer: "Trainer", result: TrainingResult) -> None: ...
+    loss: float
+    grad_norm: float
+    clipped: bool
 
 
 class Trainer:
-    """Trains a ``Tagger`` on ``train``, early-stopping on the entity F1 of ``dev``.
+    """Trains a ``Tagger`` on ``train``, keeping the model of the best dev entity F1 in ``output/model``.
 
-    With ``dev=None`` it trains for ``epochs`` and keeps the last model (see ``refit``).
+    With ``dev=None`` every epoch counts as the best (see ``refit``). ``callbacks``: by default
+    ``callbacks.standard(output)``; a list replaces them.
     """
 
     def __init__(
@@ -105,28 +68,20 @@ class Trainer:
         train: Corpus,
         dev: Corpus | None,
         output: str | Path,
-        callbacks: Sequence[Callback] = (),
+        callbacks: Sequence[Callback] | None = None,
     ):
         self.tagger, self.dev, self.output = tagger, dev, Path(output)
         self.config = tagger.config
-        self.callbacks = [
-            JsonLog(self.output / "log.jsonl"),
-            LearningCurve(self.output / "learning-curve.png"),
-            *callbacks,
-        ]
+        self.callbacks = standard(self.output) if callbacks is None else list(callbacks)
+        self.fingerprints = {"train": checkpoints.fingerprint(train), "dev": checkpoints.fingerprint(dev)}
         model_scheme = train.in_scheme(self.config.scheme)
-        self.train = [tagger.encoder.encode(s.tokens, s.tags) for s in model_scheme]
+        self.train = [tagger.encode(s, s.tags) for s in model_scheme]
         self.singletons = _singletons(train, tagger)
-        groups = _parameter_groups(tagger.model, self.config)
-        if self.config.optimizer == "sgd":
-            self.optimizer = torch.optim.SGD(
-                groups, lr=self.config.lr, momentum=self.config.momentum, weight_decay=self.config.weight_decay
-            )
-        else:
-            self.optimizer = torch.optim.Adam(groups, lr=self.config.lr, weight_decay=self.config.weight_decay)
+        self.optimizer = optimiser(_parameter_groups(tagger.model, self.config), self.config)
         decay = self.config.lr_decay
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda epoch: 1.0 / (1.0 + decay * epoch))
-        self.stopper = EarlyStopping(self.config.patience)
+        self.best_f1, self.best_epoch = -1.0, 0
+        self.stopped_because: str | None = None
         self.history: list[EpochRecord] = []
         self.rng = random.Random(self.config.seed)
         self.epoch = 0
@@ -142,25 +97,34 @@ class Trainer:
 
     @classmethod
     def resume(
-        cls, output: str | Path, train: Corpus, dev: Corpus | None, callbacks: Sequence[Callback] = ()
+        cls,
+        output: str | Path,
+        train: Corpus,
+        dev: Corpus | None,
+        callbacks: Sequence[Callback] | None = None,
+        settings: dict[str, Any] | None = None,
     ) -> "Trainer":
         """A trainer that continues from the last completed epoch in ``output/checkpoint.pt``.
 
-        The model, its config and vocabularies come from the checkpoint; loading it runs
-        no pickled code.
+        The model, its config and vocabularies come from the checkpoint; loading it runs no
+        pickled code. ``train`` and ``dev`` must be the data it was trained on, and
+        ``settings`` (config keys the caller sets) must agree with its config except for
+        ``checkpoints.RESUMABLE`` keys, which take effect; a mismatch is a ``CheckpointError``.
         """
         path = Path(output) / "checkpoint.pt"
-        if not path.is_file():
-            raise FileNotFoundError(f"cannot resume: no checkpoint at {path}")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if state.get("format") != CHECKPOINT_FORMAT:
-            raise ModelError(f"{path}: checkpoint format {state.get('format')!r} is not {CHECKPOINT_FORMAT}")
-        trainer = cls(
-            Tagger.from_parts(state["meta"], state["vocab"], state["model"], str(path)), train, dev, output, callbacks
-        )
+        checkpoints.clean(path)
+        state = checkpoints.read(path)
+        checkpoints.check_data(path, state, train, dev)
+        meta = dict(state["meta"])
+        recorded = meta["config"]
+        derived = ["word_dim"] if recorded.get("vectors") else []  # set by the vectors
+        derived += list(ARCHITECTURE) if recorded.get("init_from") else []  # taken from the source model
+        meta["config"] = checkpoints.resumed_config(path, recorded, settings or {}, derived)
+        tagger = Tagger.from_parts(meta, state["vocab"], state["model"], str(path))
+        trainer = cls(tagger, train, dev, output, callbacks)
         trainer.optimizer.load_state_dict(state["optimizer"])
         trainer.scheduler.load_state_dict(state["scheduler"])
-        trainer.stopper = EarlyStopping(**state["stopper"])
+        trainer.best_f1, trainer.best_epoch = state["best"]["f1"], state["best"]["epoch"]
         trainer.history = [EpochRecord(**r) for r in state["history"]]
         trainer.rng.setstate(_as_tuples(state["python_rng"]))
         trainer.epoch = state["epoch"]
@@ -168,49 +132,85 @@ class Trainer:
         logger.info("resuming from %s after epoch %d", path, trainer.epoch)
         return trainer
 
+    def stop(self, reason: str) -> None:
+        """Stop after this epoch; ``reason`` becomes the result's ``stopped_because``."""
+        self.stopped_because = reason
+
     def fit(self) -> TrainingResult:
-        """Train until ``epochs`` or patience runs out; the best model is left in ``model/``."""
+        """Train until ``epochs`` or a callback stops it; the best model is left in ``model/``.
+
+        Temporary files that an interrupted run left in ``output`` are removed first. A NaN or
+        infinite loss or gradient raises ``DivergedError``; the files of the last completed epoch
+        stay as they were.
+        """
         if self.torch_rng is None:
             torch.manual_seed(self.config.seed)
         else:
             torch.set_rng_state(self.torch_rng)
-        while self.epoch < self.config.epochs and not self.stopper.exhausted:
+        self.stopped_because = None
+        model_files = [self.model_dir / name for name in (CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE)]
+        for path in (self.checkpoint_path, *model_files):
+            checkpoints.clean(path)
+        for callback in self.callbacks:
+            callback.on_train_begin(self)
+        while self.epoch < self.config.epochs and self.stopped_because is None:
             self.epoch += 1
-            record = self._train_epoch()
-            improved = self.stopper.update(record)
+            try:
+                record = self._train_epoch()
+            except DivergedError as error:
+                raise DivergedError(f"{error}; training stopped. {self._kept()}") from None
+            improved = record.dev_f1 is None or record.dev_f1 > self.best_f1
             self.history.append(record)
             if improved:
+                self.best_epoch = record.epoch
+                self.best_f1 = self.best_f1 if record.dev_f1 is None else record.dev_f1
                 self.tagger.save(self.model_dir)
-            self._checkpoint()
             for callback in self.callbacks:
                 callback.on_epoch_end(self, record, improved)
-        stopped = self.stopper.reason() if self.stopper.exhausted else f"reached the last epoch ({self.config.epochs})"
-        result = TrainingResult(self.stopper.best_epoch, self.stopper.best_f1, stopped, self.history)
+        stopped = self.stopped_because or f"reached the last epoch ({self.config.epochs})"
+        result = TrainingResult(self.best_epoch, self.best_f1, stopped, self.history)
         logger.info("training stopped: %s", stopped)
         for callback in self.callbacks:
             callback.on_train_end(self, result)
         return result
 
+    def step(self, indices: Sequence[int]) -> Step:
+        """One optimiser step on the training sentences ``indices``, the gradient clipped to ``clip_grad_norm``.
+
+        Raises ``DivergedError`` before changing any weight when the loss or the gradient norm is not finite.
+        """
+        batch = Encoder.collate([self.train[i] for i in indices])
+        batch.words = self._replace_singletons(batch.words)
+        loss = self.tagger.model.loss(batch)  # summed over the batch
+        value = loss.item()
+        if not math.isfinite(value):
+            raise DivergedError(f"the loss is {value}")
+        self.optimizer.zero_grad()
+        (loss / len(indices)).backward()
+        limit = self.config.clip_grad_norm
+        norm = torch.nn.utils.clip_grad_norm_(self.tagger.model.parameters(), limit if limit > 0 else math.inf).item()
+        if not math.isfinite(norm):
+            raise DivergedError(f"the gradient norm is {norm}")
+        self.optimizer.step()
+        return Step(value, norm, 0 < limit < norm)
+
     def _train_epoch(self) -> EpochRecord:
-        model = self.tagger.model
         batches = list(length_batches([len(s.words) for s in self.train], self.config.batch_size, self.rng))
         for callback in self.callbacks:
             callback.on_epoch_begin(self, self.epoch, len(batches))
         self._freeze()
-        model.train()
-        total_loss, started = 0.0, time.perf_counter()
-        for indices in batches:
-            batch = Encoder.collate([self.train[i] for i in indices])
-            batch.words = self._replace_singletons(batch.words)
-            loss = model.loss(batch)
-            self.optimizer.zero_grad()
-            (loss / len(indices)).backward()
-            if self.config.clip_grad_norm > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), self.config.clip_grad_norm)
-            self.optimizer.step()
-            total_loss += loss.item()
+        self.tagger.model.train()
+        total_loss, norms, clipped, started = 0.0, [], 0, time.perf_counter()
+        for number, indices in enumerate(batches, 1):
+            try:
+                step = self.step(indices)
+            except DivergedError as error:
+                raise DivergedError(f"epoch {self.epoch}, step {number} of {len(batches)}: {error}") from None
+            total_loss += step.loss
+            norms.append(step.grad_norm)
+            clipped += step.clipped
             for callback in self.callbacks:
-                callback.on_batch_end(self, loss.item() / len(indices), len(indices))
+                callback.on_batch_end(self, step.loss / len(indices), len(indices))
         seconds = time.perf_counter() - started
         lr = self.optimizer.param_groups[0]["lr"]
         self.scheduler.step()
@@ -226,7 +226,22 @@ class Trainer:
             seconds,
             len(self.train) / seconds,
             lr,
+            sum(norms) / len(norms),
+            max(norms),
+            len(norms),
+            clipped,
         )
+
+    def _kept(self) -> str:
+        """What a diverged run leaves, for its error message."""
+        kept = []
+        if self.checkpoint_path.is_file():
+            kept.append(f"the checkpoint of epoch {self.epoch - 1} ({self.checkpoint_path})")
+        if self.best_epoch and (self.model_dir / CONFIG_FILE).is_file():
+            kept.append(f"the best model, of epoch {self.best_epoch} ({self.model_dir})")
+        if not kept:
+            return "Nothing was saved (no epoch completed); lower lr (tagger lr-find suggests one)."
+        return f"Kept: {' and '.join(kept)}. Lower lr (tagger lr-find suggests one) or clip_grad_norm."
 
     def _freeze(self) -> None:
         """Keep the parts named in ``freeze`` fixed up to epoch ``unfreeze_after`` (0: in every epoch)."""
@@ -246,23 +261,23 @@ class Trainer:
         chosen = self.singletons[words] & (torch.rand(words.shape) < self.config.unk_replace)
         return words.masked_fill(chosen, self.tagger.encoder.word_vocab.unk)
 
-    def _checkpoint(self) -> None:
+    def save_checkpoint(self) -> None:
+        """Write ``checkpoint.pt``: model, optimiser, scheduler, history, random states and data fingerprints."""
         meta, vocab, weights = self.tagger.to_parts()
         state = {
-            "format": CHECKPOINT_FORMAT,
             "epoch": self.epoch,
             "meta": meta,
             "vocab": vocab,
             "model": weights,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            "stopper": asdict(self.stopper),
+            "best": {"f1": self.best_f1, "epoch": self.best_epoch},
             "history": [asdict(r) for r in self.history],
             "torch_rng": torch.get_rng_state(),
             "python_rng": self.rng.getstate(),
+            "fingerprints": self.fingerprints,
         }
-        with atomic_write(self.checkpoint_path, "wb") as out:
-            torch.save(state, out)
+        checkpoints.write(self.checkpoint_path, state)
 
 
 def refit(
@@ -271,22 +286,22 @@ def refit(
     dev: Corpus,
     epochs: int,
     output: str | Path,
-    callbacks: Sequence[Callback] = (),
+    callbacks: Sequence[Callback] | None = None,
     resume: bool = False,
     texts: Iterable[Sequence[str]] = (),
 ) -> Trainer:
     """Train a fresh model on ``train`` + ``dev`` for ``epochs`` (the count early stopping chose on dev).
 
     Nothing is held out, so the last epoch's model is kept: the protocol of papers that
-    report test scores of models trained on train and dev together. ``texts``: as for
-    ``Tagger.build``.
+    report test scores of models trained on train and dev together. ``callbacks``: as for
+    ``Trainer``; ``texts``: as for ``Tagger.build``.
     """
     combined = train + dev
+    config = replace(config, epochs=epochs, patience=epochs)
     if resume and (Path(output) / "checkpoint.pt").is_file():
-        trainer = Trainer.resume(output, combined, None, callbacks)
+        trainer = Trainer.resume(output, combined, None, callbacks, config.to_dict())
     else:
-        config = replace(config, epochs=epochs, patience=epochs)
-        trainer = Trainer(Tagger.build(config, combined, texts), combined, None, output, callbacks)
+        trainer = Trainer(build(config, combined, texts), combined, None, output, callbacks)
     trainer.fit()
     return trainer
 
@@ -320,50 +335,3 @@ def _singletons(train: Corpus, tagger: Tagger) -> torch.Tensor:
 def _as_tuples(value):
     """``random.setstate`` wants tuples where a round trip may give lists."""
     return tuple(_as_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
-
-
-class JsonLog(Callback):
-    """Appends one JSON line per epoch; rewritten whole so a resumed run has no duplicates."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def on_epoch_end(self, trainer: Trainer, record: EpochRecord, improved: bool) -> None:
-        with atomic_write(self.path) as out:
-            for past in trainer.history:
-                out.write(json.dumps(asdict(past)) + "\n")
-
-
-class LearningCurve(Callback):
-    """Plots training loss and dev F1 per epoch to a PNG."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def on_epoch_end(self, trainer: Trainer, record: EpochRecord, improved: bool) -> None:
-        epochs = [r.epoch for r in trainer.history]
-        with png_figure(self.path, figsize=(6, 3.5), dpi=100) as (_, loss_axis):
-            loss_axis.plot(epochs, [r.loss for r in trainer.history], color="tab:blue", marker=".")
-            loss_axis.set_xlabel("epoch")
-            loss_axis.set_ylabel("training loss per sentence", color="tab:blue")
-            if trainer.dev is not None:
-                f1_axis = loss_axis.twinx()
-                f1_axis.plot(epochs, [r.dev_f1 for r in trainer.history], color="tab:red", marker=".")
-                f1_axis.set_ylabel("dev entity F1", color="tab:red")
-                f1_axis.axvline(trainer.stopper.best_epoch, color="grey", linestyle=":", linewidth=1)
-
-
-class ProgressBar(Callback):
-    """A tqdm bar per epoch with the running loss and sentences per second."""
-
-    def on_epoch_begin(self, trainer: Trainer, epoch: int, batches: int) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=len(trainer.train), desc=f"epoch {epoch}", unit="sent", leave=False)
-
-    def on_batch_end(self, trainer: Trainer, loss: float, sentences: int) -> None:
-        self.bar.update(sentences)
-        self.bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
-
-    def on_epoch_end(self, trainer: Trainer, record: EpochRecord, improved: bool) -> None:
-        self.bar.close()

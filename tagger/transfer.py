@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import replace
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import torch
 
@@ -49,6 +49,13 @@ ROWS = {
 SQUARE = {"crf.crf.transitions": "tags"}
 
 
+def build(config: TaggerConfig, train: Corpus, texts: Iterable[Sequence[str]] = ()) -> Tagger:
+    """A new tagger for ``config``: from the model in ``config.init_from`` when it is set, else ``Tagger.build``."""
+    if config.init_from:
+        return transferred(Tagger.load(config.init_from), config, train)
+    return Tagger.build(config, train, texts)
+
+
 def transferred(source: Tagger, config: TaggerConfig, train: Corpus) -> Tagger:
     """A new tagger for ``train`` whose embeddings, character encoder and BiLSTM are ``source``'s.
 
@@ -64,10 +71,7 @@ def transferred(source: Tagger, config: TaggerConfig, train: Corpus) -> Tagger:
     words = merged(old_words, Vocab.build(counts, config.min_word_count).items, first_pretrained)
     chars = merged(old_chars, Vocab.build(Counter(c for s in train for t in s.tokens for c in t)).items)
     tags = Vocab(tags_for(train.labels(), config.scheme))
-    with torch.random.fork_rng():
-        torch.manual_seed(config.seed)
-        tagger = Tagger(config, words, chars, tags, train.scheme, source.pretrained)
-        tagger.model.initialise(config.init)
+    tagger = Tagger.fresh(config, words, chars, tags, train.scheme, source.pretrained)
     pairs = {name: shared(new, old) for name, new, old in zip(("words", "chars", "tags"), tagger.vocabs, source.vocabs)}
     tagger.model.load_state_dict(carried_over(tagger.model.state_dict(), source.model.state_dict(), pairs))
     logger.info(

@@ -22,19 +22,21 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.exc import SQLAlchemyError
 
-from .config import ConfigError, TaggerConfig, read_json
+from .callbacks import Callback, EarlyStopping, EpochRecord, JsonLog, LearningCurve
+from .config import OPTIMIZERS, ConfigError, TaggerConfig, read_json
 from .corpus import Corpus
 from .files import atomic_write
 from .plots import png_figure
-from .tagger import Tagger
-from .training import Callback, EpochRecord, Trainer
+from .training import DivergedError, Trainer
+from .transfer import build
 
 logger = logging.getLogger(__name__)
 
-SAMPLERS = ("tpe", "random", "grid")
+SAMPLERS = ("tpe", "gp", "random", "grid")
 DEFAULT_SPACE = {
     "lr": {"low": 1e-4, "high": 0.05, "log": True},
-    "optimizer": {"choices": ["adam", "sgd"]},
+    "optimizer": {"choices": list(OPTIMIZERS)},
+    "init": {"choices": ["default", "glorot_uniform", "orthogonal", "he_normal"]},
     "dropout": {"low": 0.1, "high": 0.7},
     "hidden": {"low": 50, "high": 300, "step": 50},
     "word_dim": {"choices": [50, 100, 200]},
@@ -44,6 +46,7 @@ DEFAULT_SPACE = {
     "clip_grad_norm": {"low": 1.0, "high": 10.0, "log": True},
 }
 PRUNE_AFTER_TRIALS, PRUNE_FROM_EPOCH = 5, 2  # the median pruner's warm-up
+STARTUP_TRIALS = 10  # random trials before TPE or the Gaussian process model the results (Optuna's default)
 MIN_TRIALS_FOR_IMPORTANCE = 4  # completed trials before importances are estimated
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)  # the trials that count toward a budget
 
@@ -186,9 +189,43 @@ def open_study(storage: str, name: str, sampler: str, space: SearchSpace, base: 
         study.sampler = optuna.samplers.GridSampler(space.grid(), seed=seed)
     elif sampler == "random":
         study.sampler = optuna.samplers.RandomSampler(seed=seed)
+    elif sampler == "gp":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            # a Gaussian process; the next trial maximises its expected improvement
+            study.sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=STARTUP_TRIALS)
     else:
-        study.sampler = optuna.samplers.TPESampler(seed=seed)
+        study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=STARTUP_TRIALS)
     return study
+
+
+def enqueue(study: optuna.Study, space: SearchSpace, base: TaggerConfig, path: str | Path) -> dict[str, Any]:
+    """Queue the config in ``path`` as the study's next trial (once: a rerun does not queue it again); its values.
+
+    Only the searched keys the file sets are queued (the sampler draws the others); each must lie
+    in its range or choices. Other keys of the file that differ from ``base`` are logged and ignored.
+    """
+    values = read_json(path, "config")
+    values = values.get("config", values) if isinstance(values, dict) else values
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a JSON object of config keys")
+    config = TaggerConfig.from_dict(values, str(path))
+    searched = {dimension.name: dimension for dimension in space.dimensions}
+    params = {name: getattr(config, name) for name in values if name in searched}
+    for name, value in params.items():
+        dimension = searched[name]
+        if dimension.choices is not None:
+            inside = value in dimension.choices
+        else:
+            inside = dimension.low <= value <= dimension.high
+        if not inside:
+            span = dimension.choices if dimension.choices is not None else f"{dimension.low} to {dimension.high}"
+            raise ConfigError(f"{path}: {name}={value!r} lies outside the search space ({span})")
+    ignored = sorted(name for name in values if name not in searched and getattr(config, name) != getattr(base, name))
+    if ignored:
+        logger.warning("%s: %s not searched; the study's base config holds them", path, ", ".join(ignored))
+    study.enqueue_trial(params, skip_if_exists=True)
+    return params
 
 
 def _comparable(config: TaggerConfig) -> dict:
@@ -227,8 +264,10 @@ def tune(
     """Run trials until the study has ``trials`` finished ones (earlier runs' count) or ``timeout`` seconds pass.
 
     Each trial trains ``base`` with the values it draws, on ``train`` with early stopping on
-    ``dev``, in ``output/trials/NNNN``; its value is the best dev entity F1. ``callbacks``
-    join each trial's trainer; ``on_trial`` are called after each trial.
+    ``dev``, in ``output/trials/NNNN`` (its model, ``log.jsonl`` and ``learning-curve.png``; no
+    checkpoint, as trials are not resumed one by one); its value is the best dev entity F1. A
+    trial whose loss diverges is pruned. ``callbacks`` join each trial's trainer; ``on_trial``
+    are called after each trial.
     """
     space.check(base)
     output = Path(output)
@@ -240,17 +279,14 @@ def tune(
 
     def objective(trial: optuna.Trial) -> float:
         config = TaggerConfig.from_dict(base.to_dict() | space.suggest(trial))
-        trainer = Trainer(
-            Tagger.build(config, train, texts),
-            train,
-            dev,
-            output / "trials" / f"{trial.number:04d}",
-            [*callbacks, PruneWeakTrials(trial)],
-        )
+        folder = output / "trials" / f"{trial.number:04d}"
+        chosen = [EarlyStopping(), JsonLog(folder / "log.jsonl"), LearningCurve(folder / "learning-curve.png")]
+        chosen += [*callbacks, PruneWeakTrials(trial)]
+        trainer = Trainer(build(config, train, texts), train, dev, folder, chosen)
         try:
             return trainer.fit().best_dev_f1
-        finally:
-            trainer.checkpoint_path.unlink(missing_ok=True)  # trials are not resumed one by one
+        except DivergedError as error:
+            raise optuna.TrialPruned(str(error)) from None
 
     study.optimize(objective, n_trials=remaining, timeout=timeout, callbacks=list(on_trial), gc_after_trial=True)
 

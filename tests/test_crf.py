@@ -144,3 +144,20 @@ def test_unconstrained_normaliser_agrees_with_torchcrf():
 def test_constraints_of_the_wrong_shape_are_refused():
     with pytest.raises(ValueError, match="constraints for 3 tags"):
         ConstrainedCRF(3, ([True] * 2, [[True] * 2] * 2, [True] * 2))
+
+
+def test_the_negative_log_likelihood_has_the_right_gradients_in_float64():
+    """gradcheck: the analytic gradients of the NLL (emissions and all three score tables) match finite differences."""
+    crf = _crf(7).double()
+    names = [name for name, _ in crf.named_parameters()]
+    generator = torch.Generator().manual_seed(7)
+    emissions = torch.randn(2, 4, len(TAGS), dtype=torch.float64, generator=generator, requires_grad=True)
+    tags = torch.tensor([[1, 2, 3, 0], [5, 0, 0, 0]])  # valid IOBES paths, the second of length 2
+    mask = torch.tensor([[True] * 4, [True, True, False, False]])
+
+    def nll(emissions, *parameters):
+        return torch.func.functional_call(crf, dict(zip(names, parameters)), (emissions, tags, mask))
+
+    crf.forward = crf.nll  # functional_call calls forward
+    parameters = [p.detach().clone().requires_grad_() for p in crf.parameters()]
+    assert torch.autograd.gradcheck(nll, (emissions, *parameters))

@@ -107,8 +107,19 @@ def test_train_and_tune_refuse_an_output_that_is_a_corpus(sample, tmp_path, caps
     shutil.copy(sample / "train.tsv", corpus)
     before = digests(corpus)
     assert main(["train", "--train", str(corpus), "--output", str(corpus)]) == 2
-    assert main(["tune", "--train", str(corpus), "--output", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.count("error:") == 2
+    assert main(["tune", "--train", str(corpus), "--output", str(corpus)]) == 2
+    assert capsys.readouterr().err.count("is the input") == 2
+    assert digests(corpus) == before
+
+
+def test_an_output_folder_may_hold_inputs_where_training_writes_nothing(sample, model, tmp_path, capsys):
+    corpus = tmp_path / "train.tsv"
+    shutil.copy(sample / "train.tsv", corpus)
+    before = digests(corpus)
+    config = ["--config", str(model / "config.json"), "--epochs", "1", "--no-progress"]
+    assert main(["train", "--train", str(corpus), "--output", str(tmp_path), *config]) == 0
+    assert main(["train", "--train", str(corpus), "--output", str(model.parent), *config]) == 2
+    assert f"--output {model} holds the input {model / 'config.json'}" in capsys.readouterr().err
     assert digests(corpus) == before
 
 

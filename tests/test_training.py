@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import torch
@@ -10,7 +11,8 @@ import torch
 from tagger import Tagger, TaggerConfig
 from tagger.corpus import Corpus
 from tagger.formats import read_corpus
-from tagger.training import Callback, Trainer
+from tagger.callbacks import Callback, standard
+from tagger.training import DivergedError, Trainer
 
 FAST = dict(word_dim=50, char_dim=16, char_hidden=16, hidden=64)
 
@@ -42,11 +44,10 @@ class Interrupt(Callback):
 def _train(sample, output, callbacks=(), resume=False):
     train, dev = read_corpus(sample / "train.tsv"), read_corpus(sample / "dev.tsv")
     if resume:
-        trainer = Trainer.resume(output, train, dev, callbacks)
+        trainer = Trainer.resume(output, train, dev, [*standard(output), *callbacks])
     else:
-        trainer = Trainer(
-            Tagger.build(TaggerConfig(**FAST, epochs=4, patience=10), train), train, dev, output, callbacks
-        )
+        config = TaggerConfig(**FAST, epochs=4, patience=10)
+        trainer = Trainer(Tagger.build(config, train), train, dev, output, [*standard(output), *callbacks])
     return trainer, trainer.fit()
 
 
@@ -97,3 +98,64 @@ def test_resume_after_an_interruption_continues_where_it_stopped(sample, tmp_pat
 def test_resume_without_a_checkpoint_says_so(sample, tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         _train(sample, tmp_path, resume=True)
+
+
+TINY = dict(word_dim=16, char_dim=8, char_hidden=8, hidden=16, batch_size=8)
+
+
+class Poison(Callback):
+    """Turns the projection's bias to NaN after the first step of epoch ``epoch``: the next loss is NaN."""
+
+    def __init__(self, epoch: int):
+        self.epoch, self.steps = epoch, 0
+
+    def on_batch_end(self, trainer, loss, sentences):
+        if trainer.epoch == self.epoch:
+            self.steps += 1
+            if self.steps == 1:
+                with torch.no_grad():
+                    trainer.tagger.model.project.bias.fill_(float("nan"))
+
+
+def test_a_nan_loss_stops_training_naming_epoch_and_step_and_keeps_the_best_model(sample, tmp_path):
+    train, dev = read_corpus(sample / "dev.tsv"), read_corpus(sample / "test.tsv")
+    callbacks = [*standard(tmp_path), Poison(epoch=2)]
+    trainer = Trainer(Tagger.build(TaggerConfig(**TINY, epochs=3), train), train, dev, tmp_path, callbacks)
+    with pytest.raises(DivergedError, match=r"epoch 2, step 2 of \d+: the loss is nan; training stopped") as caught:
+        trainer.fit()
+    assert "the checkpoint of epoch 1" in str(caught.value) and "the best model, of epoch 1" in str(caught.value)
+    model = Tagger.load(tmp_path / "model")
+    assert all(torch.isfinite(p).all() for p in model.model.parameters())
+    assert model.predict([["a", "test"]])[0].tags
+    assert len((tmp_path / "log.jsonl").read_text().splitlines()) == 1
+    resumed = Trainer.resume(tmp_path, train, dev)
+    assert resumed.epoch == 1
+
+
+@pytest.mark.parametrize("clip, clipped", [(1e-6, "all"), (0.0, "none")])
+def test_the_log_records_gradient_norms_and_clipping(sample, tmp_path, clip, clipped):
+    train = read_corpus(sample / "dev.tsv")
+    config = TaggerConfig(**TINY, epochs=2, clip_grad_norm=clip)
+    Trainer(Tagger.build(config, train), train, None, tmp_path).fit()
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    for record in log:
+        assert 0 < record["grad_norm_mean"] <= record["grad_norm_max"]
+        assert record["clipped_steps"] == (record["steps"] if clipped == "all" else 0) and record["steps"] > 0
+    assert (tmp_path / "learning-curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_trainer_runs_only_the_callbacks_it_is_given(sample, tmp_path):
+    train = read_corpus(sample / "dev.tsv")
+    Trainer(Tagger.build(TaggerConfig(**TINY, epochs=1), train), train, None, tmp_path, []).fit()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model"]
+
+
+def test_a_diverging_run_on_the_command_line_is_one_error_line(sample, tmp_path, capsys):
+    from tagger.cli.main import main
+
+    command = ["train", "--train", str(sample / "dev.tsv"), "--output", str(tmp_path), "--no-progress"]
+    settings = ["--set", "optimizer=sgd", "--set", "lr=1e38", "--set", "clip_grad_norm=0", "--set", "hidden=16"]
+    assert main([*command, *settings, "--epochs", "2"]) == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert re.match(r"tagger train: error: epoch 1, step \d+ of \d+: the (loss|gradient norm) is (nan|inf)", error)
+    assert not (tmp_path / "model").exists()

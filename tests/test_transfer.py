@@ -13,7 +13,9 @@ from tagger.cli.main import main
 from tagger.config import ConfigError
 from tagger.corpus import Corpus, Sentence
 from tagger.formats import read_corpus
-from tagger.training import Callback, Trainer
+from tagger.callbacks import Callback, standard
+from tagger.training import Trainer
+from tagger.transfer import build
 
 TINY = dict(word_dim=16, char_dim=8, char_hidden=8, hidden=16, casing_dim=4)
 TARGET = [
@@ -40,7 +42,7 @@ def target() -> Corpus:
 
 def _transferred(source, target, **settings) -> tuple[Tagger, Tagger]:
     config = TaggerConfig(init_from=str(source), **{"epochs": 1, **settings})
-    return Tagger.load(source), Tagger.build(config, target)
+    return Tagger.load(source), build(config, target)
 
 
 def _rows(tagger: Tagger, name: str) -> dict[str, torch.Tensor]:
@@ -145,7 +147,8 @@ def test_resume_keeps_freezing_and_unfreezing_in_step(source, target, tmp_path):
     whole = Trainer(_transferred(source, target, **settings)[1], target, target, tmp_path / "whole")
     whole.fit()
     with pytest.raises(KeyboardInterrupt):
-        Trainer(_transferred(source, target, **settings)[1], target, target, tmp_path / "cut", [Interrupt()]).fit()
+        cut = [*standard(tmp_path / "cut"), Interrupt()]
+        Trainer(_transferred(source, target, **settings)[1], target, target, tmp_path / "cut", cut).fit()
     resumed = Trainer.resume(tmp_path / "cut", target, target)
     resumed.fit()
     assert [r.loss for r in resumed.history] == [r.loss for r in whole.history]
@@ -178,5 +181,5 @@ def test_train_init_from_on_the_command_line(source, sample, tmp_path, capsys):
 
 def test_a_transferred_config_rebuilds_from_its_own_config(source, target):
     _, new = _transferred(source, target, freeze="chars")
-    again = Tagger.build(replace(new.config), target)
+    again = build(replace(new.config), target)
     assert all(torch.equal(v, again.model.state_dict()[k]) for k, v in new.model.state_dict().items())

@@ -171,10 +171,9 @@ def test_model_keeps_only_the_rows_it_needs_and_predicts_without_the_file(sample
     vectors.write_bytes(sample_vectors.read_bytes())
     splits = [f"--{name}={sample / f'{name}.tsv'}" for name in ("train", "dev", "test")]
     quick = [f"--set={key}={value}" for key, value in TINY.items()]
-    output = tmp_path / "run"
-    code = main(["train", *splits, "--output", str(output), "--epochs", "1", "--vectors", str(vectors), *quick])
+    code = main(["train", *splits, "--output", str(tmp_path), "--epochs", "1", "--vectors", str(vectors), *quick])
     assert code == 0
-    model = output / "model"
+    model = tmp_path / "model"
     config = json.loads((model / "config.json").read_text())["config"]
     assert config["vectors"] == str(vectors) and config["word_dim"] == 3 and not config["freeze_vectors"]
     words = json.loads((model / "vocab.json").read_text())["words"]

@@ -12,16 +12,20 @@ from ..catalogue import CatalogueError
 from ..config import ConfigError
 from ..corpus import CorpusFormatError
 from ..files import OutputError, OverwriteError
+from ..lm_store import LMError
 from ..schemes import SchemeError
 from ..tagger import ModelError
+from ..training import DivergedError
 from ..vectors import VectorsError
-from . import annotate, corpora, embeddings, evaluate, predict, spacy_export, train, tune
+from . import annotate, corpora, embeddings, evaluate, lm, lr_find, predict, spacy_export, train, tune
 
-COMMANDS = (train, tune, evaluate, predict, annotate, corpora, spacy_export, embeddings)
+COMMANDS = (train, tune, lr_find, evaluate, predict, annotate, corpora, spacy_export, embeddings, lm)
 USER_ERRORS = (
     CatalogueError,
     ConfigError,
     CorpusFormatError,
+    DivergedError,
+    LMError,
     ModelError,
     OutputError,
     OverwriteError,

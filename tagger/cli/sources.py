@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from itertools import product
 from pathlib import Path
 
 from .. import catalogue
@@ -162,11 +163,18 @@ def read_splits(args: argparse.Namespace, *splits: str) -> dict[str, Corpus | No
     return {split: read(args, paths[split], entry, PURPOSES[split]) if split in paths else None for split in splits}
 
 
-INPUT_OPTIONS = ("train", "dev", "test", "data", "config", "vectors", "init_from", "space", "input", "model")
+INPUT_OPTIONS = ("train", "dev", "test", "data", "config", "vectors", "char_lm", "init_from", "space", "input", "model")
 
 
-def refuse_overwriting_inputs(args: argparse.Namespace, outputs: dict[str, Path | None]) -> None:
-    """``OverwriteError`` when one of ``outputs`` is, holds or lies inside a file or folder the command reads."""
-    refuse_overwrite(
-        outputs, [getattr(args, name) for name in INPUT_OPTIONS if isinstance(getattr(args, name, None), Path)]
-    )
+def refuse_overwriting_inputs(
+    args: argparse.Namespace, outputs: dict[str, Path | None], writes: tuple[str, ...] | None = None
+) -> None:
+    """``OverwriteError`` when one of ``outputs`` is, holds or lies inside a file or folder the command reads.
+
+    ``writes`` names what the command writes inside an output folder: then only those may not hold an input.
+    """
+    inputs = [getattr(args, name) for name in INPUT_OPTIONS if isinstance(getattr(args, name, None), Path)]
+    refuse_overwrite(outputs, inputs, holds=writes is None)
+    if writes is not None:
+        for (option, folder), name in product(outputs.items(), writes):
+            refuse_overwrite({option: folder / name}, inputs)

@@ -5,20 +5,28 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from ..config import VECTOR_FORMATS, TaggerConfig
+from ..callbacks import Callback, ProgressBar, standard
+from ..config import VECTOR_FORMATS, TaggerConfig, read_json
 from ..corpus import Corpus
 from ..evaluation import evaluate
 from ..files import atomic_write
+from ..lr_finder import JSON_FILE, PNG_FILE, range_test
 from ..tagger import Tagger
-from ..training import Callback, ProgressBar, Trainer, refit
+from ..training import Trainer, refit
+from ..transfer import build
 from .report import print_scores
 from .sources import add_corpus_options, add_reading_options, read_splits, refuse_overwriting_inputs
 
 logger = logging.getLogger("tagger")
+TRAINING_OUTPUTS = (
+    *("model", "refit", "checkpoint.pt", "log.jsonl", "learning-curve.png", "test-scores.json"),
+    *(JSON_FILE, PNG_FILE),
+)
 
 
 def add_parser(commands) -> None:
@@ -35,10 +43,22 @@ def add_parser(commands) -> None:
     parser.add_argument("--test", type=Path, help="test corpus, scored once with the best model")
     parser.add_argument("--output", required=True, type=Path, help="output directory")
     parser.add_argument("--config", type=Path, help="JSON config file (a model's config.json works too)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override a config value; lr=auto runs tagger lr-find first (OUTPUT/{JSON_FILE}, OUTPUT/{PNG_FILE}) "
+        "and trains at its suggestion",
+    )
     parser.add_argument("--epochs", type=int, help="maximum epochs (config: epochs)")
     parser.add_argument("--seed", type=int, help="random seed (config: seed)")
-    parser.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoint.pt")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from OUTPUT/checkpoint.pt, with the same data and settings as the first run: a different "
+        "--train or --dev, or a config key set otherwise, is refused; only epochs, patience and threads may change",
+    )
     parser.add_argument(
         "--refit",
         action="store_true",
@@ -67,6 +87,18 @@ def add_parser(commands) -> None:
         metavar="N",
         help="also keep the first N words of --vectors (the most frequent, in the usual files), so that text "
         "beyond --train, --dev and --test finds them; each costs a row in the model (config: vectors_keep)",
+    )
+    parser.add_argument(
+        "--char-lm",
+        type=Path,
+        metavar="DIR",
+        help="a character LM directory (tagger lm train): each token also gets the forward LM's state after its "
+        "last character and the backward LM's before its first. The model keeps the LM's weights (config: char_lm)",
+    )
+    parser.add_argument(
+        "--char-lm-finetune",
+        action="store_true",
+        help="train the character LM's weights with the tagger; by default they stay fixed (config: char_lm_finetune)",
     )
     parser.add_argument(
         "--init-from",
@@ -100,27 +132,39 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    refuse_overwriting_inputs(args, {"--output": args.output})
+    refuse_overwriting_inputs(args, {"--output": args.output}, TRAINING_OUTPUTS)
     overrides = [f"epochs={args.epochs}"] if args.epochs is not None else []
     overrides += [f"seed={args.seed}"] if args.seed is not None else []
     overrides += [f"vectors={args.vectors.resolve()}"] if args.vectors else []
     overrides += [f"vectors_format={args.vectors_format}"] if args.vectors_format else []
     overrides += ["freeze_vectors=true"] if args.freeze_vectors else []
     overrides += [f"vectors_keep={args.vectors_keep}"] if args.vectors_keep is not None else []
+    overrides += [f"char_lm={args.char_lm.resolve()}"] if args.char_lm else []
+    overrides += ["char_lm_finetune=true"] if args.char_lm_finetune else []
     overrides += [f"init_from={args.init_from.resolve()}"] if args.init_from else []
     overrides += [f"freeze={args.freeze}"] if args.freeze is not None else []
     overrides += [f"unfreeze_after={args.unfreeze_after}"] if args.unfreeze_after is not None else []
     overrides += [f"finetune_lr_scale={args.finetune_lr_scale}"] if args.finetune_lr_scale is not None else []
+    auto_lr = any(assignment.replace(" ", "") == "lr=auto" for assignment in args.set)
+    args.set = [assignment for assignment in args.set if assignment.replace(" ", "") != "lr=auto"]
     config = read_config(args, overrides)
     train, dev, test = read_train_dev_test(args, config)
     test_texts = [s.tokens for s in test] if test is not None else []
-    callbacks = [] if args.no_progress else [ProgressBar()]
-    callbacks.append(EpochReport())
+    extras = [] if args.no_progress else [ProgressBar()]
+    extras.append(EpochReport())
     if args.resume:
-        trainer = Trainer.resume(args.output, train, dev, callbacks)
+        settings = settings_given(args, overrides, config)
+        if auto_lr:
+            settings.pop("lr", None)  # the first run's lr-find chose the checkpoint's lr
+        trainer = Trainer.resume(args.output, train, dev, [*standard(args.output), *extras], settings)
     else:
-        tagger = Tagger.build(config, train, [s.tokens for s in dev] + test_texts)
-        trainer = Trainer(tagger, train, dev, args.output, callbacks)
+        texts = [s.tokens for s in dev] + test_texts
+        if auto_lr:
+            found = range_test(config, train, texts)
+            found.save(args.output / JSON_FILE, args.output / PNG_FILE)
+            logger.info("%s; training at it (curve in %s)", found.describe(), args.output / PNG_FILE)
+            config = replace(config, lr=found.suggested_lr)
+        trainer = Trainer(build(config, train, texts), train, dev, args.output, [*standard(args.output), *extras])
     logger.info("training on %d sentences, dev %d; output in %s", len(train), len(dev), args.output)
     result = trainer.fit()
     logger.info(
@@ -133,9 +177,9 @@ def run(args: argparse.Namespace) -> int:
     model_dirs = [trainer.model_dir]
     if args.refit:
         logger.info("refitting on train + dev (%d sentences) for %d epochs", len(train) + len(dev), result.best_epoch)
-        refitted = refit(
-            trainer.config, train, dev, result.best_epoch, args.output / "refit", callbacks, args.resume, test_texts
-        )
+        refit_dir = args.output / "refit"
+        callbacks = [*standard(refit_dir), *extras]
+        refitted = refit(trainer.config, train, dev, result.best_epoch, refit_dir, callbacks, args.resume, test_texts)
         logger.info("refitted model: %s", refitted.model_dir)
         model_dirs.append(refitted.model_dir)
     if test is not None:
@@ -155,6 +199,15 @@ def read_config(args: argparse.Namespace, overrides: list[str]) -> TaggerConfig:
     if config.threads:
         torch.set_num_threads(config.threads)
     return config
+
+
+def settings_given(args: argparse.Namespace, overrides: list[str], config: TaggerConfig) -> dict:
+    """The config keys this command sets (in ``--config``, ``--set`` or an option), with their values in ``config``."""
+    keys = {assignment.partition("=")[0].strip() for assignment in [*args.set, *overrides]}
+    if args.config:
+        values = read_json(args.config, "config")  # read_config has read it without error
+        keys |= set(values.get("config", values))
+    return {key: getattr(config, key) for key in keys}
 
 
 def read_train_dev_test(args: argparse.Namespace, config: TaggerConfig) -> tuple[Corpus, Corpus, Corpus | None]:
@@ -187,10 +240,14 @@ class EpochReport(Callback):
             dev = f"dev P {record.dev_precision:.4f} R {record.dev_recall:.4f} F1 {record.dev_f1:.4f}"
             dev += " *" if improved else ""
         logger.info(
-            "epoch %3d  loss %.4f  %s  %.1fs (%.0f sent/s)",
+            "epoch %3d  loss %.4f  %s  %.1fs (%.0f sent/s)  gradient norm %.3g (max %.3g), clipped %d of %d steps",
             record.epoch,
             record.loss,
             dev,
             record.seconds,
             record.sentences_per_second,
+            record.grad_norm_mean,
+            record.grad_norm_max,
+            record.clipped_steps,
+            record.steps,
         )

@@ -11,13 +11,14 @@ from pathlib import Path
 import optuna
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from ..callbacks import ProgressBar
 from ..files import output_error
-from ..training import ProgressBar
 from ..tuning import (
     DEFAULT_SPACE,
     SAMPLERS,
     SearchSpace,
     describe,
+    enqueue,
     finished,
     importances,
     open_study,
@@ -26,6 +27,8 @@ from ..tuning import (
 )
 from .sources import add_corpus_options, add_reading_options, positive, positive_number, refuse_overwriting_inputs
 from .train import read_config, read_train_dev_test
+
+TUNING_OUTPUTS = ("study.db", "trials", "trials.csv", "tuning.png", "best-config.json")
 
 DEFAULT_TRIALS = 20  # when neither --trials nor --timeout is given
 logger = logging.getLogger("tagger")
@@ -82,8 +85,17 @@ def add_parser(commands) -> None:
         "--sampler",
         choices=SAMPLERS,
         default="tpe",
-        help="how trials choose their values: Optuna's TPE, at random, or every combination of a grid "
-        "(default: %(default)s)",
+        help="how trials choose their values: Optuna's TPE, a Gaussian process with expected improvement (gp; "
+        "Optuna's GPSampler), at random, or every combination of a grid (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--enqueue",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="CONFIG",
+        help="a JSON config (a hand-tuned one, or a model's config.json) whose searched keys the study tries "
+        "first, before the sampler's; may repeat. A rerun does not queue it again",
     )
     parser.add_argument("--config", type=Path, help="JSON config file the trials start from (a model's config.json)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
@@ -96,7 +108,7 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.verbose:
         optuna.logging.set_verbosity(optuna.logging.ERROR)  # we log each trial; a failure reaches us raised
-    refuse_overwriting_inputs(args, {"--output": args.output})
+    refuse_overwriting_inputs(args, {"--output": args.output}, TUNING_OUTPUTS)
     config = read_config(args, [f"epochs={args.epochs}"] if args.epochs is not None else [])
     if args.space:
         space = SearchSpace.from_file(args.space)
@@ -110,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
         raise output_error(args.output, error) from None
     storage = args.storage or f"sqlite:///{(args.output / 'study.db').resolve()}"
     study = open_study(storage, args.study_name, args.sampler, space, config)
+    for path in args.enqueue:
+        logger.info("queued %s: %s", path, enqueue(study, space, config, path))
     trials = DEFAULT_TRIALS if args.trials is None and args.timeout is None else args.trials
     logger.info(
         "study %r in %s: %d trials finished so far; train %d sentences, dev %d",

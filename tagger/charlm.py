@@ -1,0 +1,113 @@
+"""Character language models (Akbik et al. 2018) and the token features a tagger takes from them.
+
+Layers only: character ids in, states and logits out. Files and training are in ``lm_store`` and
+``lm_training``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+PAD, UNK = 0, 1  # character ids every LM vocabulary starts with
+BOUNDARY = "\n"  # what a tagger's sentence is read between, as the LM saw paragraphs in its text
+
+
+class CharLM(nn.Module):
+    """A one-way LSTM over characters that predicts the next one; direction is the order of its input."""
+
+    def __init__(
+        self, num_chars: int, char_dim: int, hidden: int, layers: int = 1, dropout: float = 0.0, predicts: bool = True
+    ):
+        """``predicts=False`` leaves out the next-character decoder: the states are all a tagger needs."""
+        super().__init__()
+        self.embed = nn.Embedding(num_chars, char_dim, padding_idx=PAD)
+        self.lstm = nn.LSTM(char_dim, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
+        self.dropout = nn.Dropout(dropout)
+        self.decoder = nn.Linear(hidden, num_chars) if predicts else None
+        self.hidden = hidden
+
+    def forward(
+        self, chars: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """chars: (batch, steps) ids → states (batch, steps, hidden) after each character, and the final state."""
+        outputs, state = self.lstm(self.embed(chars), state)
+        return outputs, state
+
+    def logits(self, outputs: torch.Tensor) -> torch.Tensor:
+        """States (..., hidden) → next-character scores (..., num_chars)."""
+        return self.decoder(self.dropout(outputs))
+
+
+class CharLMFeatures(nn.Module):
+    """Per token: the forward LM's state after its last character and the backward LM's before its first.
+
+    Each sentence is read as its own text between two ``BOUNDARY`` characters: the forward LM
+    left to right, the backward LM right to left (the order it was trained in). A frozen LM's
+    features of a sentence never change, so they are remembered (up to ``cache_tokens`` tokens'
+    worth, in training and in inference apart) and each sentence is read once, not once an epoch.
+    """
+
+    cache_tokens = 1_000_000  # per cache; emptied when full
+
+    def __init__(self, num_chars: int, char_dim: int, hidden: int, layers: int, finetune: bool = False):
+        super().__init__()
+        self.forward_lm = CharLM(num_chars, char_dim, hidden, layers, predicts=False)
+        self.backward_lm = CharLM(num_chars, char_dim, hidden, layers, predicts=False)
+        self.finetune = finetune
+        self.output_dim = 2 * hidden
+        self._caches: dict[bool, dict[tuple, torch.Tensor]] = {False: {}, True: {}}  # by inference mode
+        if not finetune:
+            self.requires_grad_(False)
+
+    def use_trained(self, forward_lm: CharLM, backward_lm: CharLM) -> None:
+        """Copy the weights of trained LMs of this architecture (their decoders aside)."""
+        for mine, trained in ((self.forward_lm, forward_lm), (self.backward_lm, backward_lm)):
+            mine.load_state_dict({k: v for k, v in trained.state_dict().items() if not k.startswith("decoder.")})
+
+    def train(self, mode: bool = True) -> "CharLMFeatures":
+        """A frozen LM stays in evaluation mode (no dropout) while the tagger trains."""
+        return super().train(mode and self.finetune)
+
+    def forward(
+        self, chars: torch.Tensor, lengths: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor
+    ) -> torch.Tensor:
+        """chars: (batch, text_len) ids of each sentence's text with its boundaries, padded after;
+        lengths: (batch,) characters per row; starts, ends: (batch, seq_len) index in ``chars`` of each
+        token's first and last character → (batch, seq_len, output_dim)."""
+        if self.finetune:
+            return self._features(chars, lengths, starts, ends)
+        cache = self._caches[torch.is_inference_mode_enabled()]
+        tokens = (ends > 0).sum(dim=1).tolist()  # a real token ends after the leading boundary
+        rows = chars.tolist()
+        keys = [
+            (tuple(row[:n]), tuple(first[:k]), tuple(last[:k]))
+            for row, n, first, last, k in zip(rows, lengths.tolist(), starts.tolist(), ends.tolist(), tokens)
+        ]
+        missing = [i for i, key in enumerate(keys) if key not in cache]
+        if missing:
+            if sum(len(value) for value in cache.values()) + sum(tokens[i] for i in missing) > self.cache_tokens:
+                cache.clear()  # (summed afresh only when a batch has new sentences: cheap beside the LM itself)
+            index = torch.tensor(missing)
+            width, depth = int(lengths[index].max()), max(tokens[i] for i in missing)
+            with torch.no_grad():
+                found = self._features(chars[index, :width], lengths[index], starts[index, :depth], ends[index, :depth])
+            for row, i in enumerate(missing):
+                cache[keys[i]] = found[row, : tokens[i]].clone()
+        features = chars.new_zeros((*starts.shape, self.output_dim), dtype=torch.float)
+        for i, key in enumerate(keys):
+            features[i, : tokens[i]] = cache[key]
+        return features  # shape: (batch, seq_len, output_dim)
+
+    def _features(
+        self, chars: torch.Tensor, lengths: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor
+    ) -> torch.Tensor:
+        with torch.set_grad_enabled(self.finetune and torch.is_grad_enabled()):
+            ahead, _ = self.forward_lm(chars)  # shape: (batch, text_len, hidden)
+            steps = torch.arange(chars.shape[1], device=chars.device)
+            reverse = torch.where(steps < lengths[:, None], lengths[:, None] - 1 - steps, steps)  # (batch, text_len)
+            behind, _ = self.backward_lm(chars.gather(1, reverse))  # read right to left
+            behind = behind.gather(1, reverse.unsqueeze(2).expand_as(behind))  # back in reading order
+            after_last = ahead.gather(1, ends.unsqueeze(2).expand(-1, -1, ahead.shape[2]))
+            before_first = behind.gather(1, starts.unsqueeze(2).expand(-1, -1, behind.shape[2]))
+            return torch.cat([after_last, before_first], dim=2)  # shape: (batch, seq_len, output_dim)

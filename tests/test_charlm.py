@@ -1,0 +1,236 @@
+"""Character language models: training lowers bits per character, resume is exact, token features are the LM's
+states at the right characters, and a tagger carries its LM."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from tagger import Tagger, TaggerConfig
+from tagger.batching import Encoder
+from tagger.charlm import BOUNDARY, CharLMFeatures
+from tagger.cli.main import main
+from tagger.corpus import Sentence
+from tagger.formats import read_corpus
+from tagger.lm_store import CharVocab, LMError, load_lm
+from tagger.lm_training import LMSettings, LMTrainer, read_text
+from tagger.text import sentences
+from tagger.training import Trainer
+
+SMALL = LMSettings(char_dim=8, hidden=24, bptt=20, batch_size=4, heldout_chars=800, checkpoint_every=25, epochs=2)
+TINY = TaggerConfig(word_dim=16, char_dim=8, char_hidden=8, hidden=16, epochs=1, batch_size=8, dropout=0.0)
+
+
+@pytest.fixture(scope="module")
+def text(sample) -> str:
+    """About 40,000 characters: the sample corpus' sentences as paragraphs, a blank line every ten."""
+    tokens = [s.tokens for s in read_corpus(sample / "train.tsv")]
+    lines = [" ".join(t) for t in tokens] * 3
+    return "\n".join(line + ("\n" if i % 10 == 9 else "") for i, line in enumerate(lines))
+
+
+@pytest.fixture(scope="module")
+def lm_dir(text, tmp_path_factory):
+    torch.set_num_threads(1)
+    output = tmp_path_factory.mktemp("lm")
+    for direction in ("forward", "backward"):
+        LMTrainer(text, direction, SMALL, output).fit()
+    return output
+
+
+def test_training_lowers_held_out_bits_per_character(text, tmp_path):
+    trainer = LMTrainer(text, "forward", SMALL, tmp_path)
+    before = trainer.bits_per_char()
+    facts = trainer.fit()
+    assert facts["heldout_bpc"] < before - 1.0
+    assert facts["heldout_bpc"] == min(h["bpc"] for h in facts["history"])
+    lm, vocab, meta = load_lm(tmp_path, "forward")
+    assert meta["heldout_bpc"] == facts["heldout_bpc"] and vocab.items[:2] == ["<pad>", "<unk>"]
+
+
+def test_resume_after_an_interruption_reaches_the_same_weights(text, tmp_path):
+    LMTrainer(text, "backward", SMALL, tmp_path / "whole").fit()
+    checkpoints = []
+
+    def interrupt():
+        checkpoints.append(1)
+        if len(checkpoints) == 3:  # mid-way through the second epoch
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        LMTrainer(text, "backward", SMALL, tmp_path / "cut").fit(on_checkpoint=interrupt)
+    LMTrainer.resume(text, "backward", SMALL, tmp_path / "cut").fit()
+    whole, cut = (load_file(tmp_path / run / "backward.safetensors") for run in ("whole", "cut"))
+    assert whole.keys() == cut.keys()
+    assert all(torch.equal(whole[name], cut[name]) for name in whole)
+
+
+def test_resume_refuses_other_settings_or_text_but_takes_more_epochs(text, tmp_path):
+    trainer = LMTrainer(text, "forward", SMALL, tmp_path)
+    trainer.fit()
+    with pytest.raises(LMError, match="hidden 24 then, 32 now"):
+        LMTrainer.resume(text, "forward", LMSettings(**{**SMALL.__dict__, "hidden": 32}), tmp_path)
+    with pytest.raises(LMError, match="the text differs"):
+        LMTrainer.resume(text + "more", "forward", SMALL, tmp_path)
+    more = LMTrainer.resume(text, "forward", LMSettings(**{**SMALL.__dict__, "epochs": 3}), tmp_path)
+    assert more.fit()["history"][-1]["epoch"] == 3
+
+
+def reader(lm_dir):
+    """Features from the LMs in ``lm_dir``, an encoder of their text, their vocabulary and the LMs."""
+    forward_lm, vocab, _ = load_lm(lm_dir, "forward")
+    backward_lm, _, _ = load_lm(lm_dir, "backward")
+    features = CharLMFeatures(len(vocab), 8, 24, 1)
+    features.use_trained(forward_lm, backward_lm)
+    encoder = Encoder(*(None,) * 3, lowercase=True, normalize_digits=True, lm_chars=vocab)
+    return features, encoder, vocab, forward_lm, backward_lm
+
+
+def test_a_token_feature_is_the_lm_state_at_its_last_and_first_character(lm_dir):
+    features, encoder, vocab, forward_lm, backward_lm = reader(lm_dir)
+    text = "Odd  whitespace:\tBRCA1\u00a0mutations\n(in mice)."
+    sentence = sentences(text)[0]
+    ids, starts, ends = encoder._encode_text(sentence.tokens, sentence.text, sentence.offsets)
+    got = features(torch.tensor([ids]), torch.tensor([len(ids)]), torch.tensor([starts]), torch.tensor([ends]))[0]
+    stretch = BOUNDARY + text[sentence.offsets[0][0] : sentence.offsets[-1][1]] + BOUNDARY
+    for k, (start, end) in enumerate(sentence.offsets):
+        ahead = torch.tensor([vocab.ids(BOUNDARY + text[:end])])  # the text up to the token's end
+        behind = torch.tensor([vocab.ids((text[start:] + BOUNDARY)[::-1])])  # back from the end to its start
+        with torch.no_grad():
+            expected_ahead = forward_lm(ahead)[0][0, -1]
+            expected_behind = backward_lm(behind)[0][0, -1]
+        assert torch.allclose(got[k, :24], expected_ahead, atol=1e-5), sentence.tokens[k]
+        assert torch.allclose(got[k, 24:], expected_behind, atol=1e-5), sentence.tokens[k]
+    assert stretch[starts[0]] == text[sentence.offsets[0][0]] and stretch[ends[-1]] == text[sentence.offsets[-1][1] - 1]
+
+
+def test_padding_in_a_batch_changes_no_feature(lm_dir):
+    features, encoder, vocab, forward_lm, backward_lm = reader(lm_dir)
+    texts = [encoder._encode_text(tokens, None, None) for tokens in (["a", "short", "one"], ["much"] * 9)]
+
+    def run(batch):
+        width = max(len(ids) for ids, _, _ in batch)
+        tokens = max(len(starts) for _, starts, _ in batch)
+        chars = torch.tensor([ids + [0] * (width - len(ids)) for ids, _, _ in batch])
+        starts = torch.tensor([s + [0] * (tokens - len(s)) for _, s, _ in batch])
+        ends = torch.tensor([e + [0] * (tokens - len(e)) for _, _, e in batch])
+        return features(chars, torch.tensor([len(ids) for ids, _, _ in batch]), starts, ends)
+
+    together = run(texts)
+    assert torch.allclose(together[0, :3], run(texts[:1])[0], atol=1e-6)
+    assert torch.allclose(together[1], run(texts[1:])[0], atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def lm_model(lm_dir, sample, tmp_path_factory):
+    """A tiny tagger trained with a copy of the LM, which is then deleted."""
+    torch.set_num_threads(1)
+    train = read_corpus(sample / "train.tsv")
+    output = tmp_path_factory.mktemp("lm-run")
+    shutil.copytree(lm_dir, output / "lm")
+    config = TaggerConfig(**{**TINY.__dict__, "epochs": 3, "lr": 0.03, "char_lm": str(output / "lm")})
+    Trainer(Tagger.build(config, train), train, train, output).fit()
+    shutil.rmtree(output / "lm")
+    return output / "model"
+
+
+RAW = "Mutations in BRCA1 cause  breast cancer.\nAMPK activates SIRT1 in (mice)."
+
+
+def test_a_tagger_with_an_lm_predicts_the_same_after_saving_without_the_lm(lm_model, lm_dir, sample):
+    tagger = Tagger.load(lm_model)
+    assert tagger.config.char_lm_hidden == 24
+    test = [s.tokens for s in read_corpus(sample / "test.tsv")]
+    expected = tagger.predict(test), tagger.tag_text(RAW)
+    assert any(p.spans for p in expected[0])
+    reloaded = Tagger.load(lm_model)
+    assert reloaded.predict(test) == expected[0]
+    assert reloaded.tag_text(RAW) == expected[1]
+    trained = load_file(lm_model / "weights.safetensors")
+    forward_lm, _, _ = load_lm(lm_dir, "forward")
+    assert torch.equal(trained["char_lm.forward_lm.lstm.weight_hh_l0"], forward_lm.lstm.weight_hh_l0)  # frozen
+    assert not any(name.startswith("char_lm.forward_lm.decoder") for name in trained)
+
+
+def test_the_spacy_component_reads_the_raw_text_as_tag_text_does(lm_model):
+    spacy = pytest.importorskip("spacy")
+    nlp = spacy.blank("en")
+    nlp.add_pipe("bilstm_crf", config={"model": str(lm_model)})
+    tagger = Tagger.load(lm_model)
+    seen = 0
+    for text in ("Mutations in BRCA1 cause  breast cancer.", "AMPK\tactivates SIRT1 in (mice) ."):
+        doc = nlp(text)
+        found = [{"start": e.start_char, "end": e.end_char, "label": e.label_} for e in doc.ents]
+        expected = [{k: span[k] for k in ("start", "end", "label")} for span in tagger.tag_text(text)]
+        assert found == expected
+        seen += len(found)
+    assert seen
+
+
+def test_raw_text_is_read_as_it_is_and_token_lists_joined_by_spaces(lm_dir):
+    _, vocab, _ = load_lm(lm_dir, "forward")
+    encoder = Encoder(*(None,) * 3, lowercase=True, normalize_digits=True, lm_chars=vocab)
+    joined = encoder._encode_text(["GSK", "-", "3beta"], None, None)
+    assert joined == (vocab.ids("\nGSK - 3beta\n"), [1, 5, 7], [3, 5, 11])
+    text = "We saw GSK-3beta  here"
+    raw = Sentence(["GSK-3beta", "here"], offsets=[(7, 16), (18, 22)], text=text)
+    assert encoder._encode_text(raw.tokens, raw.text, raw.offsets) == (vocab.ids("\nGSK-3beta  here\n"), [1, 12], [9, 15])
+
+
+def test_lm_train_command_and_its_errors(text, tmp_path, capsys):
+    source = tmp_path / "text.txt"
+    source.write_text(text, encoding="utf-8")
+    args = ["--hidden", "16", "--char-dim", "8", "--bptt", "20", "--batch-size", "4", "--heldout-chars", "500"]
+    output = tmp_path / "lm"
+    assert main(["lm", "train", "--input", str(source), "--output", str(output), *args, "--no-progress"]) == 0
+    assert {"forward.json", "backward.json", "forward.safetensors", "backward.safetensors"} <= {
+        p.name for p in output.iterdir()
+    }
+    assert json.loads((output / "forward.json").read_text())["heldout_bpc"] > 0
+    assert main(["lm", "train", "--input", str(source), "--output", str(output), *args]) == 2
+    assert "add --resume" in capsys.readouterr().err
+    (tmp_path / "empty.txt").write_text("\n\n")
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9 au lait".encode("latin-1"))
+    for bad, message in (("empty.txt", "no text to train on"), ("latin1.txt", "not UTF-8 text (byte 3")):
+        assert main(["lm", "train", "--input", str(tmp_path / bad), "--output", str(tmp_path / "x")]) == 2
+        assert message in capsys.readouterr().err
+    train = ["train", "--train", "corpora/sample/train.tsv", "--output", str(tmp_path / "run")]
+    (tmp_path / "not-an-lm").mkdir()
+    assert main([*train, "--char-lm", str(tmp_path / "not-an-lm")]) == 2
+    assert "is not a character LM: no forward.json" in capsys.readouterr().err
+
+
+def test_max_chars_takes_whole_documents_spread_over_the_file(tmp_path):
+    documents = [f"document {i} " + "x" * 90 for i in range(100)]
+    (tmp_path / "text.txt").write_text("\n\n".join(documents))
+    chosen = read_text(tmp_path / "text.txt", 2_000).split("\n\n")
+    assert 15 <= len(chosen) <= 20 and all(d in documents for d in chosen)
+    numbers = [int(d.split()[1]) for d in chosen]
+    assert numbers[0] < 10 and numbers[-1] > 90
+
+
+def test_a_vocabulary_must_start_with_its_special_entries():
+    with pytest.raises(LMError, match="starts with <pad>, <unk>"):
+        CharVocab(["a", "b"])
+
+
+def test_a_frozen_lm_reads_each_sentence_once_and_gives_what_it_computes(lm_dir):
+    features, encoder, vocab, forward_lm, backward_lm = reader(lm_dir)
+    sentences_ = [encoder._encode_text(tokens, None, None) for tokens in (["a", "b"], ["c"] * 5, ["a", "b"])]
+    width = max(len(ids) for ids, _, _ in sentences_)
+    chars = torch.tensor([ids + [0] * (width - len(ids)) for ids, _, _ in sentences_])
+    starts = torch.tensor([s + [0] * (5 - len(s)) for _, s, _ in sentences_])
+    ends = torch.tensor([e + [0] * (5 - len(e)) for _, _, e in sentences_])
+    lengths = torch.tensor([len(ids) for ids, _, _ in sentences_])
+    first = features(chars, lengths, starts, ends)
+    assert len(features._caches[False]) == 2  # the repeated sentence once
+    assert torch.equal(features(chars, lengths, starts, ends), first)
+    computed = features._features(chars, lengths, starts, ends)
+    assert torch.allclose(first, computed.masked_fill((ends == 0).unsqueeze(2), 0.0), atol=1e-6)
+    with torch.inference_mode():
+        assert torch.allclose(features(chars, lengths, starts, ends), first, atol=1e-6)
+    assert len(features._caches[True]) == 2
