@@ -72,7 +72,12 @@ def run(args: argparse.Namespace) -> int:
     )
     from tqdm import tqdm
 
-    with tqdm(unit="doc", disable=args.no_progress, dynamic_ncols=True) as bar:
+    try:
+        job.check()  # before the bar: a refused command line prints its error alone
+    except AnnotateError as error:
+        print(f"tagger annotate: error: {error}", file=sys.stderr)
+        return 2
+    with tqdm(unit="doc", disable=args.no_progress, dynamic_ncols=True, delay=0.5) as bar:
 
         def show(summary: Summary) -> None:
             bar.set_postfix_str(f"{summary.new.tokens / max(summary.seconds, 1e-9):,.0f} tokens/s", refresh=False)
