@@ -27,6 +27,11 @@ class CharLM(nn.Module):
         self.decoder = nn.Linear(hidden, num_chars) if predicts else None
         self.hidden = hidden
 
+    @property
+    def architecture(self) -> tuple[int, int, int]:
+        """``(char_dim, hidden, layers)``."""
+        return self.embed.embedding_dim, self.hidden, self.lstm.num_layers
+
     def forward(
         self, chars: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
@@ -57,6 +62,7 @@ class CharLMFeatures(nn.Module):
         self.finetune = finetune
         self.output_dim = 2 * hidden
         self._caches: dict[bool, dict[tuple, torch.Tensor]] = {False: {}, True: {}}  # by inference mode
+        self._cached_tokens = {False: 0, True: 0}
         if not finetune:
             self.requires_grad_(False)
 
@@ -77,7 +83,8 @@ class CharLMFeatures(nn.Module):
         token's first and last character → (batch, seq_len, output_dim)."""
         if self.finetune:
             return self._features(chars, lengths, starts, ends)
-        cache = self._caches[torch.is_inference_mode_enabled()]
+        mode = torch.is_inference_mode_enabled()
+        cache = self._caches[mode]
         tokens = (ends > 0).sum(dim=1).tolist()  # a real token ends after the leading boundary
         rows = chars.tolist()
         keys = [
@@ -86,8 +93,11 @@ class CharLMFeatures(nn.Module):
         ]
         missing = [i for i, key in enumerate(keys) if key not in cache]
         if missing:
-            if sum(len(value) for value in cache.values()) + sum(tokens[i] for i in missing) > self.cache_tokens:
-                cache.clear()  # (summed afresh only when a batch has new sentences: cheap beside the LM itself)
+            new_tokens = sum(tokens[i] for i in missing)
+            if self._cached_tokens[mode] + new_tokens > self.cache_tokens:
+                cache.clear()
+                self._cached_tokens[mode] = 0
+            self._cached_tokens[mode] += new_tokens
             index = torch.tensor(missing)
             width, depth = int(lengths[index].max()), max(tokens[i] for i in missing)
             with torch.no_grad():

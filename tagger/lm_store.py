@@ -64,9 +64,7 @@ def save_lm(directory: Path, direction: str, lm: CharLM, vocab: CharVocab, facts
     meta = {
         "format_version": LM_FORMAT_VERSION,
         "direction": direction,
-        "char_dim": lm.embed.embedding_dim,
-        "hidden": lm.hidden,
-        "layers": lm.lstm.num_layers,
+        **dict(zip(("char_dim", "hidden", "layers"), lm.architecture)),
         "chars": vocab.items,
         "weights_sha256": hashlib.sha256(data).hexdigest(),
         **facts,

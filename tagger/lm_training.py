@@ -54,10 +54,6 @@ class LMSettings:
                 f"{self.anneal}"
             )
 
-    @property
-    def architecture(self) -> dict:
-        return {"char_dim": self.char_dim, "hidden": self.hidden, "layers": self.layers}
-
 
 def read_text(path: Path, max_chars: int | None = None) -> str:
     """The text of ``path`` (UTF-8); over ``max_chars``, whole documents (blank-line separated) spread evenly."""

@@ -485,14 +485,10 @@ def _char_lms(config: TaggerConfig) -> tuple[TaggerConfig, tuple[CharLM, CharLM,
         return config, None
     forward_lm, vocab, _ = load_lm(Path(config.char_lm), "forward")
     backward_lm, backward_vocab, _ = load_lm(Path(config.char_lm), "backward")
-    shape = (forward_lm.embed.embedding_dim, forward_lm.hidden, forward_lm.lstm.num_layers)
-    if vocab.items != backward_vocab.items or shape != (
-        backward_lm.embed.embedding_dim,
-        backward_lm.hidden,
-        backward_lm.lstm.num_layers,
-    ):
+    dim, hidden, layers = shape = forward_lm.architecture
+    if vocab.items != backward_vocab.items or shape != backward_lm.architecture:
         raise LMError(f"{config.char_lm}: its forward and backward LMs differ in characters or architecture")
-    config = replace(config, char_lm_dim=shape[0], char_lm_hidden=shape[1], char_lm_layers=shape[2])
+    config = replace(config, char_lm_dim=dim, char_lm_hidden=hidden, char_lm_layers=layers)
     return config, (forward_lm, backward_lm, vocab)
 
 

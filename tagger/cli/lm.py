@@ -80,9 +80,10 @@ def run_train(args: argparse.Namespace) -> int:
             trainer = LMTrainer.resume(text, direction, settings, args.output)
         else:
             trainer = LMTrainer(text, direction, settings, args.output)
-        total = trainer.steps_per_epoch * settings.epochs * settings.batch_size * settings.bptt
-        done = (trainer.progress["epoch"] * trainer.steps_per_epoch + trainer.progress["step"]) * settings.batch_size
-        with tqdm(total=total, initial=done * settings.bptt, unit="char", unit_scale=True, desc=direction,
+        chars_per_step = settings.batch_size * settings.bptt
+        total = trainer.steps_per_epoch * settings.epochs * chars_per_step
+        done = (trainer.progress["epoch"] * trainer.steps_per_epoch + trainer.progress["step"]) * chars_per_step
+        with tqdm(total=total, initial=done, unit="char", unit_scale=True, desc=direction,
                   disable=args.no_progress, dynamic_ncols=True) as bar:
             facts = trainer.fit(on_step=bar.update)
         logger.info("%s LM: held-out %.4f bits/char after %s training characters, %.0f s; saved in %s", direction,
