@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .schemes import SCHEMES, SchemeError, check_scheme
+from .text import DEFAULT_TOKENIZER, TOKENIZERS
 
 CHAR_ENCODERS = ("lstm", "cnn", "none")
 OPTIMIZERS = ("sgd", "rmsprop", "adagrad", "adadelta", "adam", "adamw", "adamax", "nadam")  # torch's
@@ -51,6 +52,7 @@ class TaggerConfig:
     vectors_format: str = "auto"  # auto, word2vec, word2vec-binary, glove, fasttext or spacy
     freeze_vectors: bool = False  # pretrained rows stay fixed; other words' rows are still trained
     vectors_keep: int = 0  # also keep the table's first N words (most frequent), for words no corpus text has
+    tokenizer: str = DEFAULT_TOKENIZER  # rules that cut raw text into tokens (annotate, tag_text, spaCy): text.TOKENIZERS
     # characters
     char_encoder: str = "lstm"  # lstm (Lample et al. 2016), cnn (Ma & Hovy 2016) or none
     char_dim: int = 30
@@ -259,6 +261,7 @@ ALLOWED: dict[str, Allowed] = {
     "vectors_format": Allowed(VECTOR_FORMATS),
     "freeze_vectors": ANY,
     "vectors_keep": at_least(0),
+    "tokenizer": Allowed(TOKENIZERS),
     "char_encoder": Allowed(CHAR_ENCODERS),
     "char_dim": at_least(1),
     "char_hidden": at_least(1),

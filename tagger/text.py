@@ -1,4 +1,4 @@
-"""Raw text to sentences of tokens that keep their character offsets (spaCy's tokenizer)."""
+"""Raw text to sentences of tokens that keep their character offsets (spaCy's tokenizer, by rules)."""
 
 from __future__ import annotations
 
@@ -20,37 +20,73 @@ ABBREVIATIONS = frozenset(
 )
 MAX_VOCAB = 100_000  # spaCy keeps every new string it sees: past this many, start a fresh tokenizer
 LINE_BREAK = re.compile(r"\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+# Tokenizer rules, chosen per model (config key ``tokenizer``). english: spaCy's English rules.
+# biomedical: every punctuation character is a token and runs of letters and digits stay whole
+# (``GSK-3beta`` is ``GSK - 3beta``, ``and/or`` is ``and / or``, ``I1307K`` one token), the
+# tokenisation of the NCBI-disease and BC5CDR releases (Crichton et al. 2017).
+TOKENIZERS = ("english", "biomedical")
+DEFAULT_TOKENIZER = "english"
+PUNCTUATION = r"[^\w\s]|_"
 
 
-@lru_cache(maxsize=1)
-def _tokenizer():
+class TokenizerError(ValueError):
+    """A tokenizer name that is not one of ``TOKENIZERS``."""
+
+
+def check_tokenizer(name: str) -> str:
+    if name not in TOKENIZERS:
+        raise TokenizerError(f"unknown tokenizer {name!r}; expected one of {', '.join(TOKENIZERS)}")
+    return name
+
+
+def spacy_tokenizer(name: str = DEFAULT_TOKENIZER, vocab=None):
+    """A new spaCy ``Tokenizer`` with the rules ``name``, on ``vocab`` (default: a blank English one).
+
+    The rules are spaCy's own (prefix, suffix and infix patterns), so a pipeline saves and loads them.
+    """
     import spacy
+    from spacy.tokenizer import Tokenizer
 
-    return spacy.blank("en").tokenizer
+    check_tokenizer(name)
+    nlp = spacy.blank("en", vocab=vocab) if vocab is not None else spacy.blank("en")
+    if name == "english":
+        return nlp.tokenizer
+    prefix = re.compile(f"^(?:{PUNCTUATION})")
+    suffix = re.compile(f"(?:{PUNCTUATION})$")
+    infix = re.compile(PUNCTUATION)
+    return Tokenizer(
+        nlp.vocab, rules={}, prefix_search=prefix.search, suffix_search=suffix.search, infix_finditer=infix.finditer
+    )
 
 
-def spacy_doc(text: str):
+@lru_cache(maxsize=len(TOKENIZERS))
+def _tokenizer(name: str):
+    return spacy_tokenizer(name)
+
+
+def spacy_doc(text: str, tokenizer: str = DEFAULT_TOKENIZER):
     """``text`` as a spaCy ``Doc`` of tokens (whitespace runs are tokens too), as ``sentences`` sees it.
 
     The tokenizer is rebuilt once its vocabulary holds ``MAX_VOCAB`` strings, so that memory
     stays bounded however many documents pass through.
     """
-    if len(_tokenizer().vocab) > MAX_VOCAB:
+    if len(_tokenizer(tokenizer).vocab) > MAX_VOCAB:
         _tokenizer.cache_clear()
-    return _tokenizer()(text)
+    return _tokenizer(tokenizer)(text)
 
 
-def sentences(text: str, max_tokens: int = MAX_TOKENS) -> list[Sentence]:
+def sentences(text: str, max_tokens: int = MAX_TOKENS, tokenizer: str = DEFAULT_TOKENIZER) -> list[Sentence]:
     """Split ``text`` into sentences of non-space tokens; ``text[start:end]`` is each token.
 
     A sentence ends at ``.``, ``!`` or ``?`` (with any closing quotes or brackets) unless
     the next word starts in lowercase or the dot follows a known abbreviation (``et al.``,
     ``Fig.``); a blank line always ends one. Sentences longer than ``max_tokens`` are cut
-    into near-equal chunks, so memory stays bounded on text without punctuation.
+    into near-equal chunks, so memory stays bounded on text without punctuation. Tokens follow
+    the rules ``tokenizer`` (one of ``TOKENIZERS``).
     """
     if max_tokens < 1:
         raise ValueError(f"max_tokens must be at least 1, not {max_tokens}")
-    tokens = _token_offsets(text)
+    tokens = _token_offsets(text, tokenizer)
     result = []
     start = 0
     for end in _boundaries(text, tokens):
@@ -63,9 +99,9 @@ def sentences(text: str, max_tokens: int = MAX_TOKENS) -> list[Sentence]:
     return result
 
 
-def _token_offsets(text: str) -> list[tuple[int, int]]:
+def _token_offsets(text: str, tokenizer: str = DEFAULT_TOKENIZER) -> list[tuple[int, int]]:
     """``(start, end)`` of each non-space token of ``text``; a byte-order mark that begins the text is in none."""
-    columns = spacy_doc(text).to_array(["IDX", "LENGTH", "IS_SPACE"]).tolist()  # no Token objects: faster
+    columns = spacy_doc(text, tokenizer).to_array(["IDX", "LENGTH", "IS_SPACE"]).tolist()  # no Token objects: faster
     offsets = [(start, start + length) for start, length, space in columns if not space]
     if offsets and offsets[0][0] == 0 and text.startswith(BOM):
         offsets[0] = (1, offsets[0][1])
@@ -91,7 +127,8 @@ def _boundaries(text: str, tokens: list[tuple[int, int]]) -> list[int]:
         j = i + 1
         while j < len(words) and set(words[j]) <= CLOSING and not blank_line(j - 1):
             j += 1
-        if j < len(words) and not words[j][0].islower() and words[j][0] not in CONTINUATIONS:
+        spaced = j < len(words) and tokens[j][0] > tokens[j - 1][1]  # 0.05 and q11.2 go on
+        if spaced and not words[j][0].islower() and words[j][0] not in CONTINUATIONS:
             ends.add(j)
     return sorted(ends)
 
@@ -101,10 +138,16 @@ def _after_abbreviation(words: list[str], tokens: list[tuple[int, int]], i: int)
     if words[i] != "." or i == 0 or tokens[i - 1][1] != tokens[i][0]:
         return False
     before = words[i - 1]
-    return "." in before or before.lower() in ABBREVIATIONS
+    if "." in before or before.lower() in ABBREVIATIONS:
+        return True
+    # split by the biomedical rules: i . v . and the initials J . B .
+    letter = len(before) == 1 and before.isalpha()
+    dotted = i >= 2 and words[i - 2] == "." and tokens[i - 2][1] == tokens[i - 1][0]
+    initial = i + 2 < len(words) and len(words[i + 1]) == 1 and words[i + 1].isupper() and words[i + 2] == "."
+    return letter and (dotted or (before.isupper() and initial))
 
 
-def tokenize(text: str) -> Sentence:
+def tokenize(text: str, tokenizer: str = DEFAULT_TOKENIZER) -> Sentence:
     """``text`` as one sentence of non-space tokens, never split; ``text[start:end]`` is each token."""
-    offsets = _token_offsets(text)
+    offsets = _token_offsets(text, tokenizer)
     return Sentence([text[start:end] for start, end in offsets], offsets=offsets, text=text)

@@ -16,7 +16,7 @@ from gensim.models.fasttext import save_facebook_model
 
 from .files import atomic_path
 from .reading import BOM, DEFAULT_ENCODING, check_text_file, codec, text_lines
-from .text import sentences, tokenize
+from .text import DEFAULT_TOKENIZER, sentences, tokenize
 from .vectors import VectorsError
 
 ALGORITHMS = ("word2vec", "fasttext")
@@ -34,10 +34,12 @@ def is_pretokenized(path: str | Path, lines: int = 200, share: float = 0.9, enco
 
 
 @contextmanager
-def tokenized(path: str | Path, pretokenized: bool, encoding: str = DEFAULT_ENCODING) -> Iterator[Path]:
+def tokenized(
+    path: str | Path, pretokenized: bool, encoding: str = DEFAULT_ENCODING, tokenizer: str = DEFAULT_TOKENIZER
+) -> Iterator[Path]:
     """``path`` as UTF-8, one sentence per line of space-separated tokens: itself if ``pretokenized`` (and
     UTF-8 without a byte-order mark), else a temporary file of its lines split into sentences and tokens
-    by ``tagger.text`` (or only re-encoded, if ``pretokenized``). Text that is not in ``encoding`` is an
+    by ``tagger.text`` with the rules ``tokenizer`` (or only re-encoded, if ``pretokenized``). Text that is not in ``encoding`` is an
     ``EncodingError`` naming the byte offset; text without a word, a ``VectorsError``."""
     path = Path(path)
     if pretokenized and codec(encoding) == "utf-8":
@@ -51,7 +53,7 @@ def tokenized(path: str | Path, pretokenized: bool, encoding: str = DEFAULT_ENCO
         out_path, words = Path(directory) / "tokenized.txt", 0
         with open(out_path, "w", encoding="utf-8") as out:
             for line in text_lines(path, encoding):
-                split = [line.split()] if pretokenized else [sentence.tokens for sentence in sentences(line)]
+                split = [line.split()] if pretokenized else [sentence.tokens for sentence in sentences(line, tokenizer=tokenizer)]
                 out.writelines(" ".join(tokens) + "\n" for tokens in split if tokens)
                 words += sum(len(tokens) for tokens in split)
         if not words:

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tagger import text as text_module
-from tagger.text import sentences
+from tagger.formats import read_corpus
+from tagger.text import TOKENIZERS, TokenizerError, sentences, tokenize
 
 # Pieces that stress offsets and splitting; joined with arbitrary Unicode between them.
 TRICKY = [
@@ -23,9 +24,9 @@ def spans_of(text: str, **options) -> list[str]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(TEXTS.map("".join), st.integers(1, 12))
-def test_tokens_keep_exact_offsets_on_any_unicode(text, max_tokens):
-    split = sentences(text, max_tokens=max_tokens)
+@given(TEXTS.map("".join), st.integers(1, 12), st.sampled_from(TOKENIZERS))
+def test_tokens_keep_exact_offsets_on_any_unicode(text, max_tokens, tokenizer):
+    split = sentences(text, max_tokens=max_tokens, tokenizer=tokenizer)
     offsets = [offset for sentence in split for offset in sentence.offsets]
     for sentence in split:
         assert 1 <= len(sentence) <= max_tokens and sentence.text is text
@@ -91,3 +92,35 @@ def test_the_tokenizer_vocabulary_stays_bounded(monkeypatch):
         text = " ".join(f"word{batch}x{i}" for i in range(500)) + "."
         assert [t for s in sentences(text) for t in s.tokens] == text[:-1].split() + ["."]
     assert len(text_module.spacy_doc("x").vocab) <= 2000 + 501
+
+
+def test_biomedical_rules_cut_every_punctuation_mark_and_keep_letter_digit_runs():
+    text = "GSK-3beta and/or Tcf-4 (I1307K) at q11.2, p<0.05; i.v. doses in H_RG364P16 cannot fail."
+    [sentence] = sentences(text, tokenizer="biomedical")
+    assert sentence.tokens == (
+        "GSK - 3beta and / or Tcf - 4 ( I1307K ) at q11 . 2 , p < 0 . 05 ; i . v . doses in H _ RG364P16 cannot fail ."
+    ).split()
+    assert [text[start:end] for start, end in sentence.offsets] == sentence.tokens
+
+
+def test_biomedical_rules_keep_initials_and_decimals_inside_a_sentence():
+    text = "The patient (J. B.) had 2.5 mg. Vitamin A. The end."
+    assert [" ".join(s.tokens) for s in sentences(text, tokenizer="biomedical")] == [
+        "The patient ( J . B . ) had 2 . 5 mg .",
+        "Vitamin A .",
+        "The end .",
+    ]
+
+
+def test_biomedical_rules_reproduce_the_tokens_of_ncbi_disease(shared_corpora):
+    """The PubTator release's raw text, cut by the rules, gives exactly the tokens of the CoNLL release."""
+    tokens = [t for s in read_corpus(shared_corpora / "ncbi-disease" / "test.tsv").sentences for t in s.tokens]
+    documents = read_corpus(shared_corpora / "ncbi-disease-pubtator" / "test.pubtator").sentences
+    texts = {sentence.id: sentence.text for sentence in documents}
+    ours = [t for text in texts.values() for t in tokenize(text, tokenizer="biomedical").tokens]
+    assert sorted(ours) == sorted(tokens)  # the two releases order their abstracts differently
+
+
+def test_an_unknown_tokenizer_is_refused():
+    with pytest.raises(TokenizerError, match="unknown tokenizer 'scispacy'; expected one of english, biomedical"):
+        sentences("x", tokenizer="scispacy")

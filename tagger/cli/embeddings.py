@@ -8,6 +8,7 @@ import os
 import time
 from pathlib import Path
 
+from ..text import DEFAULT_TOKENIZER, TOKENIZERS
 from .sources import add_encoding_option, non_negative, positive, refuse_overwriting_inputs
 
 logger = logging.getLogger("tagger")
@@ -41,6 +42,12 @@ def add_parser(commands) -> None:
     train.add_argument("--seed", type=int, default=13, help="random seed (exact repeats also need --threads 1)")
     train.add_argument("--buckets", type=positive, default=500_000, help="fastText: hash rows for character n-grams")
     train.add_argument("--pretokenized", action="store_true", help="INPUT is tokenised: do not detect it")
+    train.add_argument(
+        "--tokenizer",
+        choices=TOKENIZERS,
+        default=DEFAULT_TOKENIZER,
+        help="rules to tokenise raw INPUT with: those of the models that will read the vectors",
+    )
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_encoding_option(train, "INPUT", default="utf-8")
     train.set_defaults(run=run_train)
@@ -53,9 +60,9 @@ def run_train(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"input text not found: {args.input}")
     refuse_overwriting_inputs(args, {"--out": args.out})
     pretokenized = args.pretokenized or vector_training.is_pretokenized(args.input, encoding=args.encoding)
-    logger.info("%s: %s", args.input, "pretokenized" if pretokenized else "tokenising with tagger's tokenizer")
+    logger.info("%s: %s", args.input, "pretokenized" if pretokenized else f"tokenising by the {args.tokenizer} rules")
     started = time.perf_counter()
-    with vector_training.tokenized(args.input, pretokenized, args.encoding) as corpus_file:
+    with vector_training.tokenized(args.input, pretokenized, args.encoding, args.tokenizer) as corpus_file:
         model = vector_training.train_vectors(
             corpus_file,
             args.algorithm,
