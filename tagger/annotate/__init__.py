@@ -1,0 +1,34 @@
+"""Streaming batch annotation: raw documents in, entity spans with exact character offsets out.
+
+Documents are read lazily, a window at a time; the sentences of a whole window are tagged
+together (batched by length) and the window's records are written in input order, whole
+and synced, before a progress file beside the output records how far the run got. An
+interrupted run resumes from there without redoing or duplicating a document. Documents
+that cannot be read or tagged go to the errors file with the reason, and the run goes on.
+
+The modules: ``job`` (settings and documents), ``sources`` (reading), ``tagging``,
+``writers`` (one per output format) and ``run`` (the run and its progress file).
+"""
+
+from .job import DIRECTORY_FORMATS, FORMATS, INPUT_FORMATS, AnnotateError, Document, Job
+from .run import Counts, Summary, annotate
+from .tagging import tag_documents
+from .writers import WRITERS, write_brat, write_conll, write_jsonl, write_spacy
+
+__all__ = [
+    "DIRECTORY_FORMATS",
+    "FORMATS",
+    "INPUT_FORMATS",
+    "WRITERS",
+    "AnnotateError",
+    "Counts",
+    "Document",
+    "Job",
+    "Summary",
+    "annotate",
+    "tag_documents",
+    "write_brat",
+    "write_conll",
+    "write_jsonl",
+    "write_spacy",
+]

@@ -1,0 +1,88 @@
+"""What a run annotates and how (``Job``), one document on its way through (``Document``), and what can go wrong."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import MAX_THREADS
+from ..files import refuse_overwrite
+from ..text import MAX_TOKENS
+
+FORMATS = ("jsonl", "conll", "brat", "spacy")
+DIRECTORY_FORMATS = ("brat", "spacy")
+INPUT_FORMATS = ("auto", "txt", "jsonl")
+STDIN = "-"
+
+
+class AnnotateError(ValueError):
+    """A run that cannot start or resume: bad settings, or outputs that do not match its progress file."""
+
+
+@dataclass
+class Job:
+    """What to annotate, with which model, how, and where the results go."""
+
+    model: Path
+    inputs: list[str]  # .txt files, folders (searched for .txt files), JSONL files, or "-" for stdin
+    output: Path  # a file for jsonl and conll, a folder for brat and spacy
+    format: str = "jsonl"
+    errors: Path | None = None  # default: the output path + ".errors.jsonl"
+    input_format: str = "auto"  # auto: JSONL for .jsonl/.ndjson files, text otherwise (stdin included)
+    id_field: str = "id"
+    text_field: str = "text"
+    with_text: bool = True  # JSONL records carry the document text
+    n_process: int = 1
+    threads: int = 0  # torch threads per process; 0: torch's default alone, else the cores shared out
+    batch_size: int = 128  # sentences per forward pass
+    window: int = 256  # documents tokenised and tagged together
+    max_tokens: int = MAX_TOKENS  # longer sentences are cut into chunks
+    max_chars: int = 1_000_000  # longer documents are recorded as errors
+
+    @property
+    def errors_path(self) -> Path:
+        return self.errors or Path(f"{self.output}.errors.jsonl")
+
+    @property
+    def progress_path(self) -> Path:
+        return Path(f"{self.output}.progress.json")
+
+    def settings(self) -> dict:
+        """The settings a resumed run must share with the interrupted one (the model by its files' content)."""
+        keys = ("inputs", "format", "input_format", "id_field", "text_field", "with_text", "max_tokens", "max_chars")
+        return {"model": str(self.model), **{key: getattr(self, key) for key in keys}}
+
+    def check(self) -> None:
+        """Raise ``AnnotateError`` on settings out of range, ``FileNotFoundError`` on a missing input and
+        ``OverwriteError`` on an output that would write over an input."""
+        for name, allowed in (("format", FORMATS), ("input_format", INPUT_FORMATS)):
+            if getattr(self, name) not in allowed:
+                raise AnnotateError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
+        for name in ("n_process", "batch_size", "window", "max_tokens", "max_chars"):
+            if getattr(self, name) < 1:
+                raise AnnotateError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if not 0 <= self.threads <= MAX_THREADS:
+            raise AnnotateError(f"threads must be 0 (automatic) to {MAX_THREADS}, not {self.threads}")
+        if not self.inputs:
+            raise AnnotateError("no inputs: give .txt files, folders, JSONL files or - for standard input")
+        kind = "folder" if self.format in DIRECTORY_FORMATS else "file"
+        if self.output.exists() and self.output.is_dir() != (kind == "folder"):
+            raise AnnotateError(f"--format {self.format} writes a {kind}, but {self.output} exists and is not one")
+        missing = [path for path in self.inputs if path != STDIN and not Path(path).exists()]
+        if missing:
+            raise FileNotFoundError(f"input not found: {', '.join(missing)}")
+        outputs = {"--output": self.output, "--errors": self.errors_path, "the progress file": self.progress_path}
+        refuse_overwrite(outputs, [*self.inputs, self.model])
+
+
+@dataclass
+class Document:
+    """One input document; once tagged, its character spans (and for CoNLL its tokens and tags)."""
+
+    id: str | int | None
+    path: str  # the file, or file:line for JSONL
+    text: str | None = None
+    error: str | None = None  # why it could not be read, tagged or written
+    spans: list[dict] = field(default_factory=list)
+    tagged: list[tuple[list[str], list[str]]] = field(default_factory=list)  # (tokens, tags) per sentence
+    tokens: int = 0

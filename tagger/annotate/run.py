@@ -1,0 +1,226 @@
+"""The run: read windows, tag them, write them in input order, and record in a progress file how far it got.
+
+An interrupted run resumes from its progress file without redoing or duplicating a document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from functools import partial
+from itertools import islice
+from pathlib import Path
+from typing import Callable, Iterator
+
+from ..files import atomic_write, output_error
+from ..tagger import Tagger
+from .job import DIRECTORY_FORMATS, AnnotateError, Document, Job
+from .sources import entries, windows
+from .tagging import tagged_windows
+from .writers import WRITERS, write_errors, write_jsonl
+
+MODEL_FILES = ("config.json", "vocab.json", "weights.safetensors")
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Counts:
+    """Documents read, annotated and failed; tokens tagged and entity spans found."""
+
+    documents: int = 0
+    annotated: int = 0
+    failed: int = 0
+    tokens: int = 0
+    spans: int = 0
+
+    def add(self, documents: list[Document]) -> None:
+        good = [d for d in documents if d.error is None]
+        self.documents += len(documents)
+        self.annotated += len(good)
+        self.failed += len(documents) - len(good)
+        self.tokens += sum(d.tokens for d in good)
+        self.spans += sum(len(d.spans) for d in good)
+
+
+@dataclass
+class Summary:
+    """Counts over the whole run (``total``, earlier interrupted calls included) and of this call."""
+
+    total: Counts
+    new: Counts
+    seconds: float
+
+
+def annotate(job: Job, resume: bool = False, on_window: Callable[[Summary], None] | None = None) -> Summary:
+    """Annotate every document of ``job``; ``resume`` continues the interrupted run into the same output.
+
+    ``on_window`` is called with the running summary after each window is written.
+    """
+    job.check()
+    tagger = Tagger.load(job.model)  # in the parent too, so that a bad model fails before any output is touched
+    model = _model_digests(job.model)
+    state = (_resume_state(job, model) if resume else None) or _fresh_state(job, tagger, model)
+    _truncate_to(job, state)
+    total, new = Counts(**state["counts"]), Counts()
+    loaders = entries(job)
+    if total.documents:
+        logger.info("resuming %s after %d documents", job.output, total.documents)
+        _check_done(state, loaders)
+    writer = partial(write_jsonl, with_text=job.with_text) if job.format == "jsonl" else WRITERS[job.format]
+    started = time.perf_counter()
+    summary = Summary(total, new, 0.0)
+    digests: deque[str] = deque()  # of the windows read and not yet written, in order
+
+    def read() -> Iterator[list[Document]]:
+        for window in windows((load() for load in loaders), job.window):
+            digests.append(_digest(window))  # before tagging: of the documents as read
+            yield window
+
+    for window in tagged_windows(job, tagger, read()):
+        writer(window, job.output, state["parts"])
+        write_errors(window, job.errors_path)
+        total.add(window)
+        new.add(window)
+        state.update(counts=asdict(total), parts=state["parts"] + 1, last_id=window[-1].id)
+        state["windows"].append([len(window), digests.popleft()])
+        state.update(errors_bytes=job.errors_path.stat().st_size)
+        if job.format not in DIRECTORY_FORMATS:
+            state.update(output_bytes=job.output.stat().st_size)
+        _save_state(job, state)
+        summary.seconds = time.perf_counter() - started
+        if on_window:
+            on_window(summary)
+    state["complete"] = True
+    _save_state(job, state)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _digest(documents: list[Document]) -> str:
+    """A short SHA-256 of documents as read (id, path, text or why they could not be read), for ``--resume``."""
+    digest = hashlib.sha256()
+    for document in documents:
+        record = [document.id, document.path, document.text, document.error]
+        digest.update(json.dumps(record, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n")
+    return digest.hexdigest()[:16]
+
+
+def _model_digests(model: Path) -> dict[str, str]:
+    """The SHA-256 of each file of the model directory."""
+    return {name: hashlib.sha256((Path(model) / name).read_bytes()).hexdigest() for name in MODEL_FILES}
+
+
+def _check_done(state: dict, entries: Iterator[Callable[[], Document]]) -> None:
+    """Read the documents the interrupted run annotated, from ``entries``, and refuse if any changed since."""
+    done = state["counts"]["documents"]
+    if "windows" not in state:  # a progress file from before window digests: its last id is all there is
+        last = next(islice(entries, done - 1, None), None)
+        if last is None or last().id != state["last_id"]:
+            raise AnnotateError(
+                f"cannot --resume: document {done} of the inputs is no longer {state['last_id']!r}, "
+                "as when the run was interrupted; the inputs changed"
+            )
+        state["windows"] = [[done, None]]  # those documents, without a digest to check them by
+        return
+    read = 0
+    for count, digest in state["windows"]:
+        documents = [load() for load in islice(entries, count)]
+        if len(documents) < count:
+            raise AnnotateError(
+                f"cannot --resume: the inputs now hold {read + len(documents)} documents, fewer than the {done} "
+                "annotated before the interruption; the inputs changed. Start again without --resume"
+            )
+        if digest is not None and _digest(documents) != digest:
+            raise AnnotateError(
+                f"cannot --resume: documents {read + 1} to {read + count} of the inputs (ids {documents[0].id!r} to "
+                f"{documents[-1].id!r}) are not as they were when annotated; the inputs changed. "
+                "Start again without --resume"
+            )
+        read += count
+
+
+def _fresh_state(job: Job, tagger: Tagger, model: dict[str, str]) -> dict:
+    if job.format in DIRECTORY_FORMATS:
+        if job.output.exists() and (not job.output.is_dir() or any(job.output.iterdir())):
+            raise AnnotateError(
+                f"{job.output} must be a new or empty folder for --format {job.format}; "
+                "add --resume to continue an interrupted run into it"
+            )
+        try:
+            job.output.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise AnnotateError(str(output_error(job.output, error))) from None
+        if job.format == "brat":
+            with atomic_write(job.output / "annotation.conf") as out:
+                out.write("[entities]\n" + "".join(f"{label}\n" for label in tagger.labels))
+                out.write("[relations]\n[events]\n[attributes]\n")
+    state = {"settings": job.settings(), "model_sha256": model, "counts": asdict(Counts()), "parts": 0}
+    state |= {"last_id": None, "complete": False, "output_bytes": 0, "errors_bytes": 0, "windows": []}
+    _save_state(job, state)
+    return state
+
+
+def _resume_state(job: Job, model: dict[str, str]) -> dict | None:
+    """The interrupted run's progress, or None when there is none and no output either.
+
+    Refused when the settings or the model's files changed since (a progress file from before
+    model digests compares the model's path instead).
+    """
+    path = job.progress_path
+    if not path.exists():
+        if job.output.exists():
+            raise AnnotateError(f"cannot --resume: {job.output} exists but its progress file {path} does not")
+        return None
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        settings, before = state["settings"], state.get("model_sha256")
+        if not isinstance(settings, dict) or not isinstance(state["counts"], dict):
+            raise ValueError("settings and counts must be objects")
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise AnnotateError(f"cannot --resume: unreadable progress file {path} ({error})") from None
+    changed = [
+        f"{key}={settings.get(key)!r} then, {value!r} now"
+        for key, value in job.settings().items()
+        if settings.get(key) != value and not (key == "model" and before is not None)
+    ]
+    if changed:
+        raise AnnotateError(f"cannot --resume with other settings than the interrupted run: {'; '.join(changed)}")
+    if before is not None and before != model:
+        files = ", ".join(name for name in MODEL_FILES if before.get(name) != model[name])
+        raise AnnotateError(
+            f"cannot --resume: the model changed since the interrupted run ({files} of {job.model} differ from the "
+            "files it annotated with); start again without --resume, or resume with that model"
+        )
+    return state
+
+
+def _truncate_to(job: Job, state: dict) -> None:
+    """Cut the outputs back to what the progress file records: a crash may have left a partial window."""
+    streams = [(job.errors_path, "errors_bytes")]
+    if job.format not in DIRECTORY_FORMATS:
+        streams.append((job.output, "output_bytes"))
+    for path, key in streams:
+        size = path.stat().st_size if path.exists() else 0
+        if size < state[key]:
+            raise AnnotateError(
+                f"cannot --resume: {path} holds {size} bytes, fewer than the {state[key]} already written to it"
+            )
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "ab") as out:
+                out.truncate(state[key])
+        except OSError as error:
+            raise AnnotateError(str(output_error(path, error))) from None
+    if job.format == "spacy":
+        for stale in job.output.glob("part-*.spacy"):
+            if int(stale.stem.split("-")[1]) >= state["parts"]:
+                stale.unlink()
+
+
+def _save_state(job: Job, state: dict) -> None:
+    with atomic_write(job.progress_path) as out:
+        json.dump(state, out, indent=1, ensure_ascii=False)

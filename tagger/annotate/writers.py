@@ -1,0 +1,139 @@
+"""Writing tagged windows: one function per output format, and the errors file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+from ..files import atomic_write, output_error
+from .job import AnnotateError, Document
+
+NAME_BYTES = 255 - 16  # the longest file name most file systems take, in bytes, less what atomic_write's temporary adds
+PATH_BYTES = 1024  # BRAT paths longer than this (within the output folder) become one shortened name
+
+
+def write_jsonl(documents: list[Document], output: Path, part: int, with_text: bool = True) -> None:
+    """Append ``{"id", "text", "spans"}`` lines."""
+    records = (
+        {"id": d.id, **({"text": d.text} if with_text else {}), "spans": d.spans} for d in documents if not d.error
+    )
+    _append(output, "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records))
+
+
+def write_conll(documents: list[Document], output: Path, part: int) -> None:
+    """Append ``token TAB tag`` lines, each document after a ``-DOCSTART- <id as JSON>`` line."""
+    lines = []
+    for document in documents:
+        if document.error:
+            continue
+        lines.append(f"-DOCSTART- {json.dumps(document.id, ensure_ascii=False)}\n\n")
+        for tokens, tags in document.tagged:
+            lines.extend(f"{token}\t{tag}\n" for token, tag in zip(tokens, tags))
+            lines.append("\n")
+    _append(output, "".join(lines))
+
+
+BRAT_FRAGMENT = re.compile(r"(?:\S| )+")  # brat's .ann lines hold no other whitespace
+
+
+def write_brat(documents: list[Document], output: Path, part: int) -> None:
+    """Write ``NAME.txt`` and its standoff ``NAME.ann`` per document, NAME from its id.
+
+    Entities that cross a line break or a tab become discontinuous fragments. A NAME too long for
+    the file system is shortened, with a hash of the id, and the ``.ann`` begins with a note that
+    gives the id. A document whose NAME another document with a different text already took, or
+    whose files cannot be written, is failed.
+    """
+    for document in documents:
+        if document.error:
+            continue
+        name, shortened = _file_name(document.id)
+        text_file = output / f"{name}.txt"
+        lines = (
+            [f"#0\tAnnotatorNotes T1\tdocument id: {json.dumps(document.id, ensure_ascii=False)}\n"]
+            if shortened
+            else []
+        )
+        for number, span in enumerate(document.spans, start=1):
+            pieces = [
+                (span["start"] + m.start() + len(m.group()) - len(m.group().lstrip()), m.group().strip())
+                for m in BRAT_FRAGMENT.finditer(span["text"])
+                if m.group().strip()
+            ]
+            offsets = ";".join(f"{start} {start + len(piece)}" for start, piece in pieces)
+            lines.append(f"T{number}\t{span['label']} {offsets}\t{' '.join(piece for _, piece in pieces)}\n")
+            lines.append(f"#{number}\tAnnotatorNotes T{number}\tscore={span['score']:.4f}\n")
+        try:
+            if text_file.exists() and text_file.read_text(encoding="utf-8") != document.text:
+                document.error = f"{text_file.name} already holds another document (ids must give distinct file names)"
+                continue
+            with atomic_write(text_file, "wb") as out:
+                out.write(document.text.encode("utf-8"))
+            with atomic_write(output / f"{name}.ann") as out:
+                out.write("".join(lines))
+        except (OSError, UnicodeError) as error:
+            document.error = f"cannot write {name}.txt and .ann: {getattr(error, 'strerror', None) or error}"
+
+
+def write_spacy(documents: list[Document], output: Path, part: int) -> None:
+    """Write the window as one spaCy ``DocBin``, ``part-NNNNNN.spacy``, with entities and ``user_data["id"]``."""
+    from spacy.tokens import DocBin
+
+    from ..text import spacy_doc
+
+    docs = DocBin(store_user_data=True)
+    for document in documents:
+        if document.error:
+            continue
+        doc = spacy_doc(document.text)
+        doc.ents = [doc.char_span(s["start"], s["end"], label=s["label"]) for s in document.spans]
+        doc.user_data["id"] = document.id
+        docs.add(doc)
+    with atomic_write(output / f"part-{part:06d}.spacy", "wb") as out:
+        out.write(docs.to_bytes())
+
+
+WRITERS = {"jsonl": write_jsonl, "conll": write_conll, "brat": write_brat, "spacy": write_spacy}
+
+
+def _file_name(id) -> tuple[str, bool]:
+    """A relative path made from a document id (no ``..``, no absolute root, odd characters as ``_``), and
+    whether it had to be shortened: each name to ``NAME_BYTES`` with its ``.ann``, the whole to ``PATH_BYTES``,
+    by a stable hash of the id."""
+    parts = [re.sub(r"[^\w.+-]", "_", part) for part in str(id).split("/") if part not in ("", ".", "..")]
+    name = "/".join(parts) or "document"
+    name = name[: -len(".txt")] if name.lower().endswith(".txt") and len(name) > 4 else name
+    digest = hashlib.sha256(json.dumps(id, ensure_ascii=False).encode("utf-8", "replace")).hexdigest()[:16]
+    room = NAME_BYTES - len(".ann") - len(digest) - 1
+
+    def cut(part: str) -> str:
+        return part.encode("utf-8")[:room].decode("utf-8", "ignore") + "-" + digest
+
+    parts = [cut(part) if len(part.encode("utf-8")) + len(".ann") > NAME_BYTES else part for part in name.split("/")]
+    shortened = "/".join(parts) != name
+    name = "/".join(parts)
+    if len(name.encode("utf-8")) + len(".ann") > PATH_BYTES:
+        name, shortened = cut(name.replace("/", "_")), True
+    return name, shortened
+
+
+def _append(path: Path, text: str) -> None:
+    """Append whole lines and sync them to disk; a refusal of the file system is an ``AnnotateError``."""
+    try:
+        with open(path, "a", encoding="utf-8", newline="") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as error:
+        raise AnnotateError(
+            f"{output_error(path, error)}. What the progress file records is whole: once the cause is fixed, "
+            "rerun with --resume"
+        ) from None
+
+
+def write_errors(documents: list[Document], path: Path) -> None:
+    records = ({"id": d.id, "path": d.path, "reason": d.error} for d in documents if d.error)
+    _append(path, "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records))
