@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 from ..files import atomic_write, output_error
 from ..tagger import Tagger
 from .job import DIRECTORY_FORMATS, AnnotateError, Document, Job
-from .sources import entries, windows
+from .sources import Entry, digest, entries, load, windows
 from .tagging import tagged_windows
 from .writers import WRITERS, write_errors, write_jsonl
 
@@ -66,27 +66,20 @@ def annotate(job: Job, resume: bool = False, on_window: Callable[[Summary], None
     state = (_resume_state(job, model) if resume else None) or _fresh_state(job, tagger, model)
     _truncate_to(job, state)
     total, new = Counts(**state["counts"]), Counts()
-    loaders = entries(job)
+    listed = entries(job)
     if total.documents:
         logger.info("resuming %s after %d documents", job.output, total.documents)
-        _check_done(state, loaders)
+        _check_done(job, state, listed)
     writer = partial(write_jsonl, with_text=job.with_text) if job.format == "jsonl" else WRITERS[job.format]
     started = time.perf_counter()
     summary = Summary(total, new, 0.0)
-    digests: deque[str] = deque()  # of the windows read and not yet written, in order
-
-    def read() -> Iterator[list[Document]]:
-        for window in windows((load() for load in loaders), job.window):
-            digests.append(_digest(window))  # before tagging: of the documents as read
-            yield window
-
-    for window in tagged_windows(job, tagger, read()):
+    for window, as_read in _tag_here(job, tagger, windows(listed, job.window)):
         writer(window, job.output, state["parts"])
         write_errors(window, job.errors_path)
         total.add(window)
         new.add(window)
         state.update(counts=asdict(total), parts=state["parts"] + 1, last_id=window[-1].id)
-        state["windows"].append([len(window), digests.popleft()])
+        state["windows"].append([len(window), as_read])
         state.update(errors_bytes=job.errors_path.stat().st_size)
         if job.format not in DIRECTORY_FORMATS:
             state.update(output_bytes=job.output.stat().st_size)
@@ -100,13 +93,18 @@ def annotate(job: Job, resume: bool = False, on_window: Callable[[Summary], None
     return summary
 
 
-def _digest(documents: list[Document]) -> str:
-    """A short SHA-256 of documents as read (id, path, text or why they could not be read), for ``--resume``."""
-    digest = hashlib.sha256()
-    for document in documents:
-        record = [document.id, document.path, document.text, document.error]
-        digest.update(json.dumps(record, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n")
-    return digest.hexdigest()[:16]
+def _tag_here(job: Job, tagger: Tagger, blocks: Iterator[list[Entry]]) -> Iterator[tuple[list[Document], str]]:
+    """Each window of entries read and tagged on this machine, in order, with the digest of its documents as read."""
+    digests: deque[str] = deque()  # of the windows read and not yet tagged, in order
+
+    def read() -> Iterator[list[Document]]:
+        for block in blocks:
+            documents = [load(entry, job) for entry in block]
+            digests.append(digest(documents))  # before tagging: of the documents as read
+            yield documents
+
+    for documents in tagged_windows(job, tagger, read()):
+        yield documents, digests.popleft()
 
 
 def _model_digests(model: Path) -> dict[str, str]:
@@ -114,12 +112,12 @@ def _model_digests(model: Path) -> dict[str, str]:
     return {name: hashlib.sha256((Path(model) / name).read_bytes()).hexdigest() for name in MODEL_FILES}
 
 
-def _check_done(state: dict, entries: Iterator[Callable[[], Document]]) -> None:
+def _check_done(job: Job, state: dict, entries: Iterator[Entry]) -> None:
     """Read the documents the interrupted run annotated, from ``entries``, and refuse if any changed since."""
     done = state["counts"]["documents"]
     if "windows" not in state:  # a progress file from before window digests: its last id is all there is
         last = next(islice(entries, done - 1, None), None)
-        if last is None or last().id != state["last_id"]:
+        if last is None or load(last, job).id != state["last_id"]:
             raise AnnotateError(
                 f"cannot --resume: document {done} of the inputs is no longer {state['last_id']!r}, "
                 "as when the run was interrupted; the inputs changed"
@@ -127,14 +125,14 @@ def _check_done(state: dict, entries: Iterator[Callable[[], Document]]) -> None:
         state["windows"] = [[done, None]]  # those documents, without a digest to check them by
         return
     read = 0
-    for count, digest in state["windows"]:
-        documents = [load() for load in islice(entries, count)]
+    for count, recorded in state["windows"]:
+        documents = [load(entry, job) for entry in islice(entries, count)]
         if len(documents) < count:
             raise AnnotateError(
                 f"cannot --resume: the inputs now hold {read + len(documents)} documents, fewer than the {done} "
                 "annotated before the interruption; the inputs changed. Start again without --resume"
             )
-        if digest is not None and _digest(documents) != digest:
+        if recorded is not None and digest(documents) != recorded:
             raise AnnotateError(
                 f"cannot --resume: documents {read + 1} to {read + count} of the inputs (ids {documents[0].id!r} to "
                 f"{documents[-1].id!r}) are not as they were when annotated; the inputs changed. "

@@ -1,61 +1,134 @@
-"""Reading the inputs: a loader per document of text files, folders, JSONL files or standard input, in a fixed order."""
+"""Reading the inputs: an entry per document of text files, folders, JSONL files or standard input, in a fixed
+order; windows of entries; each entry read into a ``Document`` here or on another machine that sees the same files."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
-from functools import partial
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO, Iterable, Iterator
 
 from ..reading import SURROGATE
 from .job import STDIN, Document, Job
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
-WINDOW_CHARS = 2_000_000  # a window also closes once its documents hold this many characters
+WINDOW_BYTES = 2_000_000  # a window also closes once its documents' files hold this many bytes
 
 
-def entries(job: Job) -> Iterator[Callable[[], Document]]:
-    """A loader per document of ``job.inputs``, in a fixed order (folders walked sorted by name).
+@dataclass(frozen=True)
+class Entry:
+    """Where one document lies: a text file, a line of a JSONL file, standard input, or one that fails unread.
 
-    Loaders, so that a resumed run passes over the documents already done without reading them.
+    Entries are listed without reading the documents, so that a resumed run passes over those
+    already done, and a window of them can be read again wherever the same files can be read.
     """
+
+    kind: str  # "text", "line", "stdin" or "failed"
+    path: str  # the file, or FILE:LINE for a JSONL line
+    id: Any = None  # of a text file or a failed entry (a JSONL line holds its own)
+    size: int = 0  # bytes in the file or line, by which windows close
+    source: str | None = None  # the JSONL file of a line
+    offset: int = 0  # where the line starts in ``source``, in bytes
+    reason: str | None = None  # why a failed entry fails
+    line: bytes | None = field(default=None, compare=False, repr=False)  # the JSONL line, when already read
+
+    def record(self) -> dict:
+        """The fields that differ from their defaults, JSON-ready; not the line read (``source`` holds it)."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name != "line" and getattr(self, f.name) != f.default
+        }
+
+
+def entries(job: Job) -> Iterator[Entry]:
+    """An entry per document of ``job.inputs``, in a fixed order (folders walked sorted by name)."""
     for source in job.inputs:
         jsonl = job.input_format == "jsonl" or (job.input_format == "auto" and source.lower().endswith(JSONL_SUFFIXES))
         if source == STDIN:
             if jsonl:
                 yield from _jsonl_entries(sys.stdin.buffer, "<stdin>", job)
             else:
-                yield partial(_stdin_document, job)
+                yield Entry("stdin", STDIN)
         elif Path(source).is_dir():
-            yield from _walk(Path(source), Path(source), job)
+            yield from _walk(Path(source), Path(source))
         elif jsonl:
             try:
                 stream = open(source, "rb")
             except OSError as error:
-                yield partial(_failed, source, source, f"cannot read file: {error.strerror}")
+                yield Entry("failed", source, source, reason=f"cannot read file: {error.strerror}")
                 continue
             with stream:
                 yield from _jsonl_entries(stream, source, job)
         else:
-            yield partial(_text_document, Path(source), source, job)
+            yield Entry("text", source, source, size=_size(Path(source)))
 
 
-def _walk(root: Path, folder: Path, job: Job) -> Iterator[Callable[[], Document]]:
-    """Loaders for the ``.txt`` files under ``folder``, by sorted name; symlinked folders are not followed."""
+def _walk(root: Path, folder: Path) -> Iterator[Entry]:
+    """Entries for the ``.txt`` files under ``folder``, by sorted name; symlinked folders are not followed."""
     try:
         entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
     except OSError as error:
         reason = f"cannot list folder: {error.strerror}"
-        yield partial(_failed, folder.relative_to(root).as_posix(), str(folder), reason)
+        yield Entry("failed", str(folder), folder.relative_to(root).as_posix(), reason=reason)
         return
     for entry in entries:
         path = Path(entry.path)
         if entry.is_dir(follow_symlinks=False):
-            yield from _walk(root, path, job)
+            yield from _walk(root, path)
         elif entry.name.lower().endswith(".txt") and not entry.is_dir():
-            yield partial(_text_document, path, path.relative_to(root).as_posix(), job)
+            yield Entry("text", str(path), path.relative_to(root).as_posix(), size=_size(path))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # reading it will say why
+        return 0
+
+
+def windows(entries: Iterable[Entry], size: int) -> Iterator[list[Entry]]:
+    """``entries`` in windows of ``size``, or fewer once their files hold ``WINDOW_BYTES``."""
+    window, held = [], 0
+    for entry in entries:
+        window.append(entry)
+        held += entry.size
+        if len(window) >= size or held >= WINDOW_BYTES:
+            yield window
+            window, held = [], 0
+    if window:
+        yield window
+
+
+def load(entry: Entry, job: Job) -> Document:
+    """The document at ``entry``, read and checked, or failed with the reason."""
+    if entry.kind == "text":
+        return _text_document(Path(entry.path), entry.id, job)
+    if entry.kind == "stdin":
+        return _stdin_document(job)
+    if entry.kind == "failed":
+        return _failed(entry.id, entry.path, entry.reason)
+    line = entry.line
+    if line is None:
+        try:
+            with open(entry.source, "rb") as stream:
+                stream.seek(entry.offset)
+                line = stream.read(entry.size)
+        except OSError as error:
+            return _failed(None, entry.path, f"cannot read file: {error.strerror or error}")
+    return _json_document(line, entry.path, job)
+
+
+def digest(documents: list[Document]) -> str:
+    """A short SHA-256 of documents as read (id, path, text or why they could not be read), for ``--resume``."""
+    digest = hashlib.sha256()
+    for document in documents:
+        record = [document.id, document.path, document.text, document.error]
+        digest.update(json.dumps(record, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n")
+    return digest.hexdigest()[:16]
 
 
 def _failed(id: str | int | None, path: str, reason: str) -> Document:
@@ -88,18 +161,20 @@ def _decoded(data: bytes, id: str, path: str, job: Job) -> Document:
     return _checked(Document(id, path, text), job)
 
 
-def _jsonl_entries(stream: BinaryIO, source: str, job: Job) -> Iterator[Callable[[], Document]]:
-    """A loader per non-blank line; lines too long to hold a document are failed unparsed."""
+def _jsonl_entries(stream: BinaryIO, source: str, job: Job) -> Iterator[Entry]:
+    """An entry per non-blank line, holding the line; lines too long to hold a document are failed unparsed."""
     limit = 12 * job.max_chars + 65536  # room for the text escaped as \\uXXXX pairs, and other fields
-    number = 0
+    number = offset = 0
     while line := stream.readline(limit + 1):
         number += 1
+        start, offset = offset, offset + len(line)
         if len(line) > limit and not line.endswith(b"\n"):
             while line and not line.endswith(b"\n"):
                 line = stream.readline(65536)
-            yield partial(_failed, None, f"{source}:{number}", f"line over {limit} bytes")
+                offset += len(line)
+            yield Entry("failed", f"{source}:{number}", reason=f"line over {limit} bytes")
         elif line.strip():
-            yield partial(_json_document, line, f"{source}:{number}", job)
+            yield Entry("line", f"{source}:{number}", size=len(line), source=source, offset=start, line=line)
 
 
 def _json_document(line: bytes, path: str, job: Job) -> Document:
@@ -131,15 +206,3 @@ def _checked(document: Document, job: Job) -> Document:
     if document.error:
         document.text = None
     return document
-
-
-def windows(documents: Iterator[Document], size: int) -> Iterator[list[Document]]:
-    window, chars = [], 0
-    for document in documents:
-        window.append(document)
-        chars += len(document.text or "")
-        if len(window) >= size or chars >= WINDOW_CHARS:
-            yield window
-            window, chars = [], 0
-    if window:
-        yield window
