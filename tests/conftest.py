@@ -1,4 +1,5 @@
-"""Shared fixtures: the real corpora beside the checkout, our bundled sample, a local file server and cache."""
+"""Shared fixtures: the real corpora beside the checkout, our bundled sample, a tiny model trained on it, a local
+file server and cache."""
 
 from __future__ import annotations
 
@@ -24,6 +25,26 @@ def shared_corpora() -> Path:
 @pytest.fixture(scope="session")
 def sample() -> Path:
     return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def tiny_model(sample, tmp_path_factory) -> Path:
+    """A model directory trained for two epochs on the sample corpus, with one torch thread (the same arithmetic in
+    every process, and light on a shared CPU)."""
+    import torch
+
+    from tagger import Tagger, TaggerConfig
+    from tagger.formats import read_corpus
+    from tagger.training import Trainer
+
+    torch.set_num_threads(1)
+    config = TaggerConfig(
+        word_dim=16, char_dim=8, char_hidden=8, hidden=16, epochs=2, lr=0.02, batch_size=4, dropout=0.0
+    )
+    train, dev = read_corpus(sample / "train.tsv"), read_corpus(sample / "dev.tsv")
+    output = tmp_path_factory.mktemp("tiny")
+    Trainer(Tagger.build(config, train), train, dev, output).fit()
+    return output / "model"
 
 
 class FileServer:

@@ -17,24 +17,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from spacy.tokens import DocBin
 
-from tagger import Tagger, TaggerConfig
+from tagger import Tagger
 from tagger.annotate import AnnotateError, Document, Job, annotate, tag_documents, write_brat
 from tagger.cli.main import main
-from tagger.formats import conll, read_corpus
-from tagger.training import Trainer
+from tagger.formats import conll
 
-TINY = TaggerConfig(word_dim=16, char_dim=8, char_hidden=8, hidden=16, epochs=2, lr=0.02, batch_size=4, dropout=0.0)
 ODD = ["\r\n", "\t", "  ", "\n\n", "\u200b", "\u200d", "e\u0301", "\U0001f600", "\U0001f469\u200d\U0001f52c", "\xa0"]
 ENTITIES = ["breast cancer", "interleukin-6", "AMPK", "type 2 diabetes", "battery life", "keyboard", "SIRT1"]
 
 
 @pytest.fixture(scope="module")
-def model(sample, tmp_path_factory):
+def model(tiny_model):
     torch.set_num_threads(1)  # subprocesses get --threads 1 too: the same arithmetic, and light on a shared CPU
-    train, dev = read_corpus(sample / "train.tsv"), read_corpus(sample / "dev.tsv")
-    output = tmp_path_factory.mktemp("tiny")
-    Trainer(Tagger.build(TINY, train), train, dev, output).fit()
-    return output / "model"
+    return tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -447,3 +442,20 @@ def test_workers_and_the_forkserver_exit_when_the_main_process_is_killed(model, 
     for pid in left:  # do not leave them behind on failure
         os.kill(pid, signal.SIGKILL)
     assert not left
+
+
+def test_engine_settings_are_checked_before_anything_is_written(model, tmp_path, monkeypatch, capsys):
+    (tmp_path / "a.txt").write_text("Some text.", encoding="utf-8")
+    arguments = ["annotate", "--model", str(model), "--output", str(tmp_path / "out.jsonl"), "--no-progress"]
+    cases = [
+        ([str(tmp_path / "a.txt"), "--workers", "2"], "--workers and --ray-address are for --engine ray"),
+        ([str(tmp_path / "a.txt"), "--engine", "ray", "--n-process", "2"], "--n-process is for --engine local"),
+        (["-", "--engine", "ray"], "standard input needs --engine local"),
+    ]
+    for extra, message in cases:
+        assert main([*arguments, *extra]) == 2
+        assert message in capsys.readouterr().err
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)  # as without the ray extra
+    assert main([*arguments, str(tmp_path / "a.txt"), "--engine", "ray"]) == 2
+    assert "--engine ray needs Ray: pip install 'tagger[ray]'" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]

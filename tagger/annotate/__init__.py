@@ -7,16 +7,20 @@ interrupted run resumes from there without redoing or duplicating a document. Do
 that cannot be read or tagged go to the errors file with the reason, and the run goes on.
 
 The modules: ``job`` (settings and documents), ``sources`` (reading), ``tagging``,
-``writers`` (one per output format) and ``run`` (the run and its progress file).
+``writers`` (one per output format), ``run`` (the run and its progress file), and for
+the Ray engine ``ray_engine`` (windows tagged by actors on a cluster) and ``parts`` (the
+part files they write, merged in order). Both engines share the readers, the tagging
+function, the writers and the progress file.
 """
 
-from .job import DIRECTORY_FORMATS, FORMATS, INPUT_FORMATS, AnnotateError, Document, Job
+from .job import DIRECTORY_FORMATS, ENGINES, FORMATS, INPUT_FORMATS, AnnotateError, Document, Job
 from .run import Counts, Summary, annotate
 from .tagging import tag_documents
 from .writers import WRITERS, write_brat, write_conll, write_jsonl, write_spacy
 
 __all__ = [
     "DIRECTORY_FORMATS",
+    "ENGINES",
     "FORMATS",
     "INPUT_FORMATS",
     "WRITERS",

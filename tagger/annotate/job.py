@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from ..text import MAX_TOKENS
 FORMATS = ("jsonl", "conll", "brat", "spacy")
 DIRECTORY_FORMATS = ("brat", "spacy")
 INPUT_FORMATS = ("auto", "txt", "jsonl")
+ENGINES = ("local", "ray")
 STDIN = "-"
 
 
@@ -32,8 +34,12 @@ class Job:
     id_field: str = "id"
     text_field: str = "text"
     with_text: bool = True  # JSONL records carry the document text
-    n_process: int = 1
-    threads: int = 0  # torch threads per process; 0: torch's default alone, else the cores shared out
+    engine: str = "local"  # local: this process or a pool of processes; ray: actors on a Ray cluster
+    n_process: int = 1  # local
+    workers: int = 0  # ray: tagging actors; 0: as many as the cluster's CPUs hold
+    ray_address: str | None = None  # ray: the cluster to join; None: start a local Ray on this machine
+    threads: int = 0  # torch threads per process or actor; 0: local, torch's default alone or the cores shared
+    # out; ray, 1 (an actor reserves as many CPUs as it takes threads)
     batch_size: int = 128  # sentences per forward pass
     window: int = 256  # documents tokenised and tagged together
     max_tokens: int = MAX_TOKENS  # longer sentences are cut into chunks
@@ -47,6 +53,11 @@ class Job:
     def progress_path(self) -> Path:
         return Path(f"{self.output}.progress.json")
 
+    @property
+    def parts_path(self) -> Path:
+        """The folder of the Ray engine's part files, while they wait to be merged into the output."""
+        return Path(f"{self.output}.parts")
+
     def settings(self) -> dict:
         """The settings a resumed run must share with the interrupted one (the model by its files' content)."""
         keys = ("inputs", "format", "input_format", "id_field", "text_field", "with_text", "max_tokens", "max_chars")
@@ -55,7 +66,7 @@ class Job:
     def check(self) -> None:
         """Raise ``AnnotateError`` on settings out of range, ``FileNotFoundError`` on a missing input and
         ``OverwriteError`` on an output that would write over an input."""
-        for name, allowed in (("format", FORMATS), ("input_format", INPUT_FORMATS)):
+        for name, allowed in (("format", FORMATS), ("input_format", INPUT_FORMATS), ("engine", ENGINES)):
             if getattr(self, name) not in allowed:
                 raise AnnotateError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         for name in ("n_process", "batch_size", "window", "max_tokens", "max_chars"):
@@ -63,6 +74,7 @@ class Job:
                 raise AnnotateError(f"{name} must be at least 1, not {getattr(self, name)}")
         if not 0 <= self.threads <= MAX_THREADS:
             raise AnnotateError(f"threads must be 0 (automatic) to {MAX_THREADS}, not {self.threads}")
+        self._check_engine()
         if not self.inputs:
             raise AnnotateError("no inputs: give .txt files, folders, JSONL files or - for standard input")
         kind = "folder" if self.format in DIRECTORY_FORMATS else "file"
@@ -72,7 +84,26 @@ class Job:
         if missing:
             raise FileNotFoundError(f"input not found: {', '.join(missing)}")
         outputs = {"--output": self.output, "--errors": self.errors_path, "the progress file": self.progress_path}
-        refuse_overwrite(outputs, [*self.inputs, self.model])
+        refuse_overwrite(outputs | {"the parts folder": self.parts_path}, [*self.inputs, self.model])
+
+    def _check_engine(self) -> None:
+        """Refuse settings of one engine given to the other, and the Ray engine without Ray or with standard input."""
+        if self.workers < 0:
+            raise AnnotateError(f"workers must be 0 (automatic) or more, not {self.workers}")
+        if self.engine == "local":
+            if self.workers or self.ray_address:
+                raise AnnotateError(
+                    "--workers and --ray-address are for --engine ray; the local engine takes --n-process"
+                )
+            return
+        if self.n_process != 1:
+            raise AnnotateError("--n-process is for --engine local; the Ray engine takes --workers")
+        if STDIN in self.inputs:
+            raise AnnotateError(
+                "--engine ray reads files that its workers open again; standard input needs --engine local"
+            )
+        if importlib.util.find_spec("ray") is None:
+            raise AnnotateError("--engine ray needs Ray: pip install 'tagger[ray]'")
 
 
 @dataclass

@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 from ..files import atomic_write, output_error
 from ..tagger import Tagger
 from .job import DIRECTORY_FORMATS, AnnotateError, Document, Job
+from .parts import clear
 from .sources import Entry, digest, entries, load, windows
 from .tagging import tagged_windows
 from .writers import WRITERS, write_errors, write_jsonl
@@ -73,7 +74,7 @@ def annotate(job: Job, resume: bool = False, on_window: Callable[[Summary], None
     writer = partial(write_jsonl, with_text=job.with_text) if job.format == "jsonl" else WRITERS[job.format]
     started = time.perf_counter()
     summary = Summary(total, new, 0.0)
-    for window, as_read in _tag_here(job, tagger, windows(listed, job.window)):
+    for window, as_read in _tagged(job, tagger, windows(listed, job.window), state["parts"]):
         writer(window, job.output, state["parts"])
         write_errors(window, job.errors_path)
         total.add(window)
@@ -91,6 +92,18 @@ def annotate(job: Job, resume: bool = False, on_window: Callable[[Summary], None
     _save_state(job, state)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _tagged(
+    job: Job, tagger: Tagger, blocks: Iterator[list[Entry]], first: int
+) -> Iterator[tuple[list[Document], str]]:
+    """The windows ``blocks`` (numbered from ``first``) tagged by ``job``'s engine, in order, each with the digest
+    of its documents as read."""
+    if job.engine == "ray":
+        from .ray_engine import tag_on_ray  # Ray is an optional extra
+
+        return tag_on_ray(job, tagger, blocks, first)
+    return _tag_here(job, tagger, blocks)
 
 
 def _tag_here(job: Job, tagger: Tagger, blocks: Iterator[list[Entry]]) -> Iterator[tuple[list[Document], str]]:
@@ -156,6 +169,7 @@ def _fresh_state(job: Job, tagger: Tagger, model: dict[str, str]) -> dict:
             with atomic_write(job.output / "annotation.conf") as out:
                 out.write("[entities]\n" + "".join(f"{label}\n" for label in tagger.labels))
                 out.write("[relations]\n[events]\n[attributes]\n")
+    clear(job.parts_path)  # what an earlier Ray run into this output left
     state = {"settings": job.settings(), "model_sha256": model, "counts": asdict(Counts()), "parts": 0}
     state |= {"last_id": None, "complete": False, "output_bytes": 0, "errors_bytes": 0, "windows": []}
     _save_state(job, state)

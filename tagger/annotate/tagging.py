@@ -90,13 +90,17 @@ def _context() -> multiprocessing.context.BaseContext:
     return context
 
 
+def tagging_settings(job: Job) -> dict:
+    """``tag_documents``' keyword arguments for ``job``."""
+    return {"batch_size": job.batch_size, "max_tokens": job.max_tokens, "tags": job.format == "conll"}
+
+
 def tagged_windows(job: Job, tagger: Tagger, windows: Iterator[list[Document]]) -> Iterator[list[Document]]:
     """Tagged windows in input order; with ``n_process > 1``, at most two per process in flight."""
-    settings = {"batch_size": job.batch_size, "max_tokens": job.max_tokens, "tags": job.format == "conll"}
     if job.n_process == 1:
         if job.threads:
             torch.set_num_threads(job.threads)
-        yield from (tag_documents(tagger, window, **settings) for window in windows)
+        yield from (tag_documents(tagger, window, **tagging_settings(job)) for window in windows)
         return
     threads = job.threads or max(1, (os.cpu_count() or 1) // job.n_process)
     context = _context()
@@ -105,7 +109,7 @@ def tagged_windows(job: Job, tagger: Tagger, windows: Iterator[list[Document]]) 
         job.n_process,
         mp_context=context,
         initializer=_start_worker,
-        initargs=(job.model, threads, settings, watched),
+        initargs=(job.model, threads, tagging_settings(job), watched),
     )
     try:
         pending = deque()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
-from ..annotate import FORMATS, INPUT_FORMATS, AnnotateError, Job, Summary, annotate
+from ..annotate import ENGINES, FORMATS, INPUT_FORMATS, AnnotateError, Job, Summary, annotate
 from ..text import MAX_TOKENS
 
 
@@ -39,9 +40,26 @@ def add_parser(commands) -> None:
     parser.add_argument("--id-field", default=defaults.id_field, help="JSONL field holding the document id")
     parser.add_argument("--text-field", default=defaults.text_field, help="JSONL field holding the document text")
     parser.add_argument("--no-text", action="store_true", help="leave the text out of JSONL records")
-    parser.add_argument("--n-process", type=int, default=defaults.n_process, help="tagging processes")
     parser.add_argument(
-        "--threads", type=int, default=defaults.threads, help="torch threads per process; 0: cores / processes"
+        "--engine",
+        choices=ENGINES,
+        default=defaults.engine,
+        help="local: this machine, --n-process processes; ray: actors on a Ray cluster (pip install 'tagger[ray]')",
+    )
+    parser.add_argument("--n-process", type=int, default=defaults.n_process, help="tagging processes (local)")
+    parser.add_argument(
+        "--workers", type=int, default=defaults.workers, help="tagging actors (ray); 0: as many as the CPUs hold"
+    )
+    parser.add_argument(
+        "--ray-address",
+        metavar="ADDRESS",
+        help="the Ray cluster to join (ray), such as ray://head:10001 or auto; unset: start a local Ray here",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=defaults.threads,
+        help="torch threads per process or actor; 0: cores / processes (local), 1 (ray: the CPUs an actor reserves)",
     )
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="sentences per batch")
     parser.add_argument("--window", type=int, default=defaults.window, help="documents tagged together")
@@ -63,7 +81,10 @@ def run(args: argparse.Namespace) -> int:
         id_field=args.id_field,
         text_field=args.text_field,
         with_text=not args.no_text,
+        engine=args.engine,
         n_process=args.n_process,
+        workers=args.workers,
+        ray_address=args.ray_address,
         threads=args.threads,
         batch_size=args.batch_size,
         window=args.window,
@@ -77,6 +98,10 @@ def run(args: argparse.Namespace) -> int:
     except AnnotateError as error:
         print(f"tagger annotate: error: {error}", file=sys.stderr)
         return 2
+    if job.engine == "ray" and not args.verbose:
+        import ray.data  # noqa: F401 (importing it sets up its logging, which the next line quiets)
+
+        logging.getLogger("ray.data").setLevel(logging.ERROR)  # execution plans and notes on every run
     with tqdm(unit="doc", disable=args.no_progress, dynamic_ncols=True, delay=0.5) as bar:
 
         def show(summary: Summary) -> None:
