@@ -2,9 +2,10 @@
 
 A search space maps config keys to a range (``{"low", "high"}``, optionally ``"log"`` or
 ``"step"``; integer or float by the key's type) or to ``{"choices": [...]}``. A study lives
-in an Optuna storage (SQLite by default) so that a rerun continues it. The output directory
-holds ``trials/NNNN/`` (each trial's ``model/``, log and learning curve), ``trials.csv``,
-``best-config.json`` and ``tuning.png``.
+in an Optuna storage (SQLite by default) so that a rerun continues it; on a database server
+(PostgreSQL) several processes, on one machine or many, can run trials of one study at once.
+The output directory holds ``trials/NNNN/`` (each trial's ``model/``, log and learning curve),
+``trials.csv``, ``best-config.json`` and ``tuning.png``.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import csv
 import json
 import logging
 import math
+import socket
 import warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Sequence
+from urllib.parse import urlparse
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -157,14 +160,16 @@ def open_study(storage: str, name: str, sampler: str, space: SearchSpace, base: 
 
     A study continues only with the base config it began with (``threads`` aside). The
     sampler's seed is the config's seed plus the trials already run, so a continued random
-    search does not repeat itself.
+    search does not repeat itself; on a database server, where processes started together
+    share the study, each process seeds its sampler at random instead, so that they do not
+    all draw the same values (their trials interleave, so no seed could replay them anyway).
     """
     if sampler not in SAMPLERS:
         raise ConfigError(f"sampler must be one of {', '.join(SAMPLERS)}, not {sampler!r}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats are experimental
-            rdb = optuna.storages.RDBStorage(storage, heartbeat_interval=60, grace_period=180)
+            rdb = optuna.storages.RDBStorage(_with_driver(storage), heartbeat_interval=60, grace_period=180)
         study = optuna.create_study(
             storage=rdb,
             study_name=name,
@@ -174,6 +179,8 @@ def open_study(storage: str, name: str, sampler: str, space: SearchSpace, base: 
         )
     except (ImportError, ValueError, RuntimeError, SQLAlchemyError) as error:
         reason = str(error).splitlines()[0]  # SQLAlchemy adds a line with a link
+        if isinstance(error, ImportError) and storage.startswith("postgresql"):
+            reason += "; PostgreSQL needs the postgres extra: pip install 'tagger[postgres]'"
         raise ConfigError(f"cannot open study {name!r} in {storage}: {reason}") from None
     recorded, comparable = study.user_attrs.get("base_config"), _comparable(base)
     if recorded is None:
@@ -196,7 +203,16 @@ def open_study(storage: str, name: str, sampler: str, space: SearchSpace, base: 
             study.sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=STARTUP_TRIALS)
     else:
         study.sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=STARTUP_TRIALS)
+    if urlparse(storage).scheme.split("+")[0] != "sqlite":
+        study.sampler.reseed_rng()
     return study
+
+
+def _with_driver(storage: str) -> str:
+    """``storage`` with psycopg2, the postgres extra's driver, named in a plain ``postgresql://`` URL (SQLAlchemy 2.1
+    would look for psycopg 3 there)."""
+    scheme, _, rest = storage.partition("://")
+    return f"postgresql+psycopg2://{rest}" if scheme == "postgresql" else storage
 
 
 def enqueue(study: optuna.Study, space: SearchSpace, base: TaggerConfig, path: str | Path) -> dict[str, Any]:
@@ -261,13 +277,17 @@ def tune(
     callbacks: Sequence[Callback] = (),
     on_trial: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
 ) -> None:
-    """Run trials until the study has ``trials`` finished ones (earlier runs' count) or ``timeout`` seconds pass.
+    """Run trials until the study has ``trials`` finished ones or ``timeout`` seconds pass.
 
-    Each trial trains ``base`` with the values it draws, on ``train`` with early stopping on
+    The finished trials are counted over the whole study: those of earlier runs, and those
+    that other processes sharing the study finish meanwhile (a trial running elsewhere when
+    the budget is reached still finishes, so the study may end a few trials over it). Each
+    trial trains ``base`` with the values it draws, on ``train`` with early stopping on
     ``dev``, in ``output/trials/NNNN`` (its model, ``log.jsonl`` and ``learning-curve.png``; no
-    checkpoint, as trials are not resumed one by one); its value is the best dev entity F1. A
-    trial whose loss diverges is pruned. ``callbacks`` join each trial's trainer; ``on_trial``
-    are called after each trial.
+    checkpoint, as trials are not resumed one by one), recorded in the study as the trial's
+    ``folder`` (``HOST:PATH``); its value is the best dev entity F1. A trial whose loss
+    diverges is pruned. ``callbacks`` join each trial's trainer; ``on_trial`` are called after
+    each trial.
     """
     space.check(base)
     output = Path(output)
@@ -280,6 +300,7 @@ def tune(
     def objective(trial: optuna.Trial) -> float:
         config = TaggerConfig.from_dict(base.to_dict() | space.suggest(trial))
         folder = output / "trials" / f"{trial.number:04d}"
+        trial.set_user_attr("folder", f"{socket.gethostname()}:{folder.resolve()}")
         chosen = [EarlyStopping(), JsonLog(folder / "log.jsonl"), LearningCurve(folder / "learning-curve.png")]
         chosen += [*callbacks, PruneWeakTrials(trial)]
         trainer = Trainer(build(config, train, texts), train, dev, folder, chosen)
@@ -288,7 +309,8 @@ def tune(
         except DivergedError as error:
             raise optuna.TrialPruned(str(error)) from None
 
-    study.optimize(objective, n_trials=remaining, timeout=timeout, callbacks=list(on_trial), gc_after_trial=True)
+    budget = [] if trials is None else [optuna.study.MaxTrialsCallback(trials, states=FINISHED)]
+    study.optimize(objective, n_trials=remaining, timeout=timeout, callbacks=[*on_trial, *budget], gc_after_trial=True)
 
 
 def dev_f1(trial: FrozenTrial) -> float | None:

@@ -146,10 +146,11 @@ def run(args: argparse.Namespace) -> int:
     ranked = ", ".join(f"{name} {value:.2f}" for name, value in importances(study).items() if value is not None)
     logger.info("best: %s", describe(best))
     logger.info("parameter importances: %s", ranked or "not estimated (too few completed trials)")
+    folder = best.user_attrs.get("folder", args.output / "trials" / f"{best.number:04d}")  # HOST:PATH, where it ran
     logger.info(
-        "config: %s; its model: %s; every trial: %s, %s",
+        "config: %s; its model: %s/model; every trial: %s, %s",
         args.output / "best-config.json",
-        args.output / "trials" / f"{best.number:04d}" / "model",
+        folder,
         args.output / "trials.csv",
         args.output / "tuning.png",
     )
