@@ -273,7 +273,7 @@ def dated(result: dict) -> str:
 
 def annotate_table() -> list[str]:
     """Rows for the ``tagger annotate`` results of ``scripts/benchmark_annotate.py``."""
-    results = sorted(results_in("annotate"), key=lambda r: (r["date"][:10], r["n_process"]))
+    results = sorted(results_in("annotate"), key=lambda r: (r["date"][:10], engine(r)))
     if not results:
         return []
     lines = [
@@ -282,17 +282,24 @@ def annotate_table() -> list[str]:
         "`tagger annotate` end to end (model loading, sentence splitting, tokenisation, tagging, writing JSONL),",
         "timed from start to exit, with the peak resident memory of all its processes.",
         "",
-        "| date (commit) | documents | tokens | processes | seconds | documents/s | tokens/s | peak RSS | model |",
+        "| date (commit) | documents | tokens | engine | seconds | documents/s | tokens/s | peak RSS | model |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
-            f"| {dated(r)} | {r['documents']:,} ({r['failed']} failed) | {r['tokens']:,} | {r['n_process']} | "
+            f"| {dated(r)} | {r['documents']:,} ({r['failed']} failed) | {r['tokens']:,} | {engine(r)} | "
             f"{r['seconds']:.1f} | {r['documents_per_second']:,.1f} | **{r['tokens_per_second']:,}** | "
             f"{r['peak_rss_mb']:,.0f} MB | {r['model']} |"
         )
     lines += ["", "Corpus: " + results[-1]["corpus"] + ".", "", "Commands:", ""]
     return lines + sorted({f"- `{r['command']}`" for r in results}) + [""]
+
+
+def engine(result: dict) -> str:
+    """How an annotate result ran: ``local, N processes`` or ``ray, N workers`` (results from before engines: local)."""
+    if result.get("engine") == "ray":
+        return f"ray, {result['workers']} worker{'s' * (result['workers'] > 1)}"
+    return f"local, {result['n_process']} process{'es' * (result['n_process'] > 1)}"
 
 
 def results_in(folder: str) -> list[dict]:

@@ -2,15 +2,18 @@
 
     python scripts/benchmark_annotate.py --model runs/ncbi/model
     python scripts/benchmark_annotate.py --model runs/ncbi/model --limit 300 --n-process 1   # a quick check
+    python scripts/benchmark_annotate.py --model runs/ncbi/model --engine ray --workers 1 2  # a local Ray
 
 The corpus: the test-split sentences of ../shared/corpora (NCBI-disease and BC5CDR
 detokenised, SemEval-14 laptop texts as they are) grouped into documents of consecutive
 sentences (1-10 for abstracts, 1-3 for reviews, seeded) until there are ``--documents``
-of them. Each ``--n-process`` value runs the real command line in a subprocess, timed
-from start to exit (model loading, tokenisation and writing included), with the peak
-resident memory of its whole process tree sampled every 0.1 s. One JSON file per run goes
-to ``benchmarks/results/annotate/`` (apart from the training results, whose renderer
-expects their fields).
+of them. Each ``--n-process`` value of the local engine, and each ``--workers`` value of
+the Ray engine (a local Ray that the command starts, whose start is timed too), runs the
+real command line in a subprocess, timed from start to exit (model loading, tokenisation
+and writing included), with the peak resident memory of its whole process tree (Ray's
+processes included) sampled every 0.1 s. One JSON file per run goes to
+``benchmarks/results/annotate/`` (apart from the training results, whose renderer expects
+their fields).
 """
 
 from __future__ import annotations
@@ -48,7 +51,15 @@ def main() -> None:
     )
     parser.add_argument("--documents", type=int, default=10_000, help="documents in the corpus")
     parser.add_argument("--limit", type=int, help="annotate only the first LIMIT documents (a quick check)")
-    parser.add_argument("--n-process", type=int, nargs="+", default=[1, 2], help="process counts to time")
+    parser.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        nargs="+",
+        default=["local"],
+        help="engines to time (ray: pip install -e '.[ray]')",
+    )
+    parser.add_argument("--n-process", type=int, nargs="+", default=[1, 2], help="process counts to time (local)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="actor counts to time (ray)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads per process (0: annotate's default)")
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args()
@@ -58,14 +69,17 @@ def main() -> None:
         corpus = scratch / "corpus.jsonl"
         corpus.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in documents), encoding="utf-8")
         model = args.model or untrained_default_model(args.data_dir, scratch / "model")
-        for n_process in args.n_process:
-            result = run(model, corpus, scratch / f"out-{n_process}.jsonl", n_process, args.threads)
+        runs = [("local", n) for n in args.n_process if "local" in args.engine]
+        runs += [("ray", n) for n in args.workers if "ray" in args.engine]
+        for engine, count in runs:
+            result = run(model, corpus, scratch / f"out-{engine}-{count}.jsonl", engine, count, args.threads)
             result["model"] = str(args.model) if args.model else "default config, untrained (speed only)"
-            name = f"annotate-n{n_process}-{result['date'].replace(':', '').replace('-', '')}.json"
+            kind = f"n{count}" if engine == "local" else f"ray-w{count}"
+            name = f"annotate-{kind}-{result['date'].replace(':', '').replace('-', '')}.json"
             with atomic_write(RESULTS / name) as out:
                 json.dump(result, out, indent=2)
             print(
-                f"n_process={n_process}: {result['documents']:,} documents, {result['tokens']:,} tokens in "
+                f"{engine} x{count}: {result['documents']:,} documents, {result['tokens']:,} tokens in "
                 f"{result['seconds']:.1f} s: {result['documents_per_second']:,.1f} documents/s, "
                 f"{result['tokens_per_second']:,.0f} tokens/s, peak RSS {result['peak_rss_mb']:,.0f} MB "
                 f"-> {RESULTS / name}"
@@ -109,10 +123,11 @@ def untrained_default_model(data_dir: Path, directory: Path) -> Path:
     return directory
 
 
-def run(model: Path, corpus: Path, output: Path, n_process: int, threads: int) -> dict:
-    """Run ``tagger annotate`` once; the result record."""
+def run(model: Path, corpus: Path, output: Path, engine: str, count: int, threads: int) -> dict:
+    """Run ``tagger annotate`` once with ``count`` processes (local) or actors (ray); the result record."""
     command = [sys.executable, "-m", "tagger.cli.main", "annotate", "--model", str(model), str(corpus)]
-    command += ["--output", str(output), "--n-process", str(n_process), "--threads", str(threads), "--no-progress"]
+    command += ["--output", str(output), "--engine", engine, "--n-process" if engine == "local" else "--workers"]
+    command += [str(count), "--threads", str(threads), "--no-progress"]
     started = time.perf_counter()
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     peak = PeakMemory(process.pid)
@@ -134,8 +149,9 @@ def run(model: Path, corpus: Path, output: Path, n_process: int, threads: int) -
         "documents_per_second": round(counts["documents"] / seconds, 1),
         "tokens_per_second": round(counts["tokens"] / seconds),
         "peak_rss_mb": round(peak.peak_kb / 1024, 1),
-        "n_process": n_process,
-        "threads_per_process": threads or "default",
+        "engine": engine,
+        **({"n_process": count} if engine == "local" else {"workers": count}),
+        "threads_per_process": threads or ("default" if engine == "local" else 1),
     }
 
 
