@@ -108,16 +108,26 @@ def test_ray_writes_the_local_engine_s_conll_brat_and_spacy_files(local_ray, tin
 
 
 def _map_workers() -> list[int]:
-    """The process ids of Ray Data's map actors on this machine."""
-    found = []
-    for entry in os.listdir("/proc"):
+    """The process ids of Ray Data's map actors under this process (the local Ray started here)."""
+    parents, found = {}, []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
             with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                if entry.isdigit() and cmdline.read().startswith(b"ray::MapWorker"):
+                if cmdline.read().startswith(b"ray::MapWorker"):
                     found.append(int(entry))
-        except OSError:
+        except (OSError, ValueError, IndexError):
             continue
-    return found
+
+    def ours(pid: int) -> bool:
+        while pid > 1:
+            pid = parents.get(pid, 0)
+            if pid == os.getpid():
+                return True
+        return False
+
+    return [pid for pid in found if ours(pid)]
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="finds Ray's workers in /proc")
@@ -127,9 +137,10 @@ def test_a_worker_killed_mid_run_still_gives_every_document_once(local_ray, tiny
 
     def kill_one_worker_after_the_first_part():
         while not stop.is_set() and not killed:
-            if list(parts.glob("part-*.jsonl")) and _map_workers():
-                killed.append(_map_workers()[0])
-                os.kill(killed[0], signal.SIGKILL)
+            workers = _map_workers() if list(parts.glob("part-*.jsonl")) else []
+            if workers:
+                killed.append(workers[0])
+                os.kill(workers[0], signal.SIGKILL)
             time.sleep(0.005)
 
     watcher = threading.Thread(target=kill_one_worker_after_the_first_part, daemon=True)
