@@ -50,9 +50,7 @@ class BlockTagger:
         return {"block": batch["block"]}
 
 
-def tag_on_ray(
-    job: Job, tagger: Tagger, blocks: Iterable[list[Entry]], first: int
-) -> Iterator[tuple[list[Document], str]]:
+def tag_on_ray(job: Job, blocks: Iterable[list[Entry]], first: int) -> Iterator[tuple[list[Document], str]]:
     """Each block tagged on Ray, numbered from ``first``, yielded in order with the digest of its documents as read.
 
     A block whose part an interrupted run left complete is not tagged again. Each part is

@@ -102,7 +102,7 @@ def _tagged(
     if job.engine == "ray":
         from .ray_engine import tag_on_ray  # Ray is an optional extra
 
-        return tag_on_ray(job, tagger, blocks, first)
+        return tag_on_ray(job, blocks, first)
     return _tag_here(job, tagger, blocks)
 
 
