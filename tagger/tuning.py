@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import socket
+import time
 import warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -23,7 +24,7 @@ from urllib.parse import urlparse
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, ProgrammingError, SQLAlchemyError
 
 from .callbacks import Callback, EarlyStopping, EpochRecord, JsonLog, LearningCurve
 from .config import OPTIMIZERS, ConfigError, TaggerConfig, read_json
@@ -169,7 +170,7 @@ def open_study(storage: str, name: str, sampler: str, space: SearchSpace, base: 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats are experimental
-            rdb = optuna.storages.RDBStorage(_with_driver(storage), heartbeat_interval=60, grace_period=180)
+            rdb = _rdb_storage(_with_driver(storage))
         study = optuna.create_study(
             storage=rdb,
             study_name=name,
@@ -206,6 +207,18 @@ def open_study(storage: str, name: str, sampler: str, space: SearchSpace, base: 
     if urlparse(storage).scheme.split("+")[0] != "sqlite":
         study.sampler.reseed_rng()
     return study
+
+
+def _rdb_storage(url: str, attempts: int = 3) -> optuna.storages.RDBStorage:
+    """Optuna's storage at ``url``, with heartbeats; tried again when another process was creating its tables in the
+    same database at the same moment (PostgreSQL then refuses one of them)."""
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
+        except (IntegrityError, ProgrammingError):  # a unique type name or a table the other one just created
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1)
 
 
 def _with_driver(storage: str) -> str:
