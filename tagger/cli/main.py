@@ -13,6 +13,7 @@ from ..config import ConfigError
 from ..corpus import CorpusFormatError
 from ..files import OutputError, OverwriteError
 from ..lm_store import LMError
+from ..presets import PresetError
 from ..schemes import SchemeError
 from ..tagger import ModelError
 from ..training import DivergedError
@@ -29,6 +30,7 @@ USER_ERRORS = (
     ModelError,
     OutputError,
     OverwriteError,
+    PresetError,
     SchemeError,
     VectorsError,
     FileNotFoundError,

@@ -6,7 +6,7 @@ import argparse
 from itertools import product
 from pathlib import Path
 
-from .. import catalogue
+from .. import catalogue, presets
 from ..catalogue import CatalogueError
 from ..corpus import Corpus
 from ..files import refuse_overwrite
@@ -68,6 +68,31 @@ def add_corpus_options(parser: argparse.ArgumentParser, group: argparse._Mutuall
         f"${catalogue.DATA_DIR_VARIABLE} or the cache, downloading what is missing",
     )
     add_data_dir_option(parser)
+
+
+def add_preset_options(parser: argparse.ArgumentParser) -> None:
+    """``--preset NAME`` (the shipped presets, each described) and ``--domain``."""
+    shipped = "; ".join(f"{name}: {presets.describe(name)}" for name in presets.names())
+    parser.add_argument(
+        "--preset",
+        choices=presets.names(),
+        help=f"start from a shipped config, which --config, --set and the options then override ({shipped})",
+    )
+    parser.add_argument(
+        "--domain",
+        choices=presets.DOMAINS,
+        help="the text's domain, for a --preset's tokenizer, character LM and vectors; default: the --corpus's",
+    )
+
+
+def preset_values(args: argparse.Namespace) -> dict:
+    """The config values of ``--preset`` for ``--domain`` (or the domain of ``--corpus``); none without a preset."""
+    if not getattr(args, "preset", None):
+        if getattr(args, "domain", None):
+            raise presets.PresetError("--domain chooses the resources of a --preset; give one")
+        return {}
+    domain = args.domain or (catalogue.entry(args.corpus).domain if getattr(args, "corpus", None) else None)
+    return presets.values(args.preset, domain)
 
 
 def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
