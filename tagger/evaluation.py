@@ -73,7 +73,6 @@ def evaluate(
     corpus.require_sentences("evaluate on")
     if label_map:
         corpus = relabel(corpus, label_map)
-    warn_of_unpredicted(corpus.labels(), tagger, corpus.source)
     predictions = tagger.predict(list(corpus), batch_size=batch_size, confidences=False)
     predicted = [convert(p.tags, corpus.scheme) for p in predictions]
     return score([s.tags for s in corpus], predicted, corpus.scheme, mode), predicted

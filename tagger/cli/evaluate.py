@@ -9,7 +9,7 @@ from pathlib import Path
 from .. import catalogue
 from ..catalogue import SPLITS, CatalogueError
 from ..corpus import Corpus
-from ..evaluation import MODES, evaluate, raw_text_scores
+from ..evaluation import MODES, evaluate, raw_text_scores, warn_of_unpredicted
 from ..formats import RAW_TEXT, conll, format_of, write_corpus
 from ..label_maps import LabelMap, read_label_map, relabel
 from ..schemes import to_spans
@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         corpus = read(args, args.data, None, "evaluate on", tokenizer)
     corpus = relabel(corpus, label_map) if label_map else corpus
+    warn_of_unpredicted(corpus.labels(), tagger, corpus.source)
     scores, predicted = evaluate(tagger, corpus, args.mode, args.batch_size)
     if predictions_format == "conll":
         conll.write(corpus, args.predictions, columns=(predicted,))
