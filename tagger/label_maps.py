@@ -7,10 +7,10 @@ from typing import Iterable, Mapping
 
 from .config import ConfigError, read_json
 from .corpus import Corpus
+from .schemes import Span
 
 DROPPED = ("O", "")  # what a type is mapped to to leave its entities out
 LabelMap = Mapping[str, str]
-Span = tuple[int, int, str]
 
 
 class LabelMapError(ValueError):
@@ -55,7 +55,8 @@ def _from_json(path: Path) -> dict[str, str]:
 
 
 def map_labels(spans: Iterable[Span], label_map: LabelMap) -> list[Span]:
-    """``spans`` (``(start, end, label)``) with their labels mapped; those mapped to ``O`` or nothing left out."""
+    """``spans`` (``(start, end, label)``, over tokens or characters) with their labels mapped; those mapped to
+    ``O`` or nothing left out."""
     mapped = ((start, end, label_map.get(label, label)) for start, end, label in spans)
     return [span for span in mapped if span[2] not in DROPPED]
 

@@ -176,6 +176,7 @@ def test_label_maps_are_pairs_or_a_json_file(tmp_path):
     "spec, message",
     [
         ("SpecificDisease", "label map 'SpecificDisease': expected TYPE=LABEL pairs .* no such file exists"),
+        ("", "label map '': expected TYPE=LABEL pairs"),
         ("A=B,C", "label map 'A=B,C': expected TYPE=LABEL, found 'C'"),
         ("=B", "label map '=B': expected TYPE=LABEL, found '=B'"),
         ("A=B,A=C", "label map 'A=B,A=C': A is mapped twice, to 'B' and 'C'"),

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     predictions_format = format_of(args.predictions) if args.predictions else None
     if args.split and not args.corpus:
         raise CatalogueError("--split chooses a split of --corpus; with --data, the file is the split")
-    label_map = read_label_map(args.label_map) if args.label_map else {}
+    label_map = read_label_map(args.label_map) if args.label_map is not None else {}
     tagger = Tagger.load(args.model)
     if args.raw_text:
         return _raw_text(args, tagger, label_map)
