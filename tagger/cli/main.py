@@ -12,6 +12,7 @@ from ..catalogue import CatalogueError
 from ..config import ConfigError
 from ..corpus import CorpusFormatError
 from ..files import OutputError, OverwriteError
+from ..label_maps import LabelMapError
 from ..lm_store import LMError
 from ..presets import PresetError
 from ..schemes import SchemeError
@@ -26,6 +27,7 @@ USER_ERRORS = (
     ConfigError,
     CorpusFormatError,
     DivergedError,
+    LabelMapError,
     LMError,
     ModelError,
     OutputError,

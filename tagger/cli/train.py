@@ -57,7 +57,10 @@ def add_parser(commands) -> None:
         default=[],
         metavar="KEY=VALUE",
         help=f"override a config value; lr=auto runs tagger lr-find first (OUTPUT/{JSON_FILE}, OUTPUT/{PNG_FILE}) "
-        "and trains at its suggestion",
+        "and trains at its suggestion. tokenizer=biomedical cuts raw text into tokens as NCBI-disease and BC5CDR "
+        "are cut (every punctuation mark a token: GSK-3beta is GSK - 3beta) instead of by spaCy's English rules "
+        "(tokenizer=english, the default): the raw-text files read here (PubTator, SemEval XML, JSONL) and, as the "
+        "model keeps the key, all text it tags later (predict, annotate, spaCy)",
     )
     parser.add_argument("--epochs", type=int, help="maximum epochs (config: epochs)")
     parser.add_argument("--seed", type=int, help="random seed (config: seed)")
@@ -220,11 +223,13 @@ def settings_given(args: argparse.Namespace, overrides: list[str], config: Tagge
 
 
 def read_train_dev_test(args: argparse.Namespace, config: TaggerConfig) -> tuple[Corpus, Corpus, Corpus | None]:
-    """``--train``, ``--dev`` and ``--test`` (where the command has it), or those splits of ``--corpus``.
+    """``--train``, ``--dev`` and ``--test`` (where the command has it), or those splits of ``--corpus``; raw text
+    cut by the rules ``config.tokenizer``.
 
     Without a dev split, ``dev_fraction`` of train is held out by the seed; test is ``None`` without one.
     """
-    splits = read_splits(args, *("train", "dev", "test") if "test" in args else ("train", "dev"))
+    names = ("train", "dev", "test") if "test" in args else ("train", "dev")
+    splits = read_splits(args, *names, tokenizer=config.tokenizer)
     train, dev, test = splits["train"], splits["dev"], splits.get("test")
     if dev is not None:
         return train, dev, test
