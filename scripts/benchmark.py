@@ -114,7 +114,8 @@ def read_splits(corpus: str, data_dir: Path, config: TaggerConfig) -> tuple[Corp
     """
     entry = catalogue.entry(corpus)
     splits = {
-        split: read_corpus(path, entry.format) for split, path in catalogue.locate(entry, data_dir=data_dir).items()
+        split: read_corpus(path, entry.format, tokenizer=config.tokenizer)
+        for split, path in catalogue.locate(entry, data_dir=data_dir).items()
     }
     train, dev = splits["train"], splits.get("dev")
     if dev is None:
