@@ -60,13 +60,14 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="local mirror of the catalogue's corpora")
     parser.add_argument("--results", type=Path, default=ACCURACY)
+    parser.add_argument("--keep", type=Path, help="keep each training's output in KEEP/<corpus>-<name>-seed<N>")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for corpus in args.corpus:
         for name, values in trainings(corpus, args.preset, args.ablation).items():
             for seed in args.seeds:
                 config = TaggerConfig.from_dict(values).with_overrides([*args.set, f"seed={seed}"])
-                record = seed_result(args.results, corpus, name, config, args.refit, args.data_dir)
+                record = seed_result(args.results, corpus, name, config, args.refit, args.data_dir, args.keep)
                 summary = summarise(args.results, corpus, name, record)
                 print(f"{corpus} {name} seed {seed}: test F1 {record['test']['f1']:.4f}; summary in {summary}")
     if args.results == ACCURACY:
@@ -86,21 +87,26 @@ def trainings(corpus: str, names: list[str], ablation: bool) -> dict[str, dict]:
     }
 
 
-def seed_result(results: Path, corpus: str, name: str, config: TaggerConfig, refit: bool, data_dir: Path) -> dict:
-    """The record of one seed: read from ``results/seeds`` when there, else trained, tested and written there."""
-    path = results / "seeds" / f"{corpus}-{file_name(name)}-seed{config.seed}.json"
+def seed_result(
+    results: Path, corpus: str, name: str, config: TaggerConfig, refit: bool, data_dir: Path, keep: Path | None
+) -> dict:
+    """The record of one seed: read from ``results/seeds`` when there, else trained (its output in ``keep``,
+    when given), tested and written there."""
+    run_name = f"{corpus}-{file_name(name)}-seed{config.seed}"
+    path = results / "seeds" / f"{run_name}.json"
     if path.is_file():
         record = json.loads(path.read_text())
         if record["requested_config"] == config.to_dict() and record["refit"] == refit:
             logging.info("%s %s seed %d: already recorded in %s", corpus, name, config.seed, path)
             return record
     logging.info("%s %s seed %d: training", corpus, name, config.seed)
-    with tempfile.TemporaryDirectory() as keep:
-        record = {"preset": name, **run(corpus, data_dir, config, refit, Path(keep))}
+    with tempfile.TemporaryDirectory() as scratch:
+        output = keep / run_name if keep else Path(scratch)
+        record = {"preset": name, **run(corpus, data_dir, config, refit, output)}
         record["requested_config"], record["refit"] = config.to_dict(), refit
         if corpus in RAW_TEXT:
             file, label_map = RAW_TEXT[corpus]
-            model = Path(keep) / ("refit/model" if refit else "model")
+            model = output / ("refit/model" if refit else "model")
             record["raw_text_test"] = raw_text_scores(Tagger.load(model), data_dir / file, label_map)
     with atomic_write(path) as out:
         json.dump(record, out, indent=2)
