@@ -227,14 +227,16 @@ class Tagger:
     def tag_text(self, text: str, batch_size: int = 128) -> list[dict]:
         """Entities in raw ``text`` as ``{start, end, label, text, score}`` character spans.
 
-        ``text`` must be a ``str`` of valid Unicode: lone surrogates (from bytes decoded with
-        ``errors="surrogateescape"``, say) are a ``ValueError``.
+        The text is cut into sentences (``text.sentences``) of tokens by the model's rules
+        (``config.tokenizer``), as its raw-text training files were. ``text`` must be a ``str``
+        of valid Unicode: lone surrogates (from bytes decoded with ``errors="surrogateescape"``,
+        say) are a ``ValueError``.
         """
         from .text import sentences
 
         check_text(text, "Tagger.tag_text")
         _check_batch_size(batch_size, "Tagger.tag_text")
-        split = sentences(text)
+        split = sentences(text, tokenizer=self.config.tokenizer)
         predictions = self.predict(split, batch_size)
         return [span for sentence, prediction in zip(split, predictions) for span in char_spans(sentence, prediction)]
 

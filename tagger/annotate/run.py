@@ -22,7 +22,7 @@ from .job import DIRECTORY_FORMATS, AnnotateError, Document, Job
 from .parts import clear
 from .sources import Entry, digest, entries, load, windows
 from .tagging import tagged_windows
-from .writers import WRITERS, write_errors, write_jsonl
+from .writers import WRITERS, write_errors
 
 MODEL_FILES = ("config.json", "vocab.json", "weights.safetensors")
 logger = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ def annotate(job: Job, resume: bool = False, on_window: Callable[[Summary], None
     if total.documents:
         logger.info("resuming %s after %d documents", job.output, total.documents)
         _check_done(job, state, listed)
-    writer = partial(write_jsonl, with_text=job.with_text) if job.format == "jsonl" else WRITERS[job.format]
+    writer = _writer(job, tagger)
     started = time.perf_counter()
     summary = Summary(total, new, 0.0)
     for window, as_read in _tagged(job, tagger, windows(listed, job.window), state["parts"]):
@@ -92,6 +92,12 @@ def annotate(job: Job, resume: bool = False, on_window: Callable[[Summary], None
     _save_state(job, state)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _writer(job: Job, tagger: Tagger) -> Callable[[list[Document], Path, int], None]:
+    """The writer of ``job.format``, given the options of that format."""
+    options = {"jsonl": {"with_text": job.with_text}, "spacy": {"tokenizer": tagger.config.tokenizer}}
+    return partial(WRITERS[job.format], **options.get(job.format, {}))
 
 
 def _tagged(

@@ -43,7 +43,7 @@ def tag_documents(
 
 
 def _tag(tagger: Tagger, documents: list[Document], batch_size: int, max_tokens: int, tags: bool) -> None:
-    split = [sentences(d.text, max_tokens) for d in documents]
+    split = [sentences(d.text, max_tokens, tagger.config.tokenizer) for d in documents]
     predictions = iter(tagger.predict([s for group in split for s in group], batch_size))
     tagged = [[(sentence, next(predictions)) for sentence in group] for group in split]
     for document, pairs in zip(documents, tagged):

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from ..files import atomic_write, output_error
+from ..text import DEFAULT_TOKENIZER, spacy_doc
 from .job import AnnotateError, Document
 
 NAME_BYTES = 255 - 16  # the longest file name most file systems take, in bytes, less what atomic_write's temporary adds
@@ -78,17 +79,18 @@ def write_brat(documents: list[Document], output: Path, part: int) -> None:
             document.error = f"cannot write {name}.txt and .ann: {getattr(error, 'strerror', None) or error}"
 
 
-def write_spacy(documents: list[Document], output: Path, part: int) -> None:
-    """Write the window as one spaCy ``DocBin``, ``part-NNNNNN.spacy``, with entities and ``user_data["id"]``."""
-    from spacy.tokens import DocBin
+def write_spacy(documents: list[Document], output: Path, part: int, tokenizer: str = DEFAULT_TOKENIZER) -> None:
+    """Write the window as one spaCy ``DocBin``, ``part-NNNNNN.spacy``, with entities and ``user_data["id"]``.
 
-    from ..text import spacy_doc
+    Docs are cut into tokens by the rules ``tokenizer``: the model's, on whose tokens the spans fall.
+    """
+    from spacy.tokens import DocBin
 
     docs = DocBin(store_user_data=True)
     for document in documents:
         if document.error:
             continue
-        doc = spacy_doc(document.text)
+        doc = spacy_doc(document.text, tokenizer)
         doc.ents = [doc.char_span(s["start"], s["end"], label=s["label"]) for s in document.spans]
         doc.user_data["id"] = document.id
         docs.add(doc)

@@ -12,7 +12,9 @@ from ..catalogue import CatalogueError
 from ..config import ConfigError
 from ..corpus import CorpusFormatError
 from ..files import OutputError, OverwriteError
+from ..label_maps import LabelMapError
 from ..lm_store import LMError
+from ..presets import PresetError
 from ..schemes import SchemeError
 from ..tagger import ModelError
 from ..training import DivergedError
@@ -25,10 +27,12 @@ USER_ERRORS = (
     ConfigError,
     CorpusFormatError,
     DivergedError,
+    LabelMapError,
     LMError,
     ModelError,
     OutputError,
     OverwriteError,
+    PresetError,
     SchemeError,
     VectorsError,
     FileNotFoundError,

@@ -6,12 +6,13 @@ import argparse
 from itertools import product
 from pathlib import Path
 
-from .. import catalogue
+from .. import catalogue, presets
 from ..catalogue import CatalogueError
 from ..corpus import Corpus
 from ..files import refuse_overwrite
 from ..formats import EXTENSIONS, FORMATS, read_corpus
 from ..reading import EncodingError, codec
+from ..text import DEFAULT_TOKENIZER
 
 PURPOSES = {"train": "train on", "dev": "score as dev", "test": "test on", "data": "evaluate on"}
 
@@ -70,6 +71,31 @@ def add_corpus_options(parser: argparse.ArgumentParser, group: argparse._Mutuall
     add_data_dir_option(parser)
 
 
+def add_preset_options(parser: argparse.ArgumentParser) -> None:
+    """``--preset NAME`` (the shipped presets, each described) and ``--domain``."""
+    shipped = "; ".join(f"{name}: {presets.describe(name)}" for name in presets.names())
+    parser.add_argument(
+        "--preset",
+        choices=presets.names(),
+        help=f"start from a shipped config, which --config, --set and the options then override ({shipped})",
+    )
+    parser.add_argument(
+        "--domain",
+        choices=presets.DOMAINS,
+        help="the text's domain, for a --preset's tokenizer, character LM and vectors; default: the --corpus's",
+    )
+
+
+def preset_values(args: argparse.Namespace) -> dict:
+    """The config values of ``--preset`` for ``--domain`` (or the domain of ``--corpus``); none without a preset."""
+    if not getattr(args, "preset", None):
+        if getattr(args, "domain", None):
+            raise presets.PresetError("--domain chooses the resources of a --preset; give one")
+        return {}
+    domain = args.domain or (catalogue.entry(args.corpus).domain if getattr(args, "corpus", None) else None)
+    return presets.values(args.preset, domain)
+
+
 def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
@@ -120,13 +146,21 @@ def columns(text: str) -> tuple[int, int]:
     return token, tag
 
 
-def read(args: argparse.Namespace, path: Path, entry: catalogue.Entry | None = None, purpose: str = "read") -> Corpus:
+def read(
+    args: argparse.Namespace,
+    path: Path,
+    entry: catalogue.Entry | None = None,
+    purpose: str = "read",
+    tokenizer: str = DEFAULT_TOKENIZER,
+) -> Corpus:
     """``path`` read with ``--format``, ``--lenient``, ``--columns`` and ``--encoding``, or in the format of the
-    catalogue ``entry``; a corpus without a sentence to ``purpose`` is an ``EmptyCorpusError`` naming the file."""
+    catalogue ``entry``, raw text cut by the rules ``tokenizer``; a corpus without a sentence to ``purpose`` is an
+    ``EmptyCorpusError`` naming the file."""
     if entry is None:
-        corpus = read_corpus(path, args.format, args.lenient, args.columns, args.encoding)
+        corpus = read_corpus(path, args.format, args.lenient, args.columns, args.encoding, tokenizer)
     else:
-        corpus = read_corpus(path, entry.format, args.lenient, args.columns or entry.columns, args.encoding)
+        columns = args.columns or entry.columns
+        corpus = read_corpus(path, entry.format, args.lenient, columns, args.encoding, tokenizer)
     return corpus.require_sentences(purpose)
 
 
@@ -135,32 +169,35 @@ def locate(args: argparse.Namespace, entry: catalogue.Entry, splits: tuple[str, 
     return catalogue.locate(entry, splits, args.data_dir, progress=not getattr(args, "no_progress", False))
 
 
-def read_split(args: argparse.Namespace, split: str) -> Corpus:
-    """``split`` of ``--corpus``; an error if the corpus has none."""
+def read_split(args: argparse.Namespace, split: str, tokenizer: str = DEFAULT_TOKENIZER) -> Corpus:
+    """``split`` of ``--corpus``, raw text cut by the rules ``tokenizer``; an error if the corpus has none."""
     entry = catalogue.entry(args.corpus)
-    return read(args, locate(args, entry, (split,))[split], entry, PURPOSES.get(split, "read"))
+    return read(args, locate(args, entry, (split,))[split], entry, PURPOSES.get(split, "read"), tokenizer)
 
 
-def read_splits(args: argparse.Namespace, *splits: str) -> dict[str, Corpus | None]:
+def read_splits(
+    args: argparse.Namespace, *splits: str, tokenizer: str = DEFAULT_TOKENIZER
+) -> dict[str, Corpus | None]:
     """``splits`` of ``--corpus``, or else the files of the options named after them (``--train``, ``--dev``, ...).
 
     A split the corpus lacks, or whose option is not given, is ``None``. With ``--corpus``,
-    those options are an error: the catalogue gives the splits.
+    those options are an error: the catalogue gives the splits. Raw text is cut by the rules ``tokenizer``.
     """
+    given = {split: getattr(args, split) for split in splits if getattr(args, split)}
     if args.corpus is None:
-        return {
-            split: read(args, getattr(args, split), purpose=PURPOSES[split]) if getattr(args, split) else None
-            for split in splits
-        }
-    given = [f"--{split}" for split in splits if getattr(args, split)]
-    if given:
+        entry, paths = None, given
+    elif given:
         raise CatalogueError(
-            f"--corpus {args.corpus} gives the splits; leave out {' and '.join(given)}, or name every file with "
-            f"{', '.join(f'--{split}' for split in splits)} instead of --corpus"
+            f"--corpus {args.corpus} gives the splits; leave out {' and '.join(f'--{split}' for split in given)}, or "
+            f"name every file with {', '.join(f'--{split}' for split in splits)} instead of --corpus"
         )
-    entry = catalogue.entry(args.corpus)
-    paths = locate(args, entry, tuple(split for split in splits if split in entry.splits))
-    return {split: read(args, paths[split], entry, PURPOSES[split]) if split in paths else None for split in splits}
+    else:
+        entry = catalogue.entry(args.corpus)
+        paths = locate(args, entry, tuple(split for split in splits if split in entry.splits))
+    return {
+        split: read(args, paths[split], entry, PURPOSES[split], tokenizer) if split in paths else None
+        for split in splits
+    }
 
 
 INPUT_OPTIONS = ("train", "dev", "test", "data", "config", "vectors", "char_lm", "init_from", "space", "input", "model")
