@@ -86,7 +86,7 @@ def reader(lm_dir):
     backward_lm, _, _ = load_lm(lm_dir, "backward")
     features = CharLMFeatures(len(vocab), 8, 24, 1)
     features.use_trained(forward_lm, backward_lm)
-    encoder = Encoder(*(None,) * 3, lowercase=True, normalize_digits=True, lm_chars=vocab)
+    encoder = Encoder(*(None,) * 2, lowercase=True, normalize_digits=True, lm_chars=vocab)
     return features, encoder, vocab, forward_lm, backward_lm
 
 
@@ -173,7 +173,7 @@ def test_the_spacy_component_reads_the_raw_text_as_tag_text_does(lm_model):
 
 def test_raw_text_is_read_as_it_is_and_token_lists_joined_by_spaces(lm_dir):
     _, vocab, _ = load_lm(lm_dir, "forward")
-    encoder = Encoder(*(None,) * 3, lowercase=True, normalize_digits=True, lm_chars=vocab)
+    encoder = Encoder(*(None,) * 2, lowercase=True, normalize_digits=True, lm_chars=vocab)
     joined = encoder._encode_text(["GSK", "-", "3beta"], None, None)
     assert joined == (vocab.ids("\nGSK - 3beta\n"), [1, 5, 7], [3, 5, 11])
     text = "We saw GSK-3beta  here"
