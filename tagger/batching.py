@@ -168,3 +168,18 @@ def length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random |
     rng.shuffle(batches)
     yield from batches
 
+
+def mixed_batches(corpora: Sequence[Sequence[int]], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Training batches of several corpora, given the sentence lengths of each: every batch from one corpus.
+
+    Each corpus is batched by ``length_batches`` with ``rng``; sentences are numbered across the corpora
+    in order (the second's first sentence follows the first's last). With more than one corpus, ``rng``
+    then shuffles the batches of all together; one corpus' batches are exactly ``length_batches``'.
+    """
+    batches, offset = [], 0
+    for lengths in corpora:
+        batches += [[offset + i for i in batch] for batch in length_batches(lengths, batch_size, rng)]
+        offset += len(lengths)
+    if len(corpora) > 1:
+        rng.shuffle(batches)
+    return batches

@@ -54,12 +54,15 @@ def score(
     }
 
 
-def evaluate(tagger, corpus: Corpus, mode: str = "default", batch_size: int = 256) -> tuple[dict, list[list[str]]]:
-    """Score ``tagger`` on ``corpus`` in the corpus' own scheme; also return the predicted tags.
+def evaluate(
+    tagger, corpus: Corpus, mode: str = "default", batch_size: int = 256, head: str | Sequence[str] | None = None
+) -> tuple[dict, list[list[str]]]:
+    """Score ``tagger`` (its heads ``head`` chooses: ``Tagger.predict``) on ``corpus`` in the corpus' own scheme;
+    also return the predicted tags.
 
     A corpus without sentences is an ``EmptyCorpusError`` naming its source.
     """
     corpus.require_sentences("evaluate on")
-    predictions = tagger.predict(list(corpus), batch_size=batch_size, confidences=False)
+    predictions = tagger.predict(list(corpus), batch_size=batch_size, confidences=False, head=head)
     predicted = [convert(p.tags, corpus.scheme) for p in predictions]
     return score([s.tags for s in corpus], predicted, corpus.scheme, mode), predicted
