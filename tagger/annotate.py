@@ -70,6 +70,7 @@ class Job:
     window: int = 256  # documents tokenised and tagged together
     max_tokens: int = MAX_TOKENS  # longer sentences are cut into chunks
     max_chars: int = 1_000_000  # longer documents are recorded as errors
+    heads: list[str] | None = None  # the model's heads that tag (Tagger.predict's head); None: every head
 
     @property
     def errors_path(self) -> Path:
@@ -82,6 +83,7 @@ class Job:
     def settings(self) -> dict:
         """The settings a resumed run must share with the interrupted one (the model by its files' content)."""
         keys = ("inputs", "format", "input_format", "id_field", "text_field", "with_text", "max_tokens", "max_chars")
+        keys += ("heads",)  # progress files from before heads lack it: None, every head, as those runs tagged
         return {"model": str(self.model), **{key: getattr(self, key) for key in keys}}
 
     def check(self) -> None:
@@ -272,29 +274,37 @@ def _checked(document: Document, job: Job) -> Document:
 
 
 def tag_documents(
-    tagger: Tagger, documents: list[Document], batch_size: int = 128, max_tokens: int = MAX_TOKENS, tags: bool = False
+    tagger: Tagger,
+    documents: list[Document],
+    batch_size: int = 128,
+    max_tokens: int = MAX_TOKENS,
+    tags: bool = False,
+    heads: list[str] | None = None,
 ) -> list[Document]:
-    """Tag the readable ``documents`` together and fill in their spans (and ``tagged`` if ``tags``).
+    """Tag the readable ``documents`` together with the tagger's ``heads`` (``None``: all) and fill in their spans
+    (and ``tagged`` if ``tags``).
 
     A window whose tagging raises is retried one document at a time, so that only the
     documents that fail get an error.
     """
     todo = [d for d in documents if d.error is None]
     try:
-        _tag(tagger, todo, batch_size, max_tokens, tags)
+        _tag(tagger, todo, batch_size, max_tokens, tags, heads)
     except Exception as error:  # one bad document must not stop the run
         if len(todo) == 1:
             logger.debug("tagging %s failed", todo[0].path, exc_info=True)
             todo[0].error = f"tagging failed: {type(error).__name__}: {error}"
         else:
             for document in todo:
-                tag_documents(tagger, [document], batch_size, max_tokens, tags)
+                tag_documents(tagger, [document], batch_size, max_tokens, tags, heads)
     return documents
 
 
-def _tag(tagger: Tagger, documents: list[Document], batch_size: int, max_tokens: int, tags: bool) -> None:
+def _tag(
+    tagger: Tagger, documents: list[Document], batch_size: int, max_tokens: int, tags: bool, heads: list[str] | None
+) -> None:
     split = [sentences(d.text, max_tokens) for d in documents]
-    predictions = iter(tagger.predict([s for group in split for s in group], batch_size))
+    predictions = iter(tagger.predict([s for group in split for s in group], batch_size, head=heads))
     tagged = [[(sentence, next(predictions)) for sentence in group] for group in split]
     for document, pairs in zip(documents, tagged):
         document.spans = [span for sentence, prediction in pairs for span in char_spans(sentence, prediction)]
@@ -355,6 +365,7 @@ def _context() -> multiprocessing.context.BaseContext:
 def _tagged_windows(job: Job, tagger: Tagger, windows: Iterator[list[Document]]) -> Iterator[list[Document]]:
     """Tagged windows in input order; with ``n_process > 1``, at most two per process in flight."""
     settings = {"batch_size": job.batch_size, "max_tokens": job.max_tokens, "tags": job.format == "conll"}
+    settings["heads"] = job.heads
     if job.n_process == 1:
         if job.threads:
             torch.set_num_threads(job.threads)
@@ -525,8 +536,9 @@ def annotate(job: Job, resume: bool = False, on_window: Callable[[Summary], None
     """
     job.check()
     tagger = Tagger.load(job.model)  # in the parent too, so that a bad model fails before any output is touched
+    labels = sorted({label for head in tagger.chosen_heads(job.heads) for label in head.labels})  # or HeadError
     model = _model_digests(job.model)
-    state = (_resume_state(job, model) if resume else None) or _fresh_state(job, tagger, model)
+    state = (_resume_state(job, model) if resume else None) or _fresh_state(job, labels, model)
     _truncate_to(job, state)
     total, new = Counts(**state["counts"]), Counts()
     entries = _entries(job)
@@ -606,7 +618,7 @@ def _check_done(state: dict, entries: Iterator[Callable[[], Document]]) -> None:
         read += count
 
 
-def _fresh_state(job: Job, tagger: Tagger, model: dict[str, str]) -> dict:
+def _fresh_state(job: Job, labels: list[str], model: dict[str, str]) -> dict:
     if job.format in DIRECTORY_FORMATS:
         if job.output.exists() and (not job.output.is_dir() or any(job.output.iterdir())):
             raise AnnotateError(
@@ -619,7 +631,7 @@ def _fresh_state(job: Job, tagger: Tagger, model: dict[str, str]) -> dict:
             raise AnnotateError(str(output_error(job.output, error))) from None
         if job.format == "brat":
             with atomic_write(job.output / "annotation.conf") as out:
-                out.write("[entities]\n" + "".join(f"{label}\n" for label in tagger.labels))
+                out.write("[entities]\n" + "".join(f"{label}\n" for label in labels))
                 out.write("[relations]\n[events]\n[attributes]\n")
     state = {"settings": job.settings(), "model_sha256": model, "counts": asdict(Counts()), "parts": 0}
     state |= {"last_id": None, "complete": False, "output_bytes": 0, "errors_bytes": 0, "windows": []}

@@ -12,6 +12,7 @@ from ..evaluation import MODES, evaluate
 from ..formats import conll, format_of, write_corpus
 from ..schemes import to_spans
 from ..tagger import Tagger
+from .heads import add_head_option
 from .report import print_scores
 from .sources import (
     add_corpus_options,
@@ -44,6 +45,7 @@ def add_parser(commands) -> None:
         "in the format of another extension (.xml: SemEval XML for the official scorer)",
     )
     parser.add_argument("--batch-size", type=positive, default=256, help="sentences per forward pass")
+    add_head_option(parser)
     add_reading_options(parser, "--data")
     parser.set_defaults(run=run)
 
@@ -54,8 +56,9 @@ def run(args: argparse.Namespace) -> int:
     if args.split and not args.corpus:
         raise CatalogueError("--split chooses a split of --corpus; with --data, the file is the split")
     tagger = Tagger.load(args.model)
+    tagger.chosen_heads(args.head)  # an unknown head fails before the corpus is read
     corpus = read_split(args, args.split or "test") if args.corpus else read(args, args.data, purpose="evaluate on")
-    scores, predicted = evaluate(tagger, corpus, args.mode, args.batch_size)
+    scores, predicted = evaluate(tagger, corpus, args.mode, args.batch_size, args.head)
     if predictions_format == "conll":
         conll.write(corpus, args.predictions, columns=(predicted,))
     elif predictions_format:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from itertools import product
 from pathlib import Path
 
@@ -59,13 +60,18 @@ def encoding(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def add_corpus_options(parser: argparse.ArgumentParser, group: argparse._MutuallyExclusiveGroup, splits: str) -> None:
-    """``--corpus NAME`` in ``group`` (exclusive with the file options there) and ``--data-dir``."""
+def add_corpus_options(
+    parser: argparse.ArgumentParser, group: argparse._MutuallyExclusiveGroup, splits: str, repeatable: bool = False
+) -> None:
+    """``--corpus NAME`` in ``group`` (exclusive with the file options there; ``repeatable``: a list of names)
+    and ``--data-dir``."""
     group.add_argument(
         "--corpus",
         metavar="NAME",
+        action="append" if repeatable else "store",
         help=f"read {splits} of this corpus of the catalogue (tagger corpora list), from --data-dir, "
-        f"${catalogue.DATA_DIR_VARIABLE} or the cache, downloading what is missing",
+        f"${catalogue.DATA_DIR_VARIABLE} or the cache, downloading what is missing"
+        + ("; repeat to train on several, a head each" if repeatable else ""),
     )
     add_data_dir_option(parser)
 
@@ -152,28 +158,47 @@ def read_splits(args: argparse.Namespace, *splits: str) -> dict[str, Corpus | No
             split: read(args, getattr(args, split), purpose=PURPOSES[split]) if getattr(args, split) else None
             for split in splits
         }
+    refuse_split_files(args, [args.corpus], splits)
+    return catalogue_splits(args, args.corpus, splits)
+
+
+def refuse_split_files(args: argparse.Namespace, names: list[str], splits: tuple[str, ...]) -> None:
+    """``CatalogueError`` when an option of ``splits`` (``--dev``, ...) is given beside ``--corpus`` ``names``."""
     given = [f"--{split}" for split in splits if getattr(args, split)]
     if given:
         raise CatalogueError(
-            f"--corpus {args.corpus} gives the splits; leave out {' and '.join(given)}, or name every file with "
-            f"{', '.join(f'--{split}' for split in splits)} instead of --corpus"
+            f"--corpus {' --corpus '.join(names)} gives the splits; leave out {' and '.join(given)}, or name every "
+            f"file with {', '.join(f'--{split}' for split in splits)} instead of --corpus"
         )
-    entry = catalogue.entry(args.corpus)
+
+
+def catalogue_splits(args: argparse.Namespace, name: str, splits: tuple[str, ...]) -> dict[str, Corpus | None]:
+    """``splits`` of the catalogue corpus ``name``; those it lacks are ``None``."""
+    entry = catalogue.entry(name)
     paths = locate(args, entry, tuple(split for split in splits if split in entry.splits))
     return {split: read(args, paths[split], entry, PURPOSES[split]) if split in paths else None for split in splits}
 
 
-INPUT_OPTIONS = ("train", "dev", "test", "data", "config", "vectors", "char_lm", "init_from", "space", "input", "model")
+INPUT_OPTIONS = (
+    *("train", "dev", "test", "data", "corpora", "config", "vectors", "char_lm", "init_from"),
+    *("space", "input", "model"),
+)
 
 
 def refuse_overwriting_inputs(
-    args: argparse.Namespace, outputs: dict[str, Path | None], writes: tuple[str, ...] | None = None
+    args: argparse.Namespace,
+    outputs: dict[str, Path | None],
+    writes: tuple[str, ...] | None = None,
+    also: Sequence[Path] = (),
 ) -> None:
-    """``OverwriteError`` when one of ``outputs`` is, holds or lies inside a file or folder the command reads.
+    """``OverwriteError`` when one of ``outputs`` is, holds or lies inside a file or folder the command reads:
+    those of ``INPUT_OPTIONS`` (one path each, or a list of them) and ``also``.
 
     ``writes`` names what the command writes inside an output folder: then only those may not hold an input.
     """
-    inputs = [getattr(args, name) for name in INPUT_OPTIONS if isinstance(getattr(args, name, None), Path)]
+    given = [getattr(args, name, None) for name in INPUT_OPTIONS]
+    paths = [path for value in given for path in (value if isinstance(value, list) else [value])]
+    inputs = [path for path in [*paths, *also] if isinstance(path, Path)]
     refuse_overwrite(outputs, inputs, holds=writes is None)
     if writes is not None:
         for (option, folder), name in product(outputs.items(), writes):
