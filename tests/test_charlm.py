@@ -14,7 +14,7 @@ from tagger import Tagger, TaggerConfig
 from tagger.batching import Encoder
 from tagger.charlm import BOUNDARY, CharLMFeatures
 from tagger.cli.main import main
-from tagger.corpus import Sentence
+from tagger.corpus import Corpus, Sentence
 from tagger.formats import read_corpus
 from tagger.lm_store import CharVocab, LMError, load_lm
 from tagger.lm_training import LMSettings, LMTrainer, read_text
@@ -154,6 +154,23 @@ def test_a_tagger_with_an_lm_predicts_the_same_after_saving_without_the_lm(lm_mo
     forward_lm, _, _ = load_lm(lm_dir, "forward")
     assert torch.equal(trained["char_lm.forward_lm.lstm.weight_hh_l0"], forward_lm.lstm.weight_hh_l0)  # frozen
     assert not any(name.startswith("char_lm.forward_lm.decoder") for name in trained)
+
+
+def test_two_heads_share_the_lm_and_keep_it_through_saving(lm_dir, sample, tmp_path):
+    corpus = read_corpus(sample / "dev.tsv")
+    parts = {"first": corpus.sentences[:20], "rest": corpus.sentences[20:]}
+    train = {name: Corpus(sentences, corpus.scheme) for name, sentences in parts.items()}
+    config = TaggerConfig(**{**TINY.__dict__, "char_lm": str(lm_dir)})
+    trainer = Trainer(Tagger.build(config, train), train, None, tmp_path, [])
+    trainer.fit()
+    trainer.tagger.save(tmp_path / "saved")
+    loaded = Tagger.load(tmp_path / "saved")
+    assert loaded.head_names == ["first", "rest"] and loaded.config.char_lm_hidden == 24
+    tokens = [s.tokens for s in corpus]
+    for head in ("first", "rest", None):
+        assert loaded.predict(tokens, head=head) == trainer.tagger.predict(tokens, head=head)
+    forward_lm, _, _ = load_lm(lm_dir, "forward")
+    assert torch.equal(loaded.model.char_lm.forward_lm.lstm.weight_hh_l0, forward_lm.lstm.weight_hh_l0)  # frozen
 
 
 def test_the_spacy_component_reads_the_raw_text_as_tag_text_does(lm_model):
