@@ -369,7 +369,9 @@ def _by_head(tagger: Tagger, corpora: Corpora, split: str) -> dict[str, Corpus]:
     names = tagger.head_names
     if isinstance(corpora, Corpus) or len(corpora) == 1:
         if len(names) > 1:
-            raise HeadError(f"a tagger of heads {names} takes its {split} data as a dict of those names to corpora")
+            raise HeadError(
+                f"a tagger of heads {names} takes its {split} data as a dict of those names to corpora, not one corpus"
+            )
         return {names[0]: corpora if isinstance(corpora, Corpus) else next(iter(corpora.values()))}
     if sorted(corpora) != sorted(names):
         raise HeadError(f"the {split} corpora are named {list(corpora)}, but the tagger's heads are {names}")

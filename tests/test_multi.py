@@ -218,7 +218,7 @@ def test_resume_of_two_corpora_continues_where_it_stopped(corpora, tmp_path):
 def test_a_tagger_trains_only_on_corpora_named_as_its_heads(noisy, corpora, tmp_path):
     with pytest.raises(HeadError, match="named \\['sample', 'other'\\], but the tagger's heads are"):
         Trainer(noisy, {"sample": corpora["train"]["sample"], "other": corpora["train"]["drugs"]}, None, tmp_path)
-    with pytest.raises(HeadError, match="takes its train data as a dict of those names"):
+    with pytest.raises(HeadError, match="takes its train data as a dict of those names to corpora, not one corpus"):
         Trainer(noisy, corpora["train"]["sample"], None, tmp_path)
 
 
