@@ -33,7 +33,7 @@ from .config import MAX_THREADS
 from .files import atomic_write, output_error, refuse_overwrite
 from .reading import SURROGATE
 from .tagger import Tagger, char_spans
-from .text import MAX_TOKENS, sentences
+from .text import DEFAULT_TOKENIZER, MAX_TOKENS, sentences, spacy_doc
 
 FORMATS = ("jsonl", "conll", "brat", "spacy")
 DIRECTORY_FORMATS = ("brat", "spacy")
@@ -303,7 +303,7 @@ def tag_documents(
 def _tag(
     tagger: Tagger, documents: list[Document], batch_size: int, max_tokens: int, tags: bool, heads: list[str] | None
 ) -> None:
-    split = [sentences(d.text, max_tokens) for d in documents]
+    split = [sentences(d.text, max_tokens, tagger.config.tokenizer) for d in documents]
     predictions = iter(tagger.predict([s for group in split for s in group], batch_size, head=heads))
     tagged = [[(sentence, next(predictions)) for sentence in group] for group in split]
     for document, pairs in zip(documents, tagged):
@@ -465,17 +465,18 @@ def write_brat(documents: list[Document], output: Path, part: int) -> None:
             document.error = f"cannot write {name}.txt and .ann: {getattr(error, 'strerror', None) or error}"
 
 
-def write_spacy(documents: list[Document], output: Path, part: int) -> None:
-    """Write the window as one spaCy ``DocBin``, ``part-NNNNNN.spacy``, with entities and ``user_data["id"]``."""
-    from spacy.tokens import DocBin
+def write_spacy(documents: list[Document], output: Path, part: int, tokenizer: str = DEFAULT_TOKENIZER) -> None:
+    """Write the window as one spaCy ``DocBin``, ``part-NNNNNN.spacy``, with entities and ``user_data["id"]``.
 
-    from .text import spacy_doc
+    Docs are cut into tokens by the rules ``tokenizer``: the model's, on whose tokens the spans fall.
+    """
+    from spacy.tokens import DocBin
 
     docs = DocBin(store_user_data=True)
     for document in documents:
         if document.error:
             continue
-        doc = spacy_doc(document.text)
+        doc = spacy_doc(document.text, tokenizer)
         doc.ents = [doc.char_span(s["start"], s["end"], label=s["label"]) for s in document.spans]
         doc.user_data["id"] = document.id
         docs.add(doc)
@@ -536,7 +537,7 @@ def annotate(job: Job, resume: bool = False, on_window: Callable[[Summary], None
     """
     job.check()
     tagger = Tagger.load(job.model)  # in the parent too, so that a bad model fails before any output is touched
-    labels = sorted({label for head in tagger.chosen_heads(job.heads) for label in head.labels})  # or HeadError
+    labels = tagger.chosen_labels(job.heads)  # or HeadError
     model = _model_digests(job.model)
     state = (_resume_state(job, model) if resume else None) or _fresh_state(job, labels, model)
     _truncate_to(job, state)
@@ -545,7 +546,7 @@ def annotate(job: Job, resume: bool = False, on_window: Callable[[Summary], None
     if total.documents:
         logger.info("resuming %s after %d documents", job.output, total.documents)
         _check_done(state, entries)
-    writer = partial(write_jsonl, with_text=job.with_text) if job.format == "jsonl" else WRITERS[job.format]
+    writer = _writer(job, tagger)
     started = time.perf_counter()
     summary = Summary(total, new, 0.0)
     digests: deque[str] = deque()  # of the windows read and not yet written, in order
@@ -573,6 +574,12 @@ def annotate(job: Job, resume: bool = False, on_window: Callable[[Summary], None
     _save_state(job, state)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _writer(job: Job, tagger: Tagger) -> Callable[[list[Document], Path, int], None]:
+    """The writer of ``job.format``, given the options of that format."""
+    options = {"jsonl": {"with_text": job.with_text}, "spacy": {"tokenizer": tagger.config.tokenizer}}
+    return partial(WRITERS[job.format], **options.get(job.format, {}))
 
 
 def _digest(documents: list[Document]) -> str:

@@ -25,6 +25,7 @@ from . import __version__
 from .files import atomic_path
 
 SPLITS = ("train", "dev", "test")
+FIELDS = ("task", "domain", "format", "licence", "citation", "source")  # of an entry, besides its files
 DATA_DIR_VARIABLE = "TAGGER_DATA_DIR"
 RETRIES = 3  # attempts per file
 BACKOFF = 1.0  # seconds before the second attempt, doubled for each further one
@@ -53,7 +54,7 @@ class CorpusFile:
 
 @dataclass(frozen=True)
 class Entry:
-    """A named corpus: task, format, licence, citation, provenance and one file per split.
+    """A named corpus: task, text domain, format, licence, citation, provenance and one file per split.
 
     ``columns`` is the ``(token, tag)`` column pair of CoNLL files that need one other than
     the first and the last.
@@ -61,6 +62,7 @@ class Entry:
 
     name: str
     task: str
+    domain: str  # of its text: biomedical or reviews (the domains of the presets' resources)
     format: str
     licence: str
     citation: str
@@ -81,7 +83,7 @@ class Entry:
 
     def to_dict(self) -> dict:
         """The entry as ``catalogue.json`` holds it, with its name."""
-        entry = {key: getattr(self, key) for key in ("name", "task", "format", "licence", "citation", "source")}
+        entry = {key: getattr(self, key) for key in ("name", *FIELDS)}
         entry["files"] = {f.split: {"file": f.file, "url": f.url, "sha256": f.sha256} for f in self.files}
         if self.columns is not None:
             entry["columns"] = list(self.columns)
@@ -97,7 +99,7 @@ class Entry:
             )
         files = tuple(CorpusFile(split, **entry["files"][split]) for split in SPLITS if split in entry["files"])
         columns = tuple(entry["columns"]) if "columns" in entry else None
-        fields = {key: entry[key] for key in ("task", "format", "licence", "citation", "source")}
+        fields = {key: entry[key] for key in FIELDS}
         return cls(name, files=files, columns=columns, **fields)
 
 

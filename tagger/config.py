@@ -166,10 +166,7 @@ class TaggerConfig:
     @classmethod
     def from_file(cls, path: str | Path) -> "TaggerConfig":
         """Read a JSON config file (a saved model's ``config.json`` works too)."""
-        values = read_json(path, "config")
-        if isinstance(values, dict) and isinstance(values.get("config"), dict):
-            values = values["config"]
-        return cls.from_dict(values, str(path))
+        return cls.from_dict(file_values(path), str(path))
 
     def with_overrides(self, assignments: list[str]) -> "TaggerConfig":
         """Apply ``key=value`` strings, as given to ``--set``; each value is parsed as its key's type."""
@@ -184,6 +181,16 @@ class TaggerConfig:
                 raise ConfigError(f"unknown config keys: {key}; known keys: {', '.join(types)}")
             values[key] = _parse(key, types[key], value.strip())
         return self.from_dict(values)
+
+
+def file_values(path: str | Path) -> dict[str, Any]:
+    """The config values a JSON config file sets (a saved model's ``config.json`` holds them under ``config``)."""
+    values = read_json(path, "config")
+    if isinstance(values, dict) and isinstance(values.get("config"), dict):
+        values = values["config"]
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a JSON object of config keys, found {type(values).__name__}")
+    return values
 
 
 def read_json(path: str | Path, what: str) -> Any:

@@ -1,16 +1,24 @@
-"""Entity-level scoring with seqeval, always naming its mode and scheme."""
+"""Entity-level scoring: seqeval over tags, always naming its mode and scheme; exact character spans over raw text."""
 
 from __future__ import annotations
 
-from typing import Sequence
+import logging
+from pathlib import Path
+from typing import Iterable, Sequence
 
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB1, IOB2, IOBES
 
-from .corpus import Corpus
+from .corpus import Corpus, CorpusFormatError
+from .formats import RAW_TEXT, format_of, read_corpus
+from .formats.offsets import documents
+from .label_maps import LabelMap, map_labels, relabel
 from .schemes import check_scheme, convert
+from .text import tokenize
 
 MODES = ("default", "strict")
+RAW_TEXT_MATCHING = "exact character spans"
+logger = logging.getLogger(__name__)
 _SCHEME_CLASSES = {"IOB1": IOB1, "IOB2": IOB2, "IOBES": IOBES}
 
 
@@ -55,14 +63,108 @@ def score(
 
 
 def evaluate(
-    tagger, corpus: Corpus, mode: str = "default", batch_size: int = 256, head: str | Sequence[str] | None = None
+    tagger,
+    corpus: Corpus,
+    mode: str = "default",
+    batch_size: int = 256,
+    label_map: LabelMap | None = None,
+    head: str | Sequence[str] | None = None,
 ) -> tuple[dict, list[list[str]]]:
     """Score ``tagger`` (its heads ``head`` chooses: ``Tagger.predict``) on ``corpus`` in the corpus' own scheme;
     also return the predicted tags.
 
-    A corpus without sentences is an ``EmptyCorpusError`` naming its source.
+    ``label_map`` renames the gold types first (``label_maps.relabel``). A corpus without
+    sentences is an ``EmptyCorpusError`` naming its source.
     """
     corpus.require_sentences("evaluate on")
+    if label_map:
+        corpus = relabel(corpus, label_map)
     predictions = tagger.predict(list(corpus), batch_size=batch_size, confidences=False, head=head)
     predicted = [convert(p.tags, corpus.scheme) for p in predictions]
     return score([s.tags for s in corpus], predicted, corpus.scheme, mode), predicted
+
+
+def raw_text_scores(
+    tagger,
+    path: str | Path,
+    label_map: LabelMap | None = None,
+    batch_size: int = 256,
+    format: str | None = None,
+    encoding: str | None = None,
+    lenient: bool = False,
+    head: str | Sequence[str] | None = None,
+) -> dict:
+    """Score ``tagger`` on the raw text of the corpus file ``path`` by exact character spans.
+
+    ``path`` holds documents with gold character spans (a format of ``formats.RAW_TEXT``:
+    PubTator, SemEval XML, JSONL; ``format``, ``encoding`` and ``lenient`` as ``read_corpus``
+    takes them). Each document's text is tagged as a user's text is, by ``tagger.tag_text``
+    (our sentence splitter, the model's tokenizer, the heads ``head`` chooses); nothing of
+    the gold tells it where sentences or tokens are. A predicted ``(start, end, label)`` is
+    correct when a gold mention after ``label_map`` is exactly that. Gold mentions that begin or end inside a
+    token (counted as ``off_token_boundaries``), or cross a sentence end, cannot be found:
+    they are misses.
+
+    Returns ``precision``, ``recall``, ``f1`` and ``per_type`` as ``score`` does, ``matching``,
+    and the counts ``documents``, ``gold``, ``predicted``, ``correct`` and ``off_token_boundaries``.
+    """
+    if format_of(path, format) not in RAW_TEXT:
+        raise CorpusFormatError(
+            f"{path}: raw-text scoring needs documents with their text and character spans "
+            f"({', '.join(RAW_TEXT)}), not the tokens of {format_of(path, format)}"
+        )
+    corpus = read_corpus(path, format, lenient, encoding=encoding, tokenizer=tagger.config.tokenizer)
+    split = list(documents(corpus.require_sentences("evaluate on").sentences))  # each document's sentences
+    gold, predicted, off_boundaries = set(), set(), 0
+    for number, document in enumerate(split):
+        text = document[0].text
+        mentions = {span for sentence in document for span in map_labels(sentence.char_spans, label_map or {})}
+        off_boundaries += _off_token_boundaries(mentions, text, tagger.config.tokenizer)
+        gold |= {(number, *span) for span in mentions}
+        found = tagger.tag_text(text, batch_size, head)
+        predicted |= {(number, span["start"], span["end"], span["label"]) for span in found}
+    warn_of_unpredicted({label for *_, label in gold}, tagger, str(path), head)
+    counts = {"documents": len(split), "gold": len(gold), "predicted": len(predicted), "correct": len(gold & predicted)}
+    counts["off_token_boundaries"] = off_boundaries
+    return {**span_scores(gold, predicted), "matching": RAW_TEXT_MATCHING, **counts}
+
+
+def _off_token_boundaries(spans: Iterable[tuple[int, int, str]], text: str, tokenizer: str) -> int:
+    """How many of the character ``spans`` over ``text`` begin or end inside a token of it (or in whitespace)."""
+    offsets = tokenize(text, tokenizer).offsets
+    starts, ends = {start for start, _ in offsets}, {end for _, end in offsets}
+    return sum(start not in starts or end not in ends for start, end, _ in spans)
+
+
+def span_scores(gold: set[tuple], predicted: set[tuple]) -> dict:
+    """Micro P/R/F1 and a per-type table of exactly matching spans, tuples whose last item is the label."""
+    labels = sorted({span[-1] for span in gold | predicted})
+    per_type = {}
+    for label in labels:
+        own_gold, own_predicted = ({s for s in spans if s[-1] == label} for spans in (gold, predicted))
+        per_type[label] = {**_fractions(gold & predicted & own_gold, own_predicted, own_gold), "support": len(own_gold)}
+    return {**_fractions(gold & predicted, predicted, gold), "per_type": per_type}
+
+
+def _fractions(correct: set, predicted: set, gold: set) -> dict:
+    """Precision, recall and F1 as fractions; 0 where a denominator is 0 (as seqeval's ``zero_division=0``)."""
+    precision = len(correct) / len(predicted) if predicted else 0.0
+    recall = len(correct) / len(gold) if gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1}
+
+
+def warn_of_unpredicted(
+    labels: Iterable[str], tagger, source: str | None, head: str | Sequence[str] | None = None
+) -> None:
+    """Log a warning naming the gold ``labels`` that ``tagger``'s heads ``head`` never predict: their entities
+    are all misses."""
+    predicts = tagger.chosen_labels(head)
+    unknown = sorted(set(labels) - set(predicts))
+    if unknown:
+        logger.warning(
+            "%s: gold types the model never predicts (it predicts %s): %s; a label map renames them",
+            source or "corpus",
+            ", ".join(predicts),
+            ", ".join(unknown),
+        )

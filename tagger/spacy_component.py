@@ -16,12 +16,14 @@
   ``"all"`` for every head (a model trained on several corpora has one per corpus; where spans of
   several heads overlap, the most probable stays, as ``Tagger.predict`` says).
 
-The tokens are the pipeline's own, whitespace tokens skipped. Sentences are ``doc.sents``
-when an earlier component set them (``sentencizer``, a parser), else each doc is one
-sequence. Each span written carries its CRF probability as ``span._.bilstm_crf_score``.
+The tokens are the pipeline's own, whitespace tokens skipped; a component whose model cuts
+text otherwise (its ``tokenizer`` rules) logs a warning when it is added. Sentences are
+``doc.sents`` when an earlier component set them (``sentencizer``, a parser), else each doc
+is one sequence. Each span written carries its CRF probability as ``span._.bilstm_crf_score``.
 """
 
 import hashlib
+import logging
 import multiprocessing
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -41,6 +43,7 @@ from . import __version__
 from .corpus import Sentence
 from .heads import HeadError
 from .tagger import CHECKSUM, ModelError, Tagger, read_weights
+from .text import DEFAULT_TOKENIZER, spacy_doc, spacy_tokenizer
 
 FACTORY = "bilstm_crf"
 SCORE = "bilstm_crf_score"  # the ``Span`` extension holding each written span's probability
@@ -50,6 +53,8 @@ STORED = "_bilstm_crf_stored"
 # Attribute of an ``nlp`` naming the bilstm_crf components its factory has made: those are not
 # recreated by ``spacy.load`` (a name made again after ``remove_pipe``, say, loads its ``model``).
 MADE = "_bilstm_crf_made"
+PROBE = "GSK-3beta and/or p<0.05 (I1307K) isn't"  # text that the tokenizer rules of text.TOKENIZERS cut differently
+logger = logging.getLogger(__name__)
 
 
 @Language.factory(
@@ -80,6 +85,7 @@ def make_bilstm_crf(
             tagger = Tagger.load(model)
         except ModelError as error:
             raise ModelError(f"{FACTORY} component {name!r}: {error}") from None
+        _check_tokenizer(nlp, tagger, name)
     component = BiLSTMCRFComponent(name, tagger, spans_key, overwrite, batch_size, model if recreated else None, head)
     made.add(name)
     stored = nlp.meta.setdefault(STORED, [])
@@ -116,7 +122,7 @@ class BiLSTMCRFComponent(Pipe):
         """The labels of the chosen heads."""
         if not self.tagger:
             return ()
-        return tuple(sorted({label for head in self.tagger.chosen_heads(self.head) for label in head.labels}))
+        return tuple(self.tagger.chosen_labels(self.head))
 
     def __call__(self, doc: Doc) -> Doc:
         self._annotate([doc])
@@ -240,6 +246,24 @@ class BiLSTMCRFComponent(Pipe):
         return _unpickle, (self.name, self.spans_key, self.overwrite, self.batch_size, self.to_bytes(), self.head)
 
 
+def _check_tokenizer(nlp: Language, tagger: Tagger, name: str) -> None:
+    """Warn when ``nlp``'s tokenizer cuts ``PROBE`` otherwise than the model's tokenizer rules do."""
+    rules = tagger.config.tokenizer
+    theirs, ours = ([token.text for token in doc] for doc in (nlp.tokenizer(PROBE), spacy_doc(PROBE, rules)))
+    if theirs != ours:
+        logger.warning(
+            "%s component %r: this pipeline's tokenizer cuts text otherwise than the model's %r rules (%s, not %s), "
+            "which costs accuracy; set nlp.tokenizer = tagger.text.spacy_tokenizer(%r, nlp.vocab), "
+            "or export the model with tagger export-spacy",
+            FACTORY,
+            name,
+            rules,
+            " ".join(theirs),
+            " ".join(ours),
+            rules,
+        )
+
+
 def _unpickle(
     name: str, spans_key: str | None, overwrite: bool, batch_size: int, data: bytes, head: str | list[str] | None
 ):
@@ -253,13 +277,20 @@ def pipeline(
     batch_size: int = 128,
     head: str | list[str] | None = None,
 ) -> Language:
-    """A complete ``lang`` pipeline: spaCy's tokenizer, its ``sentencizer`` and ``bilstm_crf`` with ``model``
-    (and its heads ``head``)."""
+    """A complete ``lang`` pipeline: a tokenizer, spaCy's ``sentencizer`` and ``bilstm_crf`` with ``model``
+    (and its heads ``head``).
+
+    The tokenizer has the model's rules (``tokenizer``), except that models of the default
+    ``english`` rules get the language's own; ``nlp.to_disk`` saves the rules with it.
+    """
     nlp = spacy.blank(lang)
     nlp.add_pipe("sentencizer")
     settings = {"model": None, "spans_key": spans_key, "batch_size": batch_size, "head": head}
     component = nlp.add_pipe(FACTORY, config=settings)
     component.from_disk(model)
+    rules = component.tagger.config.tokenizer
+    if rules != DEFAULT_TOKENIZER:
+        nlp.tokenizer = spacy_tokenizer(rules, nlp.vocab)
     nlp.meta["description"] = f"BiLSTM-CRF tagger for {', '.join(component.labels)} (tagger {__version__})"
     nlp.meta["requirements"] = [f"tagger>={__version__}"]
     return nlp

@@ -118,7 +118,7 @@ class Tagger:
     @property
     def labels(self) -> list[str]:
         """Entity labels the model predicts, those of every head."""
-        return sorted({label for head in self.heads for label in head.labels})
+        return self.chosen_labels()
 
     @property
     def output_scheme(self) -> str:
@@ -129,6 +129,10 @@ class Tagger:
         """The heads ``head`` chooses: a name, a list of names, or ``None`` or ``"all"`` for every head;
         ``HeadError`` for a name the model lacks."""
         return [self.heads[index] for index in choose(self.head_names, head)]
+
+    def chosen_labels(self, head: str | Sequence[str] | None = None) -> list[str]:
+        """Entity labels the heads ``head`` chooses predict (``chosen_heads``), sorted."""
+        return sorted({label for chosen in self.chosen_heads(head) for label in chosen.labels})
 
     @classmethod
     def build(
@@ -263,15 +267,17 @@ class Tagger:
         """Entities in raw ``text`` as ``{start, end, label, text, score}`` character spans (and ``head``, the
         head that found each, when ``head`` chooses several: see ``predict``).
 
-        ``text`` must be a ``str`` of valid Unicode: lone surrogates (from bytes decoded with
-        ``errors="surrogateescape"``, say) are a ``ValueError``.
+        The text is cut into sentences (``text.sentences``) of tokens by the model's rules
+        (``config.tokenizer``), as its raw-text training files were. ``text`` must be a ``str``
+        of valid Unicode: lone surrogates (from bytes decoded with ``errors="surrogateescape"``,
+        say) are a ``ValueError``.
         """
         from .text import sentences
 
         check_text(text, "Tagger.tag_text")
         _check_batch_size(batch_size, "Tagger.tag_text")
         chosen = self.chosen_heads(head)  # a bad head fails before the text is split
-        split = sentences(text)
+        split = sentences(text, tokenizer=self.config.tokenizer)
         predictions = self.predict(split, batch_size, head=[h.name for h in chosen])
         return [span for sentence, prediction in zip(split, predictions) for span in char_spans(sentence, prediction)]
 

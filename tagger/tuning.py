@@ -23,7 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.exc import SQLAlchemyError
 
 from .callbacks import Callback, EarlyStopping, EpochRecord, JsonLog, LearningCurve
-from .config import OPTIMIZERS, ConfigError, TaggerConfig, read_json
+from .config import OPTIMIZERS, ConfigError, TaggerConfig, file_values, read_json
 from .corpus import Corpus
 from .files import atomic_write
 from .plots import png_figure
@@ -205,10 +205,7 @@ def enqueue(study: optuna.Study, space: SearchSpace, base: TaggerConfig, path: s
     Only the searched keys the file sets are queued (the sampler draws the others); each must lie
     in its range or choices. Other keys of the file that differ from ``base`` are logged and ignored.
     """
-    values = read_json(path, "config")
-    values = values.get("config", values) if isinstance(values, dict) else values
-    if not isinstance(values, dict):
-        raise ConfigError(f"{path}: expected a JSON object of config keys")
+    values = file_values(path)
     config = TaggerConfig.from_dict(values, str(path))
     searched = {dimension.name: dimension for dimension in space.dimensions}
     params = {name: getattr(config, name) for name in values if name in searched}

@@ -24,7 +24,7 @@ def _entry(server, sha256s: dict | None = None) -> Entry:
         CorpusFile(split, f"{split}.tsv", server.url(f"tiny/{split}.tsv"), (sha256s or {}).get(split))
         for split in ("train", "test")
     ]
-    return Entry("tiny", "NER: chemicals", "conll", "CC0", "nobody", "a test", tuple(files))
+    return Entry("tiny", "NER: chemicals", "biomedical", "conll", "CC0", "nobody", "a test", tuple(files))
 
 
 def _serve(server, **texts: str) -> dict[str, str]:

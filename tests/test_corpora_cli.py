@@ -121,10 +121,10 @@ def test_commands_that_read_corpora_take_a_name_and_a_data_dir(command, capsys):
     assert all(option in usage for option in ("--corpus NAME", "--data-dir DIR", "--columns TOKEN,TAG"))
 
 
-def test_list_names_every_corpus_with_task_format_splits_and_licence(capsys):
+def test_list_names_every_corpus_with_task_domain_format_splits_and_licence(capsys):
     assert main(["corpora", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["name", "task", "format", "splits", "licence"]
+    assert lines[0].split() == ["name", "task", "domain", "format", "splits", "licence"]
     assert [line.split()[0] for line in lines[1:14]] == list(catalogue.entries())
     laptop = next(line for line in lines if line.startswith("semeval14-laptop "))
     assert " semeval " in laptop and " train test " in laptop
@@ -146,7 +146,7 @@ def tiny_corpus(file_server, cache, monkeypatch):
         (file_server.root / "tiny" / f"{split}.tsv").write_text(text)
         digest = catalogue.sha256(file_server.root / "tiny" / f"{split}.tsv")
         files.append(catalogue.CorpusFile(split, f"{split}.tsv", file_server.url(f"tiny/{split}.tsv"), digest))
-    entry = catalogue.Entry("tiny", "NER: chemicals", "conll", "CC0", "Nobody 2024", "a test", tuple(files))
+    entry = catalogue.Entry("tiny", "NER: chemicals", "biomedical", "conll", "CC0", "Nobody 2024", "a test", tuple(files))
     monkeypatch.setitem(catalogue.entries(), "tiny", entry)
     return entry
 

@@ -27,7 +27,7 @@ def add_parser(commands) -> None:
         "list",
         help="the named corpora of the catalogue",
         description="The corpora that --corpus NAME, tagger corpora fetch and tagger corpora stats NAME know: "
-        "task, format, splits and licence; with --json also each file's URL and checksum, the citation and "
+        "task, text domain, format, splits and licence; with --json also each file's URL and checksum, the citation and "
         "where the files come from.",
     )
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -79,8 +79,8 @@ def run_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([entry.to_dict() for entry in entries], indent=2, ensure_ascii=False))
         return 0
-    rows = [("name", "task", "format", "splits", "licence")]
-    rows += [(e.name, e.task, e.format, " ".join(e.splits), e.licence) for e in entries]
+    rows = [("name", "task", "domain", "format", "splits", "licence")]
+    rows += [(e.name, e.task, e.domain, e.format, " ".join(e.splits), e.licence) for e in entries]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

@@ -6,10 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
+from .. import catalogue
 from ..catalogue import SPLITS, CatalogueError
 from ..corpus import Corpus
-from ..evaluation import MODES, evaluate
-from ..formats import conll, format_of, write_corpus
+from ..evaluation import MODES, evaluate, raw_text_scores, warn_of_unpredicted
+from ..formats import RAW_TEXT, conll, format_of, write_corpus
+from ..label_maps import LabelMap, read_label_map, relabel
 from ..schemes import to_spans
 from ..tagger import Tagger
 from .heads import add_head_option
@@ -17,6 +19,7 @@ from .report import print_scores
 from .sources import (
     add_corpus_options,
     add_reading_options,
+    locate,
     positive,
     read,
     read_split,
@@ -36,9 +39,23 @@ def add_parser(commands) -> None:
     corpus.add_argument("--data", type=Path, help="labelled corpus")
     add_corpus_options(parser, corpus, "the --split")
     parser.add_argument("--split", choices=SPLITS, help="with --corpus: the split to score; test when not given")
-    parser.add_argument("--mode", choices=MODES, default="default", help="seqeval mode")
+    parser.add_argument("--mode", choices=MODES, default="default", help="seqeval mode (not for --raw-text)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument(
+        "--label-map",
+        metavar="MAP",
+        help="rename gold entity types to the model's labels first: TYPE=LABEL pairs separated by commas "
+        "(SpecificDisease=Disease,Modifier=Disease) or a JSON file of them; a type mapped to O or to nothing "
+        "(Modifier=) is left out of the gold",
+    )
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument(
+        "--raw-text",
+        action="store_true",
+        help=f"tag each document's raw text as tagger predict does (our sentence splitter, the model's tokenizer) "
+        f"and score exact character spans against the gold mentions; for files of raw text ({', '.join(RAW_TEXT)})",
+    )
+    output.add_argument(
         "--predictions",
         type=Path,
         help="write token, gold and predicted tag per line here (.tsv, .conll, ...), or the predicted spans "
@@ -55,15 +72,39 @@ def run(args: argparse.Namespace) -> int:
     predictions_format = format_of(args.predictions) if args.predictions else None
     if args.split and not args.corpus:
         raise CatalogueError("--split chooses a split of --corpus; with --data, the file is the split")
+    label_map = read_label_map(args.label_map) if args.label_map is not None else {}
     tagger = Tagger.load(args.model)
     tagger.chosen_heads(args.head)  # an unknown head fails before the corpus is read
-    corpus = read_split(args, args.split or "test") if args.corpus else read(args, args.data, purpose="evaluate on")
-    scores, predicted = evaluate(tagger, corpus, args.mode, args.batch_size, args.head)
+    if args.raw_text:
+        return _raw_text(args, tagger, label_map)
+    tokenizer = tagger.config.tokenizer
+    if args.corpus:
+        corpus = read_split(args, args.split or "test", tokenizer)
+    else:
+        corpus = read(args, args.data, None, "evaluate on", tokenizer)
+    corpus = relabel(corpus, label_map) if label_map else corpus
+    warn_of_unpredicted(corpus.labels(), tagger, corpus.source, args.head)
+    scores, predicted = evaluate(tagger, corpus, args.mode, args.batch_size, head=args.head)
     if predictions_format == "conll":
         conll.write(corpus, args.predictions, columns=(predicted,))
     elif predictions_format:
         spans = [sentence.with_spans(to_spans(tags), corpus.scheme) for sentence, tags in zip(corpus, predicted)]
         write_corpus(Corpus(spans, corpus.scheme, corpus.source), args.predictions)
+    return _report(args, scores)
+
+
+def _raw_text(args: argparse.Namespace, tagger: Tagger, label_map: LabelMap) -> int:
+    """``--raw-text``: exact character spans in the raw text of ``--data`` or the ``--split`` of ``--corpus``."""
+    if args.corpus:
+        entry, split = catalogue.entry(args.corpus), args.split or "test"
+        path, format = locate(args, entry, (split,))[split], entry.format
+    else:
+        path, format = args.data, args.format
+    scores = raw_text_scores(tagger, path, label_map, args.batch_size, format, args.encoding, args.lenient, args.head)
+    return _report(args, scores)
+
+
+def _report(args: argparse.Namespace, scores: dict) -> int:
     if args.json:
         print(json.dumps(scores, indent=2))
     else:

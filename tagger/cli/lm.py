@@ -31,7 +31,7 @@ def add_parser(commands) -> None:
     train.add_argument("--direction", choices=("both", "forward", "backward"), default="both",
                        help="which LMs to train (two processes may train one each into the same OUTPUT)")
     train.add_argument("--max-chars", type=int, help="use at most this many characters: whole documents, spread "
-                       "evenly over the file (default: all)")
+                       "evenly over the file; None: all of it")
     for name, help_text in (
         ("hidden", "LSTM units"),
         ("layers", "LSTM layers"),

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from ..lr_finder import END, JSON_FILE, PNG_FILE, START, STEPS, range_test
-from .sources import add_corpus_options, add_reading_options, refuse_overwriting_inputs
+from .sources import add_corpus_options, add_preset_options, add_reading_options, refuse_overwriting_inputs
 from .train import read_config
 from .training_data import read_train_dev_test
 
@@ -35,6 +35,7 @@ def add_parser(commands) -> None:
     )
     parser.add_argument("--output", required=True, type=Path, help=f"output directory ({JSON_FILE}, {PNG_FILE})")
     parser.add_argument("--config", type=Path, help="JSON config file (a model's config.json works too)")
+    add_preset_options(parser)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
     parser.add_argument("--start", type=float, default=START, help="first learning rate")
     parser.add_argument("--end", type=float, default=END, help="last learning rate")

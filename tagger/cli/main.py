@@ -13,7 +13,9 @@ from ..config import ConfigError
 from ..corpus import CorpusFormatError
 from ..files import OutputError, OverwriteError
 from ..heads import HeadError
+from ..label_maps import LabelMapError
 from ..lm_store import LMError
+from ..presets import PresetError
 from ..schemes import SchemeError
 from ..tagger import ModelError
 from ..training import DivergedError
@@ -29,10 +31,12 @@ USER_ERRORS = (
     CorpusFormatError,
     DivergedError,
     HeadError,
+    LabelMapError,
     LMError,
     ModelError,
     OutputError,
     OverwriteError,
+    PresetError,
     SchemeError,
     VectorsError,
     FileNotFoundError,

@@ -18,7 +18,8 @@ def add_parser(commands) -> None:
     parser = commands.add_parser(
         "predict",
         help="tag raw text",
-        description="Tokenise raw text with spaCy, tag it, and print each entity with its character offsets.",
+        description="Cut raw text into sentences and tokens (by the model's tokenizer rules), tag it, and print "
+        "each entity with its character offsets.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--model", required=True, type=Path, help="model directory")

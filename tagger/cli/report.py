@@ -14,4 +14,14 @@ def print_scores(scores: dict) -> None:
         print(
             f"{label:<{width}}  {row['precision']:>9.4f}  {row['recall']:>9.4f}  {row['f1']:>9.4f}  {row['support']:>8}"
         )
-    print(f"(seqeval, {scores['mode']} mode, {scores['scheme']})")
+    print(_how(scores))
+
+
+def _how(scores: dict) -> str:
+    """How the scores were counted: by seqeval, or by character spans of raw text (``raw_text_scores``)."""
+    if "matching" not in scores:
+        return f"(seqeval, {scores['mode']} mode, {scores['scheme']})"
+    return (
+        f"({scores['matching']} in the raw text of {scores['documents']} documents; {scores['off_token_boundaries']} "
+        f"of the {scores['gold']} gold mentions begin or end inside a token, and cannot be found)"
+    )

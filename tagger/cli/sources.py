@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from itertools import product
 from pathlib import Path
 
-from .. import catalogue
+from .. import catalogue, presets
 from ..catalogue import CatalogueError
 from ..corpus import Corpus
 from ..files import refuse_overwrite
 from ..formats import EXTENSIONS, FORMATS, read_corpus
 from ..reading import EncodingError, codec
+from ..text import DEFAULT_TOKENIZER
 
 PURPOSES = {"train": "train on", "dev": "score as dev", "test": "test on", "data": "evaluate on"}
 
@@ -76,6 +77,43 @@ def add_corpus_options(
     add_data_dir_option(parser)
 
 
+def add_preset_options(parser: argparse.ArgumentParser) -> None:
+    """``--preset NAME`` (the shipped presets, each described) and ``--domain``."""
+    shipped = "; ".join(f"{name}: {presets.describe(name)}" for name in presets.names())
+    parser.add_argument(
+        "--preset",
+        choices=presets.names(),
+        help=f"start from a shipped config, which --config, --set and the options then override ({shipped})",
+    )
+    parser.add_argument(
+        "--domain",
+        choices=presets.DOMAINS,
+        help="the text's domain, for a --preset's tokenizer, character LM and vectors; default: the --corpus's "
+        "(that of every --corpus given, which must agree)",
+    )
+
+
+def preset_values(args: argparse.Namespace) -> dict:
+    """The config values of ``--preset`` for ``--domain`` (or the domain of ``--corpus``); none without a preset."""
+    if not getattr(args, "preset", None):
+        if getattr(args, "domain", None):
+            raise presets.PresetError("--domain chooses the resources of a --preset; give one")
+        return {}
+    return presets.values(args.preset, args.domain or _corpus_domain(args))
+
+
+def _corpus_domain(args: argparse.Namespace) -> str | None:
+    """The domain of ``--corpus`` (one name, or a list that must share one); ``None`` without ``--corpus``."""
+    names = getattr(args, "corpus", None) or []
+    domains = {name: catalogue.entry(name).domain for name in ([names] if isinstance(names, str) else names)}
+    if len(set(domains.values())) > 1:
+        raise presets.PresetError(
+            f"--preset {args.preset} takes the resources of one domain, and the corpora are of several "
+            f"({', '.join(f'{name}: {domain}' for name, domain in domains.items())}); choose one with --domain"
+        )
+    return next(iter(domains.values()), None)
+
+
 def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
@@ -126,13 +164,21 @@ def columns(text: str) -> tuple[int, int]:
     return token, tag
 
 
-def read(args: argparse.Namespace, path: Path, entry: catalogue.Entry | None = None, purpose: str = "read") -> Corpus:
+def read(
+    args: argparse.Namespace,
+    path: Path,
+    entry: catalogue.Entry | None = None,
+    purpose: str = "read",
+    tokenizer: str = DEFAULT_TOKENIZER,
+) -> Corpus:
     """``path`` read with ``--format``, ``--lenient``, ``--columns`` and ``--encoding``, or in the format of the
-    catalogue ``entry``; a corpus without a sentence to ``purpose`` is an ``EmptyCorpusError`` naming the file."""
+    catalogue ``entry``, raw text cut by the rules ``tokenizer``; a corpus without a sentence to ``purpose`` is an
+    ``EmptyCorpusError`` naming the file."""
     if entry is None:
-        corpus = read_corpus(path, args.format, args.lenient, args.columns, args.encoding)
+        corpus = read_corpus(path, args.format, args.lenient, args.columns, args.encoding, tokenizer)
     else:
-        corpus = read_corpus(path, entry.format, args.lenient, args.columns or entry.columns, args.encoding)
+        columns = args.columns or entry.columns
+        corpus = read_corpus(path, entry.format, args.lenient, columns, args.encoding, tokenizer)
     return corpus.require_sentences(purpose)
 
 
@@ -141,25 +187,27 @@ def locate(args: argparse.Namespace, entry: catalogue.Entry, splits: tuple[str, 
     return catalogue.locate(entry, splits, args.data_dir, progress=not getattr(args, "no_progress", False))
 
 
-def read_split(args: argparse.Namespace, split: str) -> Corpus:
-    """``split`` of ``--corpus``; an error if the corpus has none."""
+def read_split(args: argparse.Namespace, split: str, tokenizer: str = DEFAULT_TOKENIZER) -> Corpus:
+    """``split`` of ``--corpus``, raw text cut by the rules ``tokenizer``; an error if the corpus has none."""
     entry = catalogue.entry(args.corpus)
-    return read(args, locate(args, entry, (split,))[split], entry, PURPOSES.get(split, "read"))
+    return read(args, locate(args, entry, (split,))[split], entry, PURPOSES.get(split, "read"), tokenizer)
 
 
-def read_splits(args: argparse.Namespace, *splits: str) -> dict[str, Corpus | None]:
+def read_splits(
+    args: argparse.Namespace, *splits: str, tokenizer: str = DEFAULT_TOKENIZER
+) -> dict[str, Corpus | None]:
     """``splits`` of ``--corpus``, or else the files of the options named after them (``--train``, ``--dev``, ...).
 
     A split the corpus lacks, or whose option is not given, is ``None``. With ``--corpus``,
-    those options are an error: the catalogue gives the splits.
+    those options are an error: the catalogue gives the splits. Raw text is cut by the rules ``tokenizer``.
     """
     if args.corpus is None:
         return {
-            split: read(args, getattr(args, split), purpose=PURPOSES[split]) if getattr(args, split) else None
+            split: read(args, getattr(args, split), None, PURPOSES[split], tokenizer) if getattr(args, split) else None
             for split in splits
         }
     refuse_split_files(args, [args.corpus], splits)
-    return catalogue_splits(args, args.corpus, splits)
+    return catalogue_splits(args, args.corpus, splits, tokenizer)
 
 
 def refuse_split_files(args: argparse.Namespace, names: list[str], splits: tuple[str, ...]) -> None:
@@ -172,11 +220,17 @@ def refuse_split_files(args: argparse.Namespace, names: list[str], splits: tuple
         )
 
 
-def catalogue_splits(args: argparse.Namespace, name: str, splits: tuple[str, ...]) -> dict[str, Corpus | None]:
-    """``splits`` of the catalogue corpus ``name``; those it lacks are ``None``."""
+def catalogue_splits(
+    args: argparse.Namespace, name: str, splits: tuple[str, ...], tokenizer: str
+) -> dict[str, Corpus | None]:
+    """``splits`` of the catalogue corpus ``name``, raw text cut by the rules ``tokenizer``; those it lacks are
+    ``None``."""
     entry = catalogue.entry(name)
     paths = locate(args, entry, tuple(split for split in splits if split in entry.splits))
-    return {split: read(args, paths[split], entry, PURPOSES[split]) if split in paths else None for split in splits}
+    return {
+        split: read(args, paths[split], entry, PURPOSES[split], tokenizer) if split in paths else None
+        for split in splits
+    }
 
 
 INPUT_OPTIONS = (

@@ -20,13 +20,16 @@ def add_parser(commands) -> None:
     parser = commands.add_parser(
         "export-spacy",
         help="write a model as a spaCy pipeline",
-        description="Write a spaCy pipeline directory: the language's tokenizer, spaCy's sentencizer and the "
-        "bilstm_crf component holding a copy of the model. Open it with spacy.load(OUTPUT).",
+        description="Write a spaCy pipeline directory: a tokenizer with the model's rules (its config key "
+        "tokenizer; the language's own for english), spaCy's sentencizer and the bilstm_crf component holding a "
+        "copy of the model. Open it with spacy.load(OUTPUT).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("model", type=Path, help="model directory")
     parser.add_argument("output", type=Path, help="pipeline directory to create (must not exist, or be empty)")
-    parser.add_argument("--lang", default="en", help="spaCy language code of the tokenizer")
+    parser.add_argument(
+        "--lang", default="en", help="spaCy language code of the pipeline, and of its tokenizer for english models"
+    )
     parser.add_argument("--spans-key", help="write doc.spans[KEY] instead of doc.ents")
     parser.add_argument("--batch-size", type=positive, default=128, help="sentences per forward pass")
     parser.set_defaults(run=run)

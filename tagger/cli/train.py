@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from ..callbacks import Callback, ProgressBar, standard
-from ..config import VECTOR_FORMATS, TaggerConfig, read_json
+from ..config import VECTOR_FORMATS, TaggerConfig, file_values
 from ..corpus import Corpus
 from ..evaluation import evaluate
 from ..files import atomic_write
@@ -22,7 +22,13 @@ from ..tagger import Tagger
 from ..training import SCORES, Trainer, refit
 from ..transfer import build
 from .report import print_scores
-from .sources import add_corpus_options, add_reading_options, refuse_overwriting_inputs
+from .sources import (
+    add_corpus_options,
+    add_preset_options,
+    add_reading_options,
+    preset_values,
+    refuse_overwriting_inputs,
+)
 from .training_data import read_training_corpora, sources
 
 logger = logging.getLogger("tagger")
@@ -69,13 +75,17 @@ def add_parser(commands) -> None:
     )
     parser.add_argument("--output", required=True, type=Path, help="output directory")
     parser.add_argument("--config", type=Path, help="JSON config file (a model's config.json works too)")
+    add_preset_options(parser)
     parser.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="KEY=VALUE",
         help=f"override a config value; lr=auto runs tagger lr-find first (OUTPUT/{JSON_FILE}, OUTPUT/{PNG_FILE}) "
-        "and trains at its suggestion",
+        "and trains at its suggestion. tokenizer=biomedical cuts raw text into tokens as NCBI-disease and BC5CDR "
+        "are cut (every punctuation mark a token: GSK-3beta is GSK - 3beta) instead of by spaCy's English rules "
+        "(tokenizer=english, the default): the raw-text files read here (PubTator, SemEval XML, JSONL) and, as the "
+        "model keeps the key, all text it tags later (predict, annotate, spaCy)",
     )
     parser.add_argument("--epochs", type=int, help="maximum epochs (config: epochs)")
     parser.add_argument("--seed", type=int, help="random seed (config: seed)")
@@ -236,8 +246,9 @@ def score_tests(tagger: Tagger, test: dict[str, Corpus], model_dir: Path, severa
 
 
 def read_config(args: argparse.Namespace, overrides: list[str]) -> TaggerConfig:
-    """``--config`` (or the defaults) with ``--set`` and then ``overrides`` applied; sets torch's threads."""
-    config = TaggerConfig.from_file(args.config) if args.config else TaggerConfig()
+    """The defaults, then ``--preset``, ``--config``, ``--set`` and ``overrides``; sets torch's threads."""
+    values = {**preset_values(args), **(file_values(args.config) if args.config else {})}
+    config = TaggerConfig.from_dict(values, str(args.config) if args.config else None)
     config = config.with_overrides([*args.set, *overrides])
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -247,9 +258,9 @@ def read_config(args: argparse.Namespace, overrides: list[str]) -> TaggerConfig:
 def settings_given(args: argparse.Namespace, overrides: list[str], config: TaggerConfig) -> dict:
     """The config keys this command sets (in ``--config``, ``--set`` or an option), with their values in ``config``."""
     keys = {assignment.partition("=")[0].strip() for assignment in [*args.set, *overrides]}
+    keys |= set(preset_values(args))
     if args.config:
-        values = read_json(args.config, "config")  # read_config has read it without error
-        keys |= set(values.get("config", values))
+        keys |= set(file_values(args.config))  # read_config has read it without error
     return {key: getattr(config, key) for key in keys}
 
 

@@ -74,16 +74,20 @@ def sources(args: argparse.Namespace) -> list[Source]:
 def read_training_corpora(
     args: argparse.Namespace, found: list[Source], config: TaggerConfig
 ) -> tuple[dict[str, Corpus], dict[str, Corpus], dict[str, Corpus]]:
-    """The train, dev and test corpora of ``found`` by name (test: of those that have one); a corpus without a
-    dev split holds out ``dev_fraction`` of its training sentences, by the seed."""
+    """The train, dev and test corpora of ``found`` by name (test: of those that have one), raw text cut by the
+    rules ``config.tokenizer``; a corpus without a dev split holds out ``dev_fraction`` of its training sentences,
+    by the seed."""
     train, dev, test = {}, {}, {}
     for source in found:
         if source.corpus:
-            splits = catalogue_splits(args, source.corpus, SPLITS)
+            splits = catalogue_splits(args, source.corpus, SPLITS, config.tokenizer)
             why = f"{source.corpus} has no dev split"
         else:
             files = {split: getattr(source, split) for split in SPLITS}
-            splits = {split: path and read(args, path, purpose=PURPOSES[split]) for split, path in files.items()}
+            splits = {
+                split: path and read(args, path, None, PURPOSES[split], config.tokenizer)
+                for split, path in files.items()
+            }
             why = f"no dev in {args.corpora}" if args.corpora else "no --dev given"
         if len(found) > 1:
             why = f"{source.name}: {why}"
@@ -95,11 +99,12 @@ def read_training_corpora(
 
 def read_train_dev_test(args: argparse.Namespace, config: TaggerConfig) -> tuple[Corpus, Corpus, Corpus | None]:
     """``--train``, ``--dev`` and ``--test`` (where the command has it), or those splits of ``--corpus``, for
-    commands of one corpus.
+    commands of one corpus; raw text cut by the rules ``config.tokenizer``.
 
     Without a dev split, ``dev_fraction`` of train is held out by the seed; test is ``None`` without one.
     """
-    splits = read_splits(args, *("train", "dev", "test") if "test" in args else ("train", "dev"))
+    names = ("train", "dev", "test") if "test" in args else ("train", "dev")
+    splits = read_splits(args, *names, tokenizer=config.tokenizer)
     why = f"{args.corpus} has no dev split" if args.corpus else "no --dev given"
     return (*with_dev(splits["train"], splits["dev"], config, why), splits.get("test"))
 

@@ -25,7 +25,14 @@ from ..tuning import (
     tune,
     write_results,
 )
-from .sources import add_corpus_options, add_reading_options, positive, positive_number, refuse_overwriting_inputs
+from .sources import (
+    add_corpus_options,
+    add_preset_options,
+    add_reading_options,
+    positive,
+    positive_number,
+    refuse_overwriting_inputs,
+)
 from .train import read_config
 from .training_data import read_train_dev_test
 
@@ -99,6 +106,7 @@ def add_parser(commands) -> None:
         "first, before the sampler's; may repeat. A rerun does not queue it again",
     )
     parser.add_argument("--config", type=Path, help="JSON config file the trials start from (a model's config.json)")
+    add_preset_options(parser)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
     parser.add_argument("--epochs", type=int, help="maximum epochs per trial (config: epochs)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")

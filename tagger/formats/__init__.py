@@ -6,10 +6,12 @@ from pathlib import Path
 
 from ..corpus import Corpus, CorpusFormatError
 from ..reading import codec
+from ..text import DEFAULT_TOKENIZER, check_tokenizer
 from . import conll, jsonl, pubtator, semeval
 
 FORMATS = {"conll": conll, "semeval": semeval, "jsonl": jsonl, "pubtator": pubtator}
-LENIENT = ("semeval", "jsonl", "pubtator")  # formats whose readers can skip bad sentences or documents
+RAW_TEXT = ("semeval", "jsonl", "pubtator")  # formats of raw text and character spans: their readers tokenise
+LENIENT = RAW_TEXT  # formats whose readers can skip bad sentences or documents
 EXTENSIONS = {extension: name for name, module in FORMATS.items() for extension in module.EXTENSIONS}
 
 
@@ -34,6 +36,7 @@ def read_corpus(
     lenient: bool = False,
     columns: tuple[int, int] | None = None,
     encoding: str | None = None,
+    tokenizer: str = DEFAULT_TOKENIZER,
 ) -> Corpus:
     """Read a corpus file in ``format`` (default: by extension).
 
@@ -42,15 +45,20 @@ def read_corpus(
     tag)`` column pair of CoNLL files (default: the first and the last); other formats have
     no columns and ignore it. ``encoding`` is the file's (default UTF-8; XML files declare
     their own, which it overrides); a byte-order mark is dropped, and bytes that are not
-    text in the encoding are a ``CorpusFormatError`` naming their offset.
+    text in the encoding are a ``CorpusFormatError`` naming their offset. Formats in ``RAW_TEXT``
+    cut their text into tokens by the rules ``tokenizer`` (``text.TOKENIZERS``); CoNLL files
+    are tokenised already.
     """
     path = Path(path)
     name = format_of(path, format)
+    check_tokenizer(tokenizer)
     if path.is_dir():
         raise CorpusFormatError(f"{path} is a folder; expected a corpus file")
     if not path.is_file():
         raise FileNotFoundError(f"corpus file not found: {path}")
     options = {"encoding": codec(encoding)} if encoding is not None else {}
+    if name in RAW_TEXT:
+        options["tokenizer"] = tokenizer
     if name == "conll" and columns is not None:
         return conll.read(path, *columns, **options)
     if lenient and name in LENIENT:

@@ -9,31 +9,34 @@ from pathlib import Path
 from ..corpus import Corpus, CorpusFormatError, Sentence
 from ..files import atomic_write
 from ..reading import DEFAULT_ENCODING, SURROGATE, read_text
-from ..text import tokenize
+from ..text import DEFAULT_TOKENIZER, tokenize
 from .offsets import CharSpan, check_span, log_alignment, nonempty, parse_each, pieces, tag
 
 EXTENSIONS = (".jsonl",)
 
 
-def read(path: str | Path, lenient: bool = False, encoding: str = DEFAULT_ENCODING) -> Corpus:
+def read(
+    path: str | Path, lenient: bool = False, encoding: str = DEFAULT_ENCODING, tokenizer: str = DEFAULT_TOKENIZER
+) -> Corpus:
     """Read one sentence per line: ``text``, ``spans`` and optionally ``id`` and ``tokens``.
 
     ``tokens`` (``[{"text", "start", "end"}]``, as Prodigy writes them) are used as given,
-    whitespace ones left out; without them the text is tokenised as one sentence. Spans are
-    aligned to the tokens and counted in ``corpus.notes`` as the SemEval reader does. A bad
-    line raises, or with ``lenient`` is skipped, counted in ``notes["skipped_sentences"]``.
+    whitespace ones left out; without them the text is one sentence of tokens by the rules
+    ``tokenizer`` (``text.tokenize``). Spans are aligned to the tokens and counted in
+    ``corpus.notes`` as the SemEval reader does. A bad line raises, or with ``lenient`` is
+    skipped, counted in ``notes["skipped_sentences"]``.
     """
     path = Path(path)
     notes: Counter = Counter()
     text = read_text(path, encoding)
     lines = [(number, line) for number, line in enumerate(text.split("\n"), start=1) if line.strip()]
-    parsed = parse_each(lines, lambda item: _sentence(*item, path, notes), lenient, notes, "sentences")
+    parsed = parse_each(lines, lambda item: _sentence(*item, path, notes, tokenizer), lenient, notes, "sentences")
     sentences = nonempty(list(parsed), notes)
     log_alignment(path, notes)
     return Corpus(sentences, "IOB2", str(path), +notes)
 
 
-def _sentence(number: int, line: str, path: Path, notes: Counter) -> Sentence:
+def _sentence(number: int, line: str, path: Path, notes: Counter, tokenizer: str) -> Sentence:
     where = f"{path}:{number}"
     try:
         record = json.loads(line)
@@ -46,7 +49,7 @@ def _sentence(number: int, line: str, path: Path, notes: Counter) -> Sentence:
     if "tokens" in record:
         sentence = _tokens(_list(record, "tokens", where), text, where)
     else:
-        sentence = tokenize(text)
+        sentence = tokenize(text, tokenizer)
     sentence.id = None if record.get("id") is None else _unicode(str(record["id"]), "the id", where)
     return tag(sentence, spans, notes, where)
 

@@ -11,6 +11,7 @@ from typing import Iterator
 from ..corpus import Corpus, CorpusFormatError, Sentence
 from ..files import atomic_write
 from ..reading import DEFAULT_ENCODING, read_text
+from ..text import DEFAULT_TOKENIZER
 from ..text import sentences as split_sentences
 from .offsets import CharSpan, char_spans, check_span, documents, log_alignment, parse_each, tag
 
@@ -22,20 +23,23 @@ FLAT = str.maketrans("\t\n\r", "   ")  # what a line of the file cannot hold, ke
 Line = tuple[int, str]
 
 
-def read(path: str | Path, lenient: bool = False, encoding: str = DEFAULT_ENCODING) -> Corpus:
+def read(
+    path: str | Path, lenient: bool = False, encoding: str = DEFAULT_ENCODING, tokenizer: str = DEFAULT_TOKENIZER
+) -> Corpus:
     """Read documents, split into sentences with their mentions aligned to tokens.
 
     A document's text is its title and abstract joined by a newline. Title and abstract are
-    split into sentences (``text.sentences``, document offsets kept); sentences that a mention
-    crosses are joined again (``notes["joined_sentences"]``). Mentions are aligned and counted
-    as the SemEval reader does; the sentences' ``id`` is the document's. Relation lines
+    split into sentences (``text.sentences``, document offsets kept) of tokens by the rules
+    ``tokenizer``; sentences that a mention crosses are joined again
+    (``notes["joined_sentences"]``). Mentions are aligned and counted as the SemEval reader
+    does; the sentences' ``id`` is the document's. Relation lines
     (``ID TAB CID TAB ...``) are counted in ``notes["relations"]``; concept ids are not kept.
     A bad document raises, or with ``lenient`` is skipped (``notes["skipped_documents"]``).
     """
     path = Path(path)
     notes: Counter = Counter()
     blocks = _blocks(path, read_text(path, encoding))
-    groups = parse_each(blocks, lambda block: _document(block, path, notes), lenient, notes, "documents")
+    groups = parse_each(blocks, lambda block: _document(block, path, notes, tokenizer), lenient, notes, "documents")
     sentences = [sentence for group in groups for sentence in group]
     log_alignment(path, notes)
     return Corpus(sentences, "IOB2", str(path), +notes)
@@ -56,7 +60,7 @@ def _blocks(path: Path, text: str) -> Iterator[list[Line]]:
         yield block
 
 
-def _document(block: list[Line], path: Path, notes: Counter) -> list[Sentence]:
+def _document(block: list[Line], path: Path, notes: Counter, tokenizer: str) -> list[Sentence]:
     """The tagged sentences of one document's lines."""
     number, line = block[0]
     title = TEXT_LINE.fullmatch(line)
@@ -91,19 +95,21 @@ def _document(block: list[Line], path: Path, notes: Counter) -> list[Sentence]:
         spans.append((start, end, label))
     notes["relations"] += relations
     sentences = []
-    for sentence, own in _sentences(text, spans, notes):
+    for sentence, own in _sentences(text, spans, notes, tokenizer):
         sentence.id = id
         sentences.append(tag(sentence, own, notes, f"{path}: document {id!r}"))
     return sentences
 
 
-def _sentences(text: str, spans: list[CharSpan], notes: Counter) -> list[tuple[Sentence, list[CharSpan]]]:
+def _sentences(
+    text: str, spans: list[CharSpan], notes: Counter, tokenizer: str
+) -> list[tuple[Sentence, list[CharSpan]]]:
     """Sentences of title and abstract, joined where a span crosses them, each with its spans."""
     title_length = text.index(SEPARATOR)
     split = [
         Sentence(sentence.tokens, offsets=[(s + shift, e + shift) for s, e in sentence.offsets], text=text)
         for part, shift in ((text[:title_length], 0), (text[title_length + 1 :], title_length + 1))
-        for sentence in split_sentences(part)
+        for sentence in split_sentences(part, tokenizer=tokenizer)
     ]
     if not split:  # title and abstract hold only whitespace: no token for any span
         notes["dropped"] += len(spans)

@@ -12,7 +12,7 @@ from xml.sax.saxutils import escape, quoteattr
 from ..corpus import Corpus, CorpusFormatError, Sentence
 from ..files import atomic_write
 from ..reading import DEFAULT_ENCODING, EncodingError, codec, decode, read_bytes
-from ..text import tokenize
+from ..text import DEFAULT_TOKENIZER, tokenize
 from .offsets import CharSpan, check_span, log_alignment, nonempty, parse_each, pieces, tag
 
 ASPECT = "ASPECT"
@@ -32,17 +32,20 @@ BYTE_ORDER_MARKS = (
 )
 
 
-def read(path: str | Path, lenient: bool = False, encoding: str | None = None) -> Corpus:
-    """Read every ``<sentence>``: its text tokenised as one sentence, its terms as ASPECT spans.
+def read(
+    path: str | Path, lenient: bool = False, encoding: str | None = None, tokenizer: str = DEFAULT_TOKENIZER
+) -> Corpus:
+    """Read every ``<sentence>``: its text as one sentence of tokens, its terms as ASPECT spans.
 
     The file is decoded as ``encoding`` if given, else as its XML declaration or byte-order
     mark says (UTF-8 without either); bytes that are not text raise naming their offset.
 
-    Offsets are Python ``str`` indices into the text. Terms that cut into a token are expanded
-    to its boundaries; ``corpus.notes`` counts ``exact``, ``expanded`` and ``dropped`` terms,
-    ``null_targets`` (``target="NULL"`` opinions, which are not spans) and sentences without
-    tokens (``empty_sentences``, left out). A bad sentence raises, or with ``lenient`` is
-    skipped, counted in ``notes["skipped_sentences"]``.
+    Tokens follow the rules ``tokenizer`` (``text.TOKENIZERS``). Offsets are Python ``str``
+    indices into the text. Terms that cut into a token are expanded to its boundaries;
+    ``corpus.notes`` counts ``exact``, ``expanded`` and ``dropped`` terms, ``null_targets``
+    (``target="NULL"`` opinions, which are not spans) and sentences without tokens
+    (``empty_sentences``, left out). A bad sentence raises, or with ``lenient`` is skipped,
+    counted in ``notes["skipped_sentences"]``.
     """
     path = Path(path)
     data = _utf8(read_bytes(path), path, encoding)
@@ -55,7 +58,7 @@ def read(path: str | Path, lenient: bool = False, encoding: str | None = None) -
         raise CorpusFormatError(f"{path}: expected <sentence> elements, found none under <{root.tag}>")
     notes: Counter = Counter()
     parsed = parse_each(
-        enumerate(elements, start=1), lambda item: _sentence(*item, path, notes), lenient, notes, "sentences"
+        enumerate(elements, start=1), lambda item: _sentence(*item, path, notes, tokenizer), lenient, notes, "sentences"
     )
     sentences = nonempty(list(parsed), notes)
     log_alignment(path, notes)
@@ -77,7 +80,7 @@ def _utf8(data: bytes, path: Path, encoding: str | None) -> bytes:
     return DECLARED.sub(r"\1\2UTF-8\2", text, count=1).encode("utf-8")
 
 
-def _sentence(number: int, element: ET.Element, path: Path, notes: Counter) -> Sentence:
+def _sentence(number: int, element: ET.Element, path: Path, notes: Counter, tokenizer: str) -> Sentence:
     """One ``<sentence>``, tagged; its ``target="NULL"`` opinions are counted in ``notes``."""
     id = element.get("id")
     where = f"{path}: sentence {id!r}" if id is not None else f"{path}: sentence #{number} (no id)"
@@ -88,7 +91,7 @@ def _sentence(number: int, element: ET.Element, path: Path, notes: Counter) -> S
     terms = [term for name in TERMS for term in element.iter(name)]
     spans = [_span(term, text, where) for term in terms if term.get("target") != NULL_TARGET]
     notes["null_targets"] += len(terms) - len(spans)
-    sentence = tokenize(text)
+    sentence = tokenize(text, tokenizer)
     sentence.id = id
     return tag(sentence, spans, notes, where)
 

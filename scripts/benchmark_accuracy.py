@@ -1,0 +1,154 @@
+"""Accuracy of the shipped presets, over seeds, on the corpora the issue names; and the ablation behind them.
+
+    python scripts/benchmark_accuracy.py                               # both presets, three corpora, seeds 1-3
+    python scripts/benchmark_accuracy.py --corpus ncbi-disease --preset accurate --seeds 1
+    python scripts/benchmark_accuracy.py --corpus ncbi-disease --ablation   # the rows of the ablation table
+    python scripts/benchmark_accuracy.py --corpus ncbi-disease --preset fast --set epochs=1 \\
+        --results /tmp/accuracy                                        # a quick check of the script
+
+Each training takes the preset's config for the corpus' domain (``tagger train --preset NAME
+--corpus CORPUS``) with the seed, early-stops on the dev split (a corpus without one holds
+out 10% of train by the seed), and with ``--refit`` (the default; the train+dev protocol of
+the published figures in ANCHORS) then trains afresh on train + dev for the best epoch count.
+The test split is scored once. NCBI-disease models are also scored on the raw text of the
+original release (``ncbi-disease-pubtator/test.pubtator``: our sentence splitter and the
+model's tokenizer, exact character spans, every mention type read as Disease).
+
+One file per seed goes to ``RESULTS/seeds/``; after each seed, ``RESULTS/<corpus>-<name>.json``
+gathers the seeds recorded with the same config and protocol (test F1 per seed, mean, spread,
+inference speed at batch 256, training time). A seed already recorded is skipped, so an
+interrupted run goes on where it stopped. ``--ablation`` trains the accurate preset with its
+unlabelled-text resources added one at a time (``ABLATION``). ``python scripts/benchmark.py
+--render`` renders the tables into ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import tempfile
+from pathlib import Path
+
+from benchmark import DATA_DIR, RESULTS, render, run
+
+from tagger import Tagger, TaggerConfig, catalogue, presets
+from tagger.evaluation import raw_text_scores
+from tagger.files import atomic_write
+
+ACCURACY = RESULTS / "accuracy"
+CORPORA = ("ncbi-disease", "bc5cdr", "semeval14-laptop")
+DISEASE = {"SpecificDisease": "Disease", "DiseaseClass": "Disease", "Modifier": "Disease", "CompositeMention": "Disease"}
+RAW_TEXT = {"ncbi-disease": ("ncbi-disease-pubtator/test.pubtator", DISEASE)}  # file, label map
+# Rows of the ablation: the accurate preset with only these of its resources (cumulative).
+ABLATION = {
+    "no unlabelled text": (),
+    "+ vectors at scale": ("vectors",),
+    "+ char LM": ("vectors", "char_lm"),
+}
+INFER_BATCH = "256"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", nargs="+", choices=CORPORA, default=list(CORPORA))
+    parser.add_argument("--preset", nargs="+", choices=presets.names(), default=presets.names())
+    parser.add_argument("--ablation", action="store_true", help="train the ablation rows instead of the presets")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
+    parser.add_argument("--no-refit", dest="refit", action="store_false", help="test the early-stopped model")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="local mirror of the catalogue's corpora")
+    parser.add_argument("--results", type=Path, default=ACCURACY)
+    parser.add_argument("--keep", type=Path, help="keep each training's output in KEEP/<corpus>-<name>-seed<N>")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for corpus in args.corpus:
+        for name, values in trainings(corpus, args.preset, args.ablation).items():
+            for seed in args.seeds:
+                config = TaggerConfig.from_dict(values).with_overrides([*args.set, f"seed={seed}"])
+                record = seed_result(args.results, corpus, name, config, args.refit, args.data_dir, args.keep)
+                summary = summarise(args.results, corpus, name, record)
+                print(f"{corpus} {name} seed {seed}: test F1 {record['test']['f1']:.4f}; summary in {summary}")
+    if args.results == ACCURACY:
+        render()
+
+
+def trainings(corpus: str, names: list[str], ablation: bool) -> dict[str, dict]:
+    """The config values of each training to run on ``corpus``, by the name its results are filed under."""
+    domain = catalogue.entry(corpus).domain
+    if not ablation:
+        return {name: presets.values(name, domain) for name in names}
+    accurate = presets.values("accurate", domain)
+    dropped = [key for key in presets.RESOURCE_KEYS if key in accurate]
+    return {
+        row: {key: value for key, value in accurate.items() if key not in dropped or key in kept}
+        for row, kept in ABLATION.items()
+    }
+
+
+def seed_result(
+    results: Path, corpus: str, name: str, config: TaggerConfig, refit: bool, data_dir: Path, keep: Path | None
+) -> dict:
+    """The record of one seed: read from ``results/seeds`` when there, else trained (its output in ``keep``,
+    when given), tested and written there."""
+    run_name = f"{corpus}-{file_name(name)}-seed{config.seed}"
+    path = results / "seeds" / f"{run_name}.json"
+    if path.is_file():
+        record = json.loads(path.read_text())
+        if record["requested_config"] == config.to_dict() and record["refit"] == refit:
+            logging.info("%s %s seed %d: already recorded in %s", corpus, name, config.seed, path)
+            return record
+    logging.info("%s %s seed %d: training", corpus, name, config.seed)
+    with tempfile.TemporaryDirectory() as scratch:
+        output = keep / run_name if keep else Path(scratch)
+        record = {"preset": name, **run(corpus, data_dir, config, refit, output)}
+        record["requested_config"], record["refit"] = config.to_dict(), refit
+        if corpus in RAW_TEXT:
+            file, label_map = RAW_TEXT[corpus]
+            model = output / ("refit/model" if refit else "model")
+            record["raw_text_test"] = raw_text_scores(Tagger.load(model), data_dir / file, label_map)
+    with atomic_write(path) as out:
+        json.dump(record, out, indent=2)
+    return record
+
+
+def training(record: dict) -> tuple[str, bool]:
+    """What a seed's record was trained with, its seed aside: the config and the protocol."""
+    config = {key: value for key, value in record["requested_config"].items() if key != "seed"}
+    return json.dumps(config, sort_keys=True), record["refit"]
+
+
+def summarise(results: Path, corpus: str, name: str, latest: dict) -> Path:
+    """Write ``results/<corpus>-<name>.json`` from the seeds recorded with the training of ``latest``."""
+    paths = (results / "seeds").glob(f"{corpus}-{file_name(name)}-seed*.json")
+    seeds = [record for record in map(json.loads, map(Path.read_text, paths)) if training(record) == training(latest)]
+    seeds.sort(key=lambda record: record["requested_config"]["seed"])
+    f1 = [record["test"]["f1"] for record in seeds]
+    summary = {
+        "corpus": corpus,
+        "preset": name,
+        "seeds": [record["requested_config"]["seed"] for record in seeds],
+        "test_f1": f1,
+        "test_f1_mean": statistics.mean(f1),
+        "test_f1_std": statistics.stdev(f1) if len(f1) > 1 else 0.0,
+        "infer_tokens_per_second": statistics.mean(r["infer_tokens_per_second"][INFER_BATCH] for r in seeds),
+        "train_seconds_total": round(sum(record["train_seconds_total"] for record in seeds), 1),
+        "protocol": latest["protocol"],
+        **{key: latest[key] for key in ("date", "commit", "command", "machine", "versions", "config")},
+    }
+    if all("raw_text_test" in record for record in seeds):
+        summary["raw_text_test_f1"] = [record["raw_text_test"]["f1"] for record in seeds]
+    path = results / f"{corpus}-{file_name(name)}.json"
+    with atomic_write(path) as out:
+        json.dump(summary, out, indent=2)
+    return path
+
+
+def file_name(name: str) -> str:
+    """``+ char LM`` as ``plus-char-lm``: a preset or ablation row as a file name."""
+    return name.replace("+", "plus").replace(" ", "-").lower()
+
+
+if __name__ == "__main__":
+    main()

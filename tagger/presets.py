@@ -1,0 +1,84 @@
+"""Shipped training presets (``tagger train --preset NAME``): config values, with resources per text domain.
+
+A preset is ``presets/NAME.json`` beside this module: a ``description``, the ``config`` values
+every domain shares, and ``domains``, the values that depend on the text (tokenizer, character
+LM, word vectors) for each of ``DOMAINS``. Resources are named, not pathed: a character LM is
+one of the LMs shipped in ``lms/``; word vectors are a file of the vectors cache
+(``$XDG_CACHE_HOME/tagger/vectors``), built once by the command the preset states.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+DOMAINS = ("biomedical", "reviews")
+RESOURCE_KEYS = ("char_lm", "vectors")  # preset values that name a resource, resolved to a path
+
+
+class PresetError(ValueError):
+    """An unknown preset or domain, or a resource of a preset that is not there; the message says which."""
+
+
+def package_dir(name: str) -> Path:
+    return Path(str(resources.files(__package__).joinpath(name)))
+
+
+def names() -> list[str]:
+    """The shipped presets, by name."""
+    return sorted(path.stem for path in package_dir("presets").glob("*.json"))
+
+
+@cache
+def _read(name: str) -> dict:
+    if name not in names():
+        raise PresetError(f"unknown preset {name!r}; the presets are {', '.join(names())}")
+    return json.loads((package_dir("presets") / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def describe(name: str) -> str:
+    """The preset's one-line description."""
+    return _read(name)["description"]
+
+
+def values(name: str, domain: str | None) -> dict:
+    """The config values of preset ``name`` for text of ``domain``, resources resolved to paths.
+
+    A preset whose values differ by domain needs one; a missing resource is a ``PresetError``
+    that says how to get it.
+    """
+    preset = _read(name)
+    per_domain = preset.get("domains", {})
+    if domain is None and per_domain:
+        raise PresetError(
+            f"preset {name!r} takes a character LM and vectors trained on text of the domain: "
+            f"choose one with --domain ({', '.join(DOMAINS)})"
+        )
+    if domain is not None and domain not in DOMAINS:
+        raise PresetError(f"unknown domain {domain!r}; the domains are {', '.join(DOMAINS)}")
+    chosen = {**preset["config"], **per_domain.get(domain, {})}
+    for key in RESOURCE_KEYS:
+        if chosen.get(key):
+            chosen[key] = str(_resource(key, chosen[key], preset.get("build", {}).get(chosen[key])))
+    return chosen
+
+
+def _resource(key: str, resource: str, build: str | None) -> Path:
+    if key == "char_lm":
+        path = package_dir("lms") / resource
+        if not path.is_dir():
+            raise PresetError(f"character LM {resource!r} is not among those shipped in {path.parent}")
+        return path
+    path = vectors_dir() / resource
+    if not path.is_file():
+        how = f"; build them once with: {build.format(out=path)}" if build else ""
+        raise PresetError(f"word vectors {resource!r} not found at {path}{how}")
+    return path
+
+
+def vectors_dir() -> Path:
+    """Where presets find word vectors: ``$XDG_CACHE_HOME/tagger/vectors``, by default ``~/.cache/tagger/vectors``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tagger" / "vectors"
