@@ -46,7 +46,7 @@ class Batch:
 
 
 class Encoder:
-    """Turns token lists into ``Encoded`` sentences and those into ``Batch``es."""
+    """Turns token lists into ``Encoded`` sentences and those into ``Batch``es; tags are the caller's to number."""
 
     cache_size = 200_000  # distinct tokens remembered; the memo is emptied when full
 
@@ -54,30 +54,29 @@ class Encoder:
         self,
         words: Vocab,
         chars: Vocab,
-        tags: Vocab,
         lowercase: bool,
         normalize_digits: bool,
         lm_chars: CharVocab | None = None,
     ):
-        self.word_vocab, self.char_vocab, self.tag_vocab, self.lm_vocab = words, chars, tags, lm_chars
+        self.word_vocab, self.char_vocab, self.lm_vocab = words, chars, lm_chars
         self.lowercase, self.normalize_digits = lowercase, normalize_digits
         self._memo: dict[str, tuple[int, tuple[int, ...], int]] = {}
 
     def encode(
         self,
         tokens: Sequence[str],
-        tags: Sequence[str] | None = None,
+        tags: Sequence[int] | None = None,
         text: str | None = None,
         offsets: Sequence[tuple[int, int]] | None = None,
     ) -> Encoded:
-        """A sentence as ids; with a character LM, its text is ``text`` at ``offsets``, else the tokens joined by
-        single spaces."""
+        """A sentence (and its tag ids, if given) as ids; with a character LM, its text is ``text`` at ``offsets``,
+        else the tokens joined by single spaces."""
         parts = [self._memo.get(token) or self._encode_token(token) for token in tokens]
         return Encoded(
             [word for word, _, _ in parts],
             [chars for _, chars, _ in parts],
             [shape for _, _, shape in parts],
-            None if tags is None else [self.tag_vocab.id(t) for t in tags],
+            None if tags is None else list(tags),
             None if self.lm_vocab is None else self._encode_text(tokens, text, offsets),
         )
 
@@ -168,3 +167,19 @@ def length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random |
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     rng.shuffle(batches)
     yield from batches
+
+
+def mixed_batches(corpora: Sequence[Sequence[int]], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Training batches of several corpora, given the sentence lengths of each: every batch from one corpus.
+
+    Each corpus is batched by ``length_batches`` with ``rng``; sentences are numbered across the corpora
+    in order (the second's first sentence follows the first's last). With more than one corpus, ``rng``
+    then shuffles the batches of all together; one corpus' batches are exactly ``length_batches``'.
+    """
+    batches, offset = [], 0
+    for lengths in corpora:
+        batches += [[offset + i for i in batch] for batch in length_batches(lengths, batch_size, rng)]
+        offset += len(lengths)
+    if len(corpora) > 1:
+        rng.shuffle(batches)
+    return batches

@@ -20,13 +20,13 @@ if TYPE_CHECKING:
 
 @dataclass
 class EpochRecord:
-    """What one epoch did."""
+    """What one epoch did; with several corpora, the dev scores are the means of their own (``corpora``)."""
 
     epoch: int
     loss: float  # mean negative log-likelihood per sentence
     dev_precision: float | None  # None when training holds out no dev set
     dev_recall: float | None
-    dev_f1: float | None
+    dev_f1: float | None  # what the best model and early stopping go by
     seconds: float  # training time of the epoch, dev evaluation excluded
     sentences_per_second: float
     lr: float
@@ -34,6 +34,14 @@ class EpochRecord:
     grad_norm_max: float | None = None
     steps: int | None = None
     clipped_steps: int | None = None  # steps whose gradient norm exceeded clip_grad_norm
+    corpora: dict[str, dict[str, float]] | None = None  # with several corpora: dev precision, recall, f1 of each
+
+    def to_dict(self) -> dict:
+        """The record as plain data, ``corpora`` left out when there is one corpus."""
+        record = asdict(self)
+        if self.corpora is None:
+            del record["corpora"]
+        return record
 
 
 class Callback:
@@ -76,8 +84,9 @@ class EarlyStopping(Callback):
     def _check(trainer: "Trainer") -> None:
         waited, patience = trainer.epoch - trainer.best_epoch, trainer.config.patience
         if trainer.dev is not None and trainer.epoch and waited >= patience:
+            what = "dev F1" if len(trainer.dev) == 1 else f"mean dev F1 of the {len(trainer.dev)} corpora"
             trainer.stop(
-                f"no better dev F1 for {waited} epochs (patience {patience}); best was epoch {trainer.best_epoch}"
+                f"no better {what} for {waited} epochs (patience {patience}); best was epoch {trainer.best_epoch}"
             )
 
 
@@ -90,11 +99,12 @@ class JsonLog(Callback):
     def on_epoch_end(self, trainer: "Trainer", record: EpochRecord, improved: bool) -> None:
         with atomic_write(self.path) as out:
             for past in trainer.history:
-                out.write(json.dumps(asdict(past)) + "\n")
+                out.write(json.dumps(past.to_dict()) + "\n")
 
 
 class LearningCurve(Callback):
-    """Plots training loss and dev F1 per epoch, and below them the gradient norm before clipping, to a PNG."""
+    """Plots training loss and dev F1 per epoch (with several corpora, their mean and each one's), and below them
+    the gradient norm before clipping, to a PNG."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -108,6 +118,11 @@ class LearningCurve(Callback):
             if trainer.dev is not None:
                 f1_axis = loss_axis.twinx()
                 f1_axis.plot(epochs, [r.dev_f1 for r in history], color="tab:red", marker=".")
+                for name in history[-1].corpora or ():
+                    scores = [r.corpora[name]["f1"] for r in history]
+                    f1_axis.plot(epochs, scores, color="tab:red", alpha=0.4, linewidth=1, label=name)
+                if history[-1].corpora:
+                    f1_axis.legend(fontsize="small", title="dev F1: mean and", loc="lower right")
                 f1_axis.set_ylabel("dev entity F1", color="tab:red")
                 f1_axis.axvline(trainer.best_epoch, color="grey", linestyle=":", linewidth=1)
             measured = [r for r in history if r.grad_norm_mean is not None]

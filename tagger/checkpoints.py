@@ -11,7 +11,7 @@ import logging
 import pickle
 import zipfile
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import torch
 
@@ -24,17 +24,28 @@ FORMAT = 2  # 2: data fingerprints, the best epoch as {"f1", "epoch"}; 1 is read
 NEEDED = ("format", "epoch", "meta", "vocab", "model", "optimizer", "scheduler", "history", "torch_rng", "python_rng")
 RESUMABLE = ("epochs", "patience", "threads")  # config keys a resume may change; they take effect
 logger = logging.getLogger(__name__)
+Data = Iterable[Sentence] | Mapping[str, Iterable[Sentence]]  # a corpus, or head names to corpora
 
 
 class CheckpointError(ModelError):
     """A checkpoint that is truncated, empty, foreign, or from data or a config other than the resume's."""
 
 
-def fingerprint(sentences: Iterable[Sentence] | None) -> str | None:
-    """SHA-256 (hex) of the sentences' tokens and tags, in order; ``None`` for no corpus."""
+def fingerprint(sentences: Data | None) -> str | None:
+    """SHA-256 (hex) of the sentences' tokens and tags, in order; ``None`` for no corpus.
+
+    Of several named corpora (head names to corpora), the SHA-256 of each name (sorted) and its corpus'
+    fingerprint; a mapping of one corpus has that corpus' fingerprint.
+    """
     if sentences is None:
         return None
+    if isinstance(sentences, Mapping) and len(sentences) == 1:
+        sentences = next(iter(sentences.values()))
     digest = hashlib.sha256()
+    if isinstance(sentences, Mapping):
+        for name in sorted(sentences):
+            digest.update(f"{name}\x1f{fingerprint(sentences[name])}\x1e".encode("utf-8"))
+        return digest.hexdigest()
     for sentence in sentences:
         digest.update("\x1f".join(sentence.tokens).encode("utf-8") + b"\x1e")
         digest.update("\x1f".join(sentence.tags).encode("utf-8") + b"\x1d")
@@ -70,8 +81,9 @@ def read(path: Path) -> dict[str, Any]:
     return state
 
 
-def check_data(path: Path, state: dict[str, Any], train: Iterable[Sentence], dev: Iterable[Sentence] | None) -> None:
-    """Refuse a resume whose training or dev data differ from those the checkpoint was trained on."""
+def check_data(path: Path, state: dict[str, Any], train: Data, dev: Data | None) -> None:
+    """Refuse a resume whose training or dev data (corpora, or names to corpora: ``fingerprint``) differ from those
+    the checkpoint was trained on."""
     recorded = state.get("fingerprints")
     if recorded is None:
         return

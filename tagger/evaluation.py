@@ -63,9 +63,15 @@ def score(
 
 
 def evaluate(
-    tagger, corpus: Corpus, mode: str = "default", batch_size: int = 256, label_map: LabelMap | None = None
+    tagger,
+    corpus: Corpus,
+    mode: str = "default",
+    batch_size: int = 256,
+    label_map: LabelMap | None = None,
+    head: str | Sequence[str] | None = None,
 ) -> tuple[dict, list[list[str]]]:
-    """Score ``tagger`` on ``corpus`` in the corpus' own scheme; also return the predicted tags.
+    """Score ``tagger`` (its heads ``head`` chooses: ``Tagger.predict``) on ``corpus`` in the corpus' own scheme;
+    also return the predicted tags.
 
     ``label_map`` renames the gold types first (``label_maps.relabel``). A corpus without
     sentences is an ``EmptyCorpusError`` naming its source.
@@ -73,7 +79,7 @@ def evaluate(
     corpus.require_sentences("evaluate on")
     if label_map:
         corpus = relabel(corpus, label_map)
-    predictions = tagger.predict(list(corpus), batch_size=batch_size, confidences=False)
+    predictions = tagger.predict(list(corpus), batch_size=batch_size, confidences=False, head=head)
     predicted = [convert(p.tags, corpus.scheme) for p in predictions]
     return score([s.tags for s in corpus], predicted, corpus.scheme, mode), predicted
 
@@ -86,15 +92,16 @@ def raw_text_scores(
     format: str | None = None,
     encoding: str | None = None,
     lenient: bool = False,
+    head: str | Sequence[str] | None = None,
 ) -> dict:
     """Score ``tagger`` on the raw text of the corpus file ``path`` by exact character spans.
 
     ``path`` holds documents with gold character spans (a format of ``formats.RAW_TEXT``:
     PubTator, SemEval XML, JSONL; ``format``, ``encoding`` and ``lenient`` as ``read_corpus``
     takes them). Each document's text is tagged as a user's text is, by ``tagger.tag_text``
-    (our sentence splitter, the model's tokenizer); nothing of the gold tells it where
-    sentences or tokens are. A predicted ``(start, end, label)`` is correct when a gold
-    mention after ``label_map`` is exactly that. Gold mentions that begin or end inside a
+    (our sentence splitter, the model's tokenizer, the heads ``head`` chooses); nothing of
+    the gold tells it where sentences or tokens are. A predicted ``(start, end, label)`` is
+    correct when a gold mention after ``label_map`` is exactly that. Gold mentions that begin or end inside a
     token (counted as ``off_token_boundaries``), or cross a sentence end, cannot be found:
     they are misses.
 
@@ -114,8 +121,9 @@ def raw_text_scores(
         mentions = {span for sentence in document for span in map_labels(sentence.char_spans, label_map or {})}
         off_boundaries += _off_token_boundaries(mentions, text, tagger.config.tokenizer)
         gold |= {(number, *span) for span in mentions}
-        predicted |= {(number, span["start"], span["end"], span["label"]) for span in tagger.tag_text(text, batch_size)}
-    warn_of_unpredicted({label for *_, label in gold}, tagger, str(path))
+        found = tagger.tag_text(text, batch_size, head)
+        predicted |= {(number, span["start"], span["end"], span["label"]) for span in found}
+    warn_of_unpredicted({label for *_, label in gold}, tagger, str(path), head)
     counts = {"documents": len(split), "gold": len(gold), "predicted": len(predicted), "correct": len(gold & predicted)}
     counts["off_token_boundaries"] = off_boundaries
     return {**span_scores(gold, predicted), "matching": RAW_TEXT_MATCHING, **counts}
@@ -146,13 +154,17 @@ def _fractions(correct: set, predicted: set, gold: set) -> dict:
     return {"precision": precision, "recall": recall, "f1": f1}
 
 
-def warn_of_unpredicted(labels: Iterable[str], tagger, source: str | None) -> None:
-    """Log a warning naming the gold ``labels`` that ``tagger`` never predicts: their entities are all misses."""
-    unknown = sorted(set(labels) - set(tagger.labels))
+def warn_of_unpredicted(
+    labels: Iterable[str], tagger, source: str | None, head: str | Sequence[str] | None = None
+) -> None:
+    """Log a warning naming the gold ``labels`` that ``tagger``'s heads ``head`` never predict: their entities
+    are all misses."""
+    predicts = tagger.chosen_labels(head)
+    unknown = sorted(set(labels) - set(predicts))
     if unknown:
         logger.warning(
             "%s: gold types the model never predicts (it predicts %s): %s; a label map renames them",
             source or "corpus",
-            ", ".join(tagger.labels),
+            ", ".join(predicts),
             ", ".join(unknown),
         )

@@ -14,12 +14,11 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
 
-from .batching import length_batches
 from .config import ConfigError, TaggerConfig
 from .corpus import Corpus
 from .files import atomic_write
@@ -69,14 +68,15 @@ class RangeTest:
 
 def range_test(
     config: TaggerConfig,
-    train: Corpus,
+    train: Corpus | Mapping[str, Corpus],
     texts: Iterable[Sequence[str]] = (),
     start: float = START,
     end: float = END,
     steps: int = STEPS,
 ) -> RangeTest:
-    """Train a fresh model for ``config`` (``transfer.build``) for up to ``steps`` batches at rates from ``start``
-    to ``end``, growing exponentially; the global random state is left as it was."""
+    """Train a fresh model for ``config`` (``transfer.build``) on ``train`` (a corpus, or head names to corpora,
+    as ``Trainer`` takes them) for up to ``steps`` batches at rates from ``start`` to ``end``, growing
+    exponentially; the global random state is left as it was."""
     if not 0 < start < end or steps < 3:
         raise ConfigError(f"lr-find needs 0 < start < end and at least 3 steps, not {start}, {end} and {steps}")
     with torch.random.fork_rng():
@@ -85,9 +85,7 @@ def range_test(
         trainer.tagger.model.train()
         ratios = [group["lr"] / config.lr for group in trainer.optimizer.param_groups]  # transferred parts scaled
         lengths = [len(s.words) for s in trainer.train]
-        batches = itertools.chain.from_iterable(
-            length_batches(lengths, config.batch_size, trainer.rng) for _ in itertools.count()
-        )
+        batches = itertools.chain.from_iterable(trainer.batches() for _ in itertools.count())
         test = RangeTest(start, end, steps, math.nan, f"reached the last step ({steps})")
         average, lowest = 0.0, math.inf
         for step, indices in enumerate(itertools.islice(batches, steps)):

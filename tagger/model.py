@@ -1,8 +1,8 @@
-"""The BiLSTM-CRF: word, character, casing and character-LM features → BiLSTM → emissions → CRF."""
+"""The BiLSTM-CRF: word, character, casing and character-LM features → BiLSTM → one projection and CRF per head."""
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -15,18 +15,31 @@ from .embeddings import FixedTailEmbedding, char_encoder, word_embedding
 from .initialisation import initialise
 
 PART_MODULES = {"embeddings": ("words", "casing"), "chars": ("chars",), "encoder": ("encoder",)}
+Constraints = tuple[list, list, list]  # allowed starts, transitions and ends (schemes.allowed_transitions)
+
+
+class TagHead(nn.Module):
+    """The projection (encoder states → tag scores) and the CRF of one tag set."""
+
+    def __init__(self, input_dim: int, num_tags: int, constraints: Constraints):
+        super().__init__()
+        self.project = nn.Linear(input_dim, num_tags)
+        self.crf = ConstrainedCRF(num_tags, constraints)
 
 
 class BiLSTMCRF(nn.Module):
-    """Tensors in, emissions, losses and tag ids out; knows nothing of text or files."""
+    """Tensors in, emissions, losses and tag ids out; knows nothing of text or files.
+
+    One shared encoder (word, character, casing and character-LM features and the BiLSTM) feeds
+    ``heads``, one ``TagHead`` per ``(num_tags, constraints)`` given, addressed by their index.
+    """
 
     def __init__(
         self,
         num_words: int,
         num_chars: int,
         num_casings: int,
-        num_tags: int,
-        constraints: tuple[list, list, list],
+        heads: Sequence[tuple[int, Constraints]],
         *,
         word_dim: int,
         char_encoder_kind: str,
@@ -55,12 +68,13 @@ class BiLSTMCRF(nn.Module):
         input_dim += self.char_lm.output_dim if self.char_lm else 0
         self.dropout = nn.Dropout(dropout)
         self.encoder = BiLSTM(input_dim, hidden, layers, dropout)
-        self.project = nn.Linear(self.encoder.output_dim, num_tags)
-        self.crf = ConstrainedCRF(num_tags, constraints)
+        self.heads = nn.ModuleList(TagHead(self.encoder.output_dim, n, constraints) for n, constraints in heads)
 
     def initialise(self, scheme: str, scale: float = 0.05, forget_bias: float = 0.0) -> None:
-        """Redraw weight matrices (the CRF's and character LM's aside) by ``scheme``, set LSTM forget-gate biases (``initialisation``)."""
-        initialise(self, scheme, scale, forget_bias, skip=("crf.", "char_lm."))
+        """Redraw weight matrices (the CRFs' and character LM's aside) by ``scheme``, set LSTM forget-gate biases
+        (``initialisation``)."""
+        crfs = tuple(f"heads.{i}.crf." for i in range(len(self.heads)))
+        initialise(self, scheme, scale, forget_bias, skip=(*crfs, "char_lm."))
 
     def use_pretrained(self, vectors: torch.Tensor) -> None:
         """Set the last rows of the word table to ``vectors`` (pretrained, n × word_dim).
@@ -84,8 +98,8 @@ class BiLSTMCRF(nn.Module):
         modules = [getattr(self, name) for part in parts for name in PART_MODULES[part]]
         return [parameter for module in modules if module is not None for parameter in module.parameters()]
 
-    def emissions(self, batch) -> torch.Tensor:
-        """Tag scores per token, shape (batch, seq_len, num_tags)."""
+    def states(self, batch) -> torch.Tensor:
+        """The shared encoder's output per token, dropout applied, shape (batch, seq_len, encoder.output_dim)."""
         features = [self.words(batch.words)]  # each: (batch, seq_len, dim)
         if self.chars is not None:
             per_word = self.chars(batch.chars, batch.char_lengths)  # shape: (distinct_words, char_out)
@@ -95,14 +109,28 @@ class BiLSTMCRF(nn.Module):
         if self.char_lm is not None:
             features.append(self.char_lm(batch.lm_chars, batch.lm_lengths, batch.lm_starts, batch.lm_ends))
         inputs = self.dropout(torch.cat(features, dim=2))
-        return self.project(self.dropout(self.encoder(inputs, batch.mask)))
+        return self.dropout(self.encoder(inputs, batch.mask))
 
-    def loss(self, batch) -> torch.Tensor:
-        """Negative log-likelihood of the gold tags, summed over the batch."""
-        return self.crf.nll(self.emissions(batch), batch.tags, batch.mask)
+    def emissions(self, batch, head: int = 0) -> torch.Tensor:
+        """Tag scores per token of head ``head``, shape (batch, seq_len, num_tags)."""
+        return self.heads[head].project(self.states(batch))
 
-    def decode(self, batch, with_posteriors: bool = False) -> tuple[torch.Tensor, Posteriors | None]:
-        """Best valid tag ids (batch, seq_len) and, if asked, the posteriors behind them."""
-        emissions = self.emissions(batch)
-        tags = self.crf.decode(emissions, batch.mask)
-        return tags, self.crf.posteriors(emissions, batch.mask) if with_posteriors else None
+    def loss(self, batch, head: int = 0) -> torch.Tensor:
+        """Negative log-likelihood of the gold tags (ids of head ``head``'s tags), summed over the batch."""
+        return self.heads[head].crf.nll(self.emissions(batch, head), batch.tags, batch.mask)
+
+    def decode(
+        self, batch, with_posteriors: bool = False, heads: Sequence[int] = (0,)
+    ) -> list[tuple[torch.Tensor, Posteriors | None]]:
+        """Per head of ``heads``: best valid tag ids (batch, seq_len) and, if asked, the posteriors behind them.
+
+        The encoder runs once for all of them.
+        """
+        states = self.states(batch)  # shape: (batch, seq_len, encoder.output_dim)
+        decoded = []
+        for index in heads:
+            head = self.heads[index]
+            emissions = head.project(states)  # shape: (batch, seq_len, num_tags)
+            tags = head.crf.decode(emissions, batch.mask)
+            decoded.append((tags, head.crf.posteriors(emissions, batch.mask) if with_posteriors else None))
+        return decoded

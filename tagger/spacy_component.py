@@ -12,6 +12,9 @@
   existing ones they overlap (``True``) or give way to them (``False``); for a span group,
   whether our spans replace the group or join it.
 - ``batch_size`` (default 128): sentences per forward pass.
+- ``head`` (default ``None``): the model's heads that tag, a name or a list of names; ``None`` or
+  ``"all"`` for every head (a model trained on several corpora has one per corpus; where spans of
+  several heads overlap, the most probable stays, as ``Tagger.predict`` says).
 
 The tokens are the pipeline's own, whitespace tokens skipped; a component whose model cuts
 text otherwise (its ``tokenizer`` rules) logs a warning when it is added. Sentences are
@@ -38,6 +41,7 @@ from spacy.util import minibatch
 
 from . import __version__
 from .corpus import Sentence
+from .heads import HeadError
 from .tagger import CHECKSUM, ModelError, Tagger, read_weights
 from .text import DEFAULT_TOKENIZER, spacy_doc, spacy_tokenizer
 
@@ -56,10 +60,16 @@ logger = logging.getLogger(__name__)
 @Language.factory(
     FACTORY,
     assigns=["doc.ents", "token.ent_iob", "token.ent_type", "doc.spans"],
-    default_config={"spans_key": None, "overwrite": False, "batch_size": 128},
+    default_config={"spans_key": None, "overwrite": False, "batch_size": 128, "head": None},
 )
 def make_bilstm_crf(
-    nlp: Language, name: str, model: str | None, spans_key: str | None, overwrite: bool, batch_size: int
+    nlp: Language,
+    name: str,
+    model: str | None,
+    spans_key: str | None,
+    overwrite: bool,
+    batch_size: int,
+    head: str | list[str] | None,
 ) -> "BiLSTMCRFComponent":
     """The ``bilstm_crf`` factory (settings in the module docstring); a bad ``model`` fails here.
 
@@ -76,7 +86,7 @@ def make_bilstm_crf(
         except ModelError as error:
             raise ModelError(f"{FACTORY} component {name!r}: {error}") from None
         _check_tokenizer(nlp, tagger, name)
-    component = BiLSTMCRFComponent(name, tagger, spans_key, overwrite, batch_size, model if recreated else None)
+    component = BiLSTMCRFComponent(name, tagger, spans_key, overwrite, batch_size, model if recreated else None, head)
     made.add(name)
     stored = nlp.meta.setdefault(STORED, [])
     if name not in stored:
@@ -95,19 +105,24 @@ class BiLSTMCRFComponent(Pipe):
         overwrite: bool = False,
         batch_size: int = 128,
         model: str | Path | None = None,
+        head: str | list[str] | None = None,
     ):
         """``model``: a model directory to load at the first document if ``tagger`` is None and no
-        ``from_disk`` or ``from_bytes`` brought one."""
+        ``from_disk`` or ``from_bytes`` brought one; ``head``: the heads that tag (``Tagger.predict``)."""
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"{FACTORY} component {name!r}: batch_size must be a positive integer, not {batch_size!r}")
-        self.name, self.tagger, self.model_path = name, tagger, model
+        self.name, self.model_path, self.head = name, model, head
         self.spans_key, self.overwrite, self.batch_size = spans_key, overwrite, batch_size
+        self.tagger = self._checked(tagger)
         if not Span.has_extension(SCORE):
             Span.set_extension(SCORE, default=None)
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return tuple(self.tagger.labels) if self.tagger else ()
+        """The labels of the chosen heads."""
+        if not self.tagger:
+            return ()
+        return tuple(self.tagger.chosen_labels(self.head))
 
     def __call__(self, doc: Doc) -> Doc:
         self._annotate([doc])
@@ -136,7 +151,7 @@ class BiLSTMCRFComponent(Pipe):
             Sentence([docs[n][i].text for i in ids], offsets=[_offsets(docs[n][i]) for i in ids], text=docs[n].text)
             for n, ids in pieces
         ]
-        predictions = tagger.predict(sentences, self.batch_size)
+        predictions = tagger.predict(sentences, self.batch_size, head=self.head)
         found: list[list[tuple[Span, float]]] = [[] for _ in docs]
         for (number, ids), prediction in zip(pieces, predictions):
             doc = docs[number]
@@ -172,10 +187,19 @@ class BiLSTMCRFComponent(Pipe):
             return get_ner_prf(examples, **kwargs)
         return spancat_score(examples, **{**kwargs, "spans_key": self.spans_key})
 
+    def _checked(self, tagger: Tagger | None) -> Tagger | None:
+        """``tagger``, or ``HeadError`` naming the component when it lacks a head of ``head``."""
+        if tagger is not None:
+            try:
+                tagger.chosen_heads(self.head)
+            except HeadError as error:
+                raise HeadError(f"{FACTORY} component {self.name!r}: {error}") from None
+        return tagger
+
     def _loaded(self) -> Tagger:
         if self.tagger is None and self.model_path is not None:
             try:
-                self.tagger = Tagger.load(self.model_path)
+                self.tagger = self._checked(Tagger.load(self.model_path))
             except ModelError as error:
                 raise ModelError(f"{FACTORY} component {self.name!r}: {error}") from None
         if self.tagger is None:
@@ -191,7 +215,7 @@ class BiLSTMCRFComponent(Pipe):
 
     def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> "BiLSTMCRFComponent":
         """Take the model in directory ``path``, as ``to_disk`` (or ``Tagger.save``) wrote it."""
-        self.tagger = Tagger.load(path)
+        self.tagger = self._checked(Tagger.load(path))
         return self
 
     def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
@@ -213,12 +237,13 @@ class BiLSTMCRFComponent(Pipe):
             raise ModelError(
                 f"{source}: expected msgpack with meta, vocab and weights ({type(error).__name__}: {error})"
             ) from None
-        self.tagger = Tagger.from_parts(meta, vocab, read_weights(weights, meta, source, "its meta"), source)
+        weights = read_weights(weights, meta, source, "its meta")
+        self.tagger = self._checked(Tagger.from_parts(meta, vocab, weights, source))
         return self
 
     def __reduce__(self):
         """Pickle as settings plus ``to_bytes`` (for ``nlp.pipe(n_process=N)`` under spawn)."""
-        return _unpickle, (self.name, self.spans_key, self.overwrite, self.batch_size, self.to_bytes())
+        return _unpickle, (self.name, self.spans_key, self.overwrite, self.batch_size, self.to_bytes(), self.head)
 
 
 def _check_tokenizer(nlp: Language, tagger: Tagger, name: str) -> None:
@@ -239,19 +264,29 @@ def _check_tokenizer(nlp: Language, tagger: Tagger, name: str) -> None:
         )
 
 
-def _unpickle(name: str, spans_key: str | None, overwrite: bool, batch_size: int, data: bytes):
-    return BiLSTMCRFComponent(name, None, spans_key, overwrite, batch_size).from_bytes(data)
+def _unpickle(
+    name: str, spans_key: str | None, overwrite: bool, batch_size: int, data: bytes, head: str | list[str] | None
+):
+    return BiLSTMCRFComponent(name, None, spans_key, overwrite, batch_size, head=head).from_bytes(data)
 
 
-def pipeline(model: str | Path, lang: str = "en", spans_key: str | None = None, batch_size: int = 128) -> Language:
-    """A complete ``lang`` pipeline: a tokenizer, spaCy's ``sentencizer`` and ``bilstm_crf`` with ``model``.
+def pipeline(
+    model: str | Path,
+    lang: str = "en",
+    spans_key: str | None = None,
+    batch_size: int = 128,
+    head: str | list[str] | None = None,
+) -> Language:
+    """A complete ``lang`` pipeline: a tokenizer, spaCy's ``sentencizer`` and ``bilstm_crf`` with ``model``
+    (and its heads ``head``).
 
     The tokenizer has the model's rules (``tokenizer``), except that models of the default
     ``english`` rules get the language's own; ``nlp.to_disk`` saves the rules with it.
     """
     nlp = spacy.blank(lang)
     nlp.add_pipe("sentencizer")
-    component = nlp.add_pipe(FACTORY, config={"model": None, "spans_key": spans_key, "batch_size": batch_size})
+    settings = {"model": None, "spans_key": spans_key, "batch_size": batch_size, "head": head}
+    component = nlp.add_pipe(FACTORY, config=settings)
     component.from_disk(model)
     rules = component.tagger.config.tokenizer
     if rules != DEFAULT_TOKENIZER:

@@ -8,7 +8,7 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from itertools import chain
 from pathlib import Path
 
@@ -21,10 +21,13 @@ from .batching import Encoded, Encoder, length_batches
 from .bilstm import upgrade_packed_names
 from .charlm import CharLM
 from .config import ConfigError, TaggerConfig
+from .crf import Posteriors
 from .corpus import Corpus, Sentence
 from .files import atomic_write
+from .heads import DEFAULT_HEAD, Head, HeadError, check_names, choose
 from .lm_store import CharVocab, LMError, load_lm
 from .model import BiLSTMCRF
+from .predictions import Prediction, Span, merged  # Prediction and Span are re-exported: they lived here
 from .reading import SURROGATE
 from .schemes import (
     SCHEMES,
@@ -39,7 +42,9 @@ from .schemes import (
 )
 from .vocab import CASINGS, PAD, UNK, Vocab, normalize_word
 
-FORMAT_VERSION = 2  # 2: the encoder is a BiLSTM of one-way LSTMs (bilstm.py); 1's weights are renamed
+# 2: the encoder is a BiLSTM of one-way LSTMs (bilstm.py); 1's weights are renamed.
+# 3: heads, each with its name, output scheme, tags and weights heads.N.*; 2's one head is DEFAULT_HEAD.
+FORMAT_VERSION = 3
 CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE = "config.json", "vocab.json", "weights.safetensors"
 CHECKSUM = "weights_sha256"  # config.json key: the SHA-256 of weights.safetensors, recorded when saved
 logger = logging.getLogger(__name__)
@@ -49,29 +54,11 @@ class ModelError(ValueError):
     """A model directory that is missing, corrupt or from an incompatible version."""
 
 
-@dataclass
-class Span:
-    """An entity over tokens ``start:end`` (end exclusive) with the CRF's probability of it."""
-
-    start: int
-    end: int
-    label: str
-    score: float
-
-
-@dataclass
-class Prediction:
-    """Tags of one sentence (in the model's output scheme), its spans and token confidences."""
-
-    tags: list[str]
-    spans: list[Span] = field(default_factory=list)
-    token_scores: list[float] = field(default_factory=list)
-
-
 class Tagger:
-    """A trained (or freshly built) BiLSTM-CRF with its vocabularies.
+    """A trained (or freshly built) BiLSTM-CRF with its vocabularies and heads.
 
-    The last ``pretrained`` words of the word vocabulary are those with pretrained vectors.
+    The last ``pretrained`` words of the word vocabulary are those with pretrained vectors. Each head
+    (one per training corpus) has its own tags, output scheme, projection and CRF over the shared encoder.
     """
 
     def __init__(
@@ -79,25 +66,26 @@ class Tagger:
         config: TaggerConfig,
         words: Vocab,
         chars: Vocab,
-        tags: Vocab,
-        output_scheme: str,
+        heads: Sequence[Head],
         pretrained: int = 0,
         lm_chars: CharVocab | None = None,
     ):
         self.config = config
-        self.output_scheme = check_scheme(output_scheme)
         self.pretrained = pretrained
         if bool(config.char_lm_hidden) != (lm_chars is not None):
             raise ConfigError("a character LM (char_lm_hidden) needs its character vocabulary, and only it")
-        self.encoder = Encoder(words, chars, tags, config.lowercase, config.normalize_digits, lm_chars)
-        self.links = chunk_links(config.scheme, tags.items)  # what span confidences need beyond the tags
+        if not heads:
+            raise HeadError("a tagger needs a head: give it one corpus or more")
+        check_names([head.name for head in heads])
+        self.heads = [Head(head.name, head.tags, check_scheme(head.output_scheme)) for head in heads]
+        self.encoder = Encoder(words, chars, config.lowercase, config.normalize_digits, lm_chars)
+        self.links = [chunk_links(config.scheme, head.tags.items) for head in heads]  # what span confidences need
         try:
             self.model = BiLSTMCRF(
                 len(words),
                 len(chars),
                 len(CASINGS),
-                len(tags),
-                allowed_transitions(config.scheme, tags.items),
+                [(len(head.tags), allowed_transitions(config.scheme, head.tags.items)) for head in heads],
                 word_dim=config.word_dim,
                 char_encoder_kind=config.char_encoder,
                 char_dim=config.char_dim,
@@ -123,35 +111,55 @@ class Tagger:
             ) from None
 
     @property
+    def head_names(self) -> list[str]:
+        """The names of the heads, in order."""
+        return [head.name for head in self.heads]
+
+    @property
     def labels(self) -> list[str]:
-        """Entity labels the model predicts."""
-        return sorted({tag[2:] for tag in self.encoder.tag_vocab.items if tag != "O"})
+        """Entity labels the model predicts, those of every head."""
+        return self.chosen_labels()
+
+    @property
+    def output_scheme(self) -> str:
+        """The scheme the first head's predictions are in (that of a single-corpus model's only head)."""
+        return self.heads[0].output_scheme
+
+    def chosen_heads(self, head: str | Sequence[str] | None = None) -> list[Head]:
+        """The heads ``head`` chooses: a name, a list of names, or ``None`` or ``"all"`` for every head;
+        ``HeadError`` for a name the model lacks."""
+        return [self.heads[index] for index in choose(self.head_names, head)]
+
+    def chosen_labels(self, head: str | Sequence[str] | None = None) -> list[str]:
+        """Entity labels the heads ``head`` chooses predict (``chosen_heads``), sorted."""
+        return sorted({label for chosen in self.chosen_heads(head) for label in chosen.labels})
 
     @classmethod
-    def build(cls, config: TaggerConfig, train: Corpus, texts: Iterable[Sequence[str]] = ()) -> "Tagger":
-        """A new, untrained tagger with vocabularies from ``train``.
+    def build(
+        cls, config: TaggerConfig, train: Corpus | Mapping[str, Corpus], texts: Iterable[Sequence[str]] = ()
+    ) -> "Tagger":
+        """A new, untrained tagger with vocabularies from ``train``: a ``Corpus`` (one head, named
+        ``DEFAULT_HEAD``) or a dict of head names to corpora (a head each, in its order).
 
-        With ``config.vectors``, the words of ``train`` and of ``texts`` (the token lists to be
-        tagged, such as dev and test) that have a pretrained vector, and the table's first
-        ``config.vectors_keep`` words, join the word vocabulary with their vectors, and
+        Words and characters come from every corpus; each head's tags from its own, its output scheme
+        is its corpus' scheme. With ``config.vectors``, the words of ``train`` and of ``texts`` (the
+        token lists to be tagged, such as dev and test) that have a pretrained vector, and the table's
+        first ``config.vectors_keep`` words, join the word vocabulary with their vectors, and
         ``word_dim`` becomes the vectors' dimension. Otherwise nothing is taken from ``texts``.
         With ``config.char_lm``, the forward and backward LMs of that directory give each token
         their states, and the tagger keeps their weights. A config with ``init_from`` is built by
         ``transfer.build``, which starts from that model.
         """
-        if not isinstance(train, Corpus):
-            raise TypeError(
-                f"Tagger.build expects the training data as a Corpus (formats.read_corpus), not {_kind(train)}"
-            )
-        train.require_sentences("train on")
+        corpora = named_corpora(train, "Tagger.build")
         texts = token_lists(texts, "Tagger.build: texts")
         if config.init_from:
             raise ConfigError("Tagger.build makes models from scratch; build a config with init_from by transfer.build")
-        config, words, vectors = _word_vocabulary(config, train, texts)
+        sentences = [sentence for corpus in corpora.values() for sentence in corpus]
+        config, words, vectors = _word_vocabulary(config, sentences, texts)
         config, lms = _char_lms(config)
-        chars = Counter(c for s in train for token in s.tokens for c in token)
-        tags = Vocab(tags_for(train.labels(), config.scheme))
-        tagger = cls.fresh(config, words, Vocab.build(chars), tags, train.scheme, len(vectors), vectors, lms and lms[2])
+        chars = Vocab.build(Counter(c for s in sentences for token in s.tokens for c in token))
+        heads = heads_for(corpora, config.scheme)
+        tagger = cls.fresh(config, words, chars, heads, len(vectors), vectors, lms and lms[2])
         if lms:
             tagger.model.char_lm.use_trained(lms[0], lms[1])
         return tagger
@@ -162,70 +170,102 @@ class Tagger:
         config: TaggerConfig,
         words: Vocab,
         chars: Vocab,
-        tags: Vocab,
-        output_scheme: str,
+        heads: Sequence[Head],
         pretrained: int = 0,
         vectors: torch.Tensor | None = None,
         lm_chars: CharVocab | None = None,
     ) -> "Tagger":
-        """A tagger over these vocabularies with weights drawn by ``config.init`` from ``config.seed``.
+        """A tagger over these vocabularies and heads with weights drawn by ``config.init`` from ``config.seed``.
 
         ``vectors`` (n × word_dim), if given, become the last n word rows; ``lm_chars`` is the vocabulary of a
         character LM (``config.char_lm_hidden``), whose weights the caller sets.
         """
         with torch.random.fork_rng():
             torch.manual_seed(config.seed)
-            tagger = cls(config, words, chars, tags, output_scheme, pretrained, lm_chars)
+            tagger = cls(config, words, chars, heads, pretrained, lm_chars)
             tagger.model.initialise(config.init, config.init_scale, config.forget_bias)
             if vectors is not None:
                 tagger.model.use_pretrained(vectors)
         return tagger
 
     def predict(
-        self, sentences: Sequence[Sequence[str] | Sentence], batch_size: int = 128, confidences: bool = True
+        self,
+        sentences: Sequence[Sequence[str] | Sentence],
+        batch_size: int = 128,
+        confidences: bool = True,
+        head: str | Sequence[str] | None = None,
     ) -> list[Prediction]:
         """Tag token lists (or ``Sentence``s, whose text a character LM reads as it is) in length-sorted batches;
         results come back in input order.
 
         ``sentences`` is a list of sentences, each a list of token strings (``[["Aspirin", "works", "."]]``)
         or a ``Sentence``; anything else is a ``TypeError``, and a ``batch_size`` below 1 a ``ValueError``.
+        ``head`` chooses the heads that tag (``chosen_heads``; by default every head). The predictions of
+        several are merged (``predictions.merged``: of overlapping spans the most probable stays), their
+        tags in the first chosen head's scheme, with confidences whatever ``confidences`` says.
         """
         sentences = token_lists(sentences, "Tagger.predict")
         _check_batch_size(batch_size, "Tagger.predict")
+        chosen = choose(self.head_names, head)
+        names = [self.heads[index].name for index in chosen]
         self.model.eval()
         results = [Prediction([]) for _ in sentences]
         lengths = [len(s) for s in sentences]
-        tag_names = self.encoder.tag_vocab.items
         with torch.inference_mode():
             for indices in length_batches(lengths, batch_size):
                 indices = [i for i in indices if lengths[i]]
                 if not indices:
                     continue
                 batch = self.encoder.collate([self.encode(sentences[i]) for i in indices])
-                best, posteriors = self.model.decode(batch, with_posteriors=confidences)
-                paths = posteriors.along(best, self.links) if confidences else None
-                for row, (index, ids) in enumerate(zip(indices, best.tolist())):
-                    ids = ids[: lengths[index]]
-                    spans = to_spans([tag_names[i] for i in ids])
-                    prediction = results[index]
-                    prediction.tags = from_spans(spans, len(ids), self.output_scheme)
-                    if paths is None:
-                        prediction.spans = [Span(s, e, label, math.nan) for s, e, label in spans]
-                        continue
-                    prediction.token_scores = [math.exp(p) for p in paths.token_log_probs[row][: len(ids)]]
-                    prediction.spans = [
-                        Span(s, e, label, math.exp(paths.span_log_prob(row, s, e))) for s, e, label in spans
-                    ]
+                decoded = self.model.decode(batch, confidences or len(chosen) > 1, chosen)
+                rows = [lengths[i] for i in indices]
+                found = [self._predictions(h, best, posteriors, rows) for h, (best, posteriors) in zip(chosen, decoded)]
+                if len(chosen) == 1:
+                    for index, prediction in zip(indices, found[0]):
+                        results[index] = prediction
+                    continue
+                outside = [posteriors.marginals()[:, :, 0].tolist() for _, posteriors in decoded]  # tag 0 is O
+                scheme = self.heads[chosen[0]].output_scheme
+                for row, index in enumerate(indices):
+                    ours = [head_found[row] for head_found in found]
+                    results[index] = merged(ours, names, [o[row][: lengths[index]] for o in outside], scheme)
         return results
 
-    def encode(self, sentence: Sequence[str] | Sentence, tags: Sequence[str] | None = None) -> Encoded:
-        """A token list, or a ``Sentence`` with the text and offsets a character LM reads, as ids."""
+    def _predictions(
+        self, head: int, best: torch.Tensor, posteriors: Posteriors | None, lengths: list[int]
+    ) -> list[Prediction]:
+        """The predictions of head number ``head`` from its best tag ids (batch, seq_len) and, if computed, the
+        posteriors behind them, for sentences of ``lengths``."""
+        tag_names, scheme = self.heads[head].tags.items, self.heads[head].output_scheme
+        paths = posteriors.along(best, self.links[head]) if posteriors is not None else None
+        predictions = []
+        for row, (length, ids) in enumerate(zip(lengths, best.tolist())):
+            spans = to_spans([tag_names[i] for i in ids[:length]])
+            prediction = Prediction(from_spans(spans, length, scheme))
+            if paths is None:
+                prediction.spans = [Span(s, e, label, math.nan) for s, e, label in spans]
+            else:
+                prediction.token_scores = [math.exp(p) for p in paths.token_log_probs[row][:length]]
+                probability = [math.exp(paths.span_log_prob(row, s, e)) for s, e, _ in spans]
+                prediction.spans = [Span(s, e, label, p) for (s, e, label), p in zip(spans, probability)]
+            predictions.append(prediction)
+        return predictions
+
+    def encode(
+        self, sentence: Sequence[str] | Sentence, tags: Sequence[str] | None = None, head: str | None = None
+    ) -> Encoded:
+        """A token list, or a ``Sentence`` with the text and offsets a character LM reads, as ids; ``tags``
+        (if given) numbered as the head named ``head`` numbers them (``None``: the first head)."""
+        if tags is not None:
+            vocab = self.heads[0 if head is None else choose(self.head_names, head)[0]].tags
+            tags = [vocab.id(tag) for tag in tags]
         if isinstance(sentence, Sentence):
             return self.encoder.encode(sentence.tokens, tags, sentence.text, sentence.offsets)
         return self.encoder.encode(sentence, tags)
 
-    def tag_text(self, text: str, batch_size: int = 128) -> list[dict]:
-        """Entities in raw ``text`` as ``{start, end, label, text, score}`` character spans.
+    def tag_text(self, text: str, batch_size: int = 128, head: str | Sequence[str] | None = None) -> list[dict]:
+        """Entities in raw ``text`` as ``{start, end, label, text, score}`` character spans (and ``head``, the
+        head that found each, when ``head`` chooses several: see ``predict``).
 
         The text is cut into sentences (``text.sentences``) of tokens by the model's rules
         (``config.tokenizer``), as its raw-text training files were. ``text`` must be a ``str``
@@ -236,23 +276,21 @@ class Tagger:
 
         check_text(text, "Tagger.tag_text")
         _check_batch_size(batch_size, "Tagger.tag_text")
+        chosen = self.chosen_heads(head)  # a bad head fails before the text is split
         split = sentences(text, tokenizer=self.config.tokenizer)
-        predictions = self.predict(split, batch_size)
+        predictions = self.predict(split, batch_size, head=[h.name for h in chosen])
         return [span for sentence, prediction in zip(split, predictions) for span in char_spans(sentence, prediction)]
-
-    @property
-    def vocabs(self) -> tuple[Vocab, Vocab, Vocab]:
-        return self.encoder.word_vocab, self.encoder.char_vocab, self.encoder.tag_vocab
 
     def to_parts(self) -> tuple[dict, dict, dict[str, torch.Tensor]]:
         """``(meta, vocabularies, weights)``: plain data that ``from_parts`` turns back into a tagger."""
         meta = {
             "format_version": FORMAT_VERSION,
             "tagger_version": __version__,
-            "output_scheme": self.output_scheme,
+            "heads": [{"name": head.name, "output_scheme": head.output_scheme} for head in self.heads],
             "config": self.config.to_dict(),
         }
-        vocab = {name: v.items for name, v in zip(("words", "chars", "tags"), self.vocabs)}
+        vocab = {"words": self.encoder.word_vocab.items, "chars": self.encoder.char_vocab.items}
+        vocab["tags"] = {head.name: head.tags.items for head in self.heads}
         vocab["pretrained"] = self.pretrained
         if self.encoder.lm_vocab is not None:
             vocab["lm_chars"] = self.encoder.lm_vocab.items
@@ -266,13 +304,14 @@ class Tagger:
         """The tagger ``to_parts`` described; ``source`` names where the parts came from in errors.
 
         ``files`` names the config, vocabularies and weights apart (``Tagger.load``: the three files).
-        Every part is checked before it is used: config keys and ``output_scheme``, the special
-        entries of the vocabularies (``<pad>`` and ``<unk>`` first, tags ``O`` first and complete
-        for the scheme), and weights that are finite numbers.
+        Every part is checked before it is used: config keys, the heads' names and output schemes, the
+        special entries of the vocabularies (``<pad>`` and ``<unk>`` first, each head's tags ``O`` first
+        and complete for the scheme), and weights that are finite numbers. Parts of formats 1 and 2 (one
+        head, named ``DEFAULT_HEAD``) are read as they were written.
         """
         config_name, vocab_name, weights_name = files or (source, source, source)
         if not isinstance(meta, dict):
-            raise ModelError(f"{config_name}: expected an object with format_version, output_scheme and config")
+            raise ModelError(f"{config_name}: expected an object with format_version, heads and config")
         version = meta.get("format_version")
         if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= FORMAT_VERSION:
             raise ModelError(
@@ -287,12 +326,10 @@ class Tagger:
             config = TaggerConfig.from_dict(meta["config"])
         except ConfigError as error:
             raise ModelError(f"{config_name}: config: {error}") from None
-        output_scheme = meta.get("output_scheme")
-        if not isinstance(output_scheme, str) or output_scheme.upper() not in SCHEMES:
-            raise ModelError(
-                f"{config_name}: output_scheme must be one of {', '.join(SCHEMES)}, not {json.dumps(output_scheme)}"
-            )
-        words, chars, tags, pretrained = _vocabularies(vocab, config.scheme, vocab_name)
+        if not isinstance(vocab, dict):
+            raise ModelError(f"{vocab_name}: expected an object with words, chars and tags, found {_kind(vocab)}")
+        heads = _heads(meta, vocab, version, config.scheme, (config_name, vocab_name))
+        words, chars, pretrained = _vocabularies(vocab, vocab_name)
         for name, tensor in weights.items():
             if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
                 bad = int((~torch.isfinite(tensor)).sum())
@@ -302,8 +339,8 @@ class Tagger:
                 )
         try:
             lm_chars = CharVocab(vocab["lm_chars"]) if "lm_chars" in vocab else None
-            tagger = cls(config, words, chars, tags, output_scheme, pretrained, lm_chars)
-            tagger.model.load_state_dict(upgrade_packed_names(weights) if version < 2 else weights)
+            tagger = cls(config, words, chars, heads, pretrained, lm_chars)
+            tagger.model.load_state_dict(_upgraded(weights, version))
         except (KeyError, TypeError, ConfigError, LMError, RuntimeError, ValueError) as error:
             raise ModelError(f"{source}: incompatible or corrupt model ({type(error).__name__}: {error})") from None
         tagger.model.eval()
@@ -421,33 +458,74 @@ def _kind(value) -> str:
     return f"a {type(value).__name__}"
 
 
-def _vocabularies(vocab: dict, scheme: str, where: str) -> tuple[Vocab, Vocab, Vocab, int]:
-    """Words, characters and tags of a saved ``vocab``, and its count of pretrained words, checked."""
-    if not isinstance(vocab, dict):
-        raise ModelError(f"{where}: expected an object with words, chars and tags, found {_kind(vocab)}")
-    items = {}
-    for name in ("words", "chars", "tags"):
-        values = vocab.get(name)
-        if not isinstance(values, list) or not all(isinstance(item, str) for item in values):
-            raise ModelError(f"{where}: expected {name!r}, a list of strings, found {_kind(values)}")
-        if len(set(values)) != len(values):
-            raise ModelError(f"{where}: {name!r} lists an entry twice")
-        items[name] = values
+def _heads(meta: dict, vocab: dict, version: int, scheme: str, files: tuple[str, str]) -> list[Head]:
+    """The heads that ``meta`` (names, output schemes) and ``vocab`` (tags) describe, checked; before format 3,
+    the one head ``DEFAULT_HEAD`` of ``meta["output_scheme"]`` and ``vocab["tags"]``."""
+    config_name, vocab_name = files
+    if version < 3:
+        described, tags, of = [{"name": DEFAULT_HEAD, "output_scheme": meta.get("output_scheme")}], {}, {}
+        tags[DEFAULT_HEAD], of[DEFAULT_HEAD] = vocab.get("tags"), ""
+    else:
+        described, tags = meta.get("heads"), vocab.get("tags")
+        if not isinstance(described, list) or not described or not all(isinstance(h, dict) for h in described):
+            raise ModelError(
+                f"{config_name}: expected 'heads', a list of objects with name and output_scheme, "
+                f"found {_kind(described)}"
+            )
+        try:
+            check_names([head.get("name") for head in described])
+        except HeadError as error:
+            raise ModelError(f"{config_name}: 'heads': {error}") from None
+        names = [head["name"] for head in described]
+        if not isinstance(tags, dict) or sorted(tags) != sorted(names):
+            found = sorted(tags) if isinstance(tags, dict) else _kind(tags)
+            raise ModelError(f"{vocab_name}: expected 'tags', an object of the tags of heads {names}, found {found}")
+        of = {name: f" of head {name!r}" for name in names}
+    heads = []
+    for head in described:
+        name, output_scheme = head["name"], head.get("output_scheme")
+        if not isinstance(output_scheme, str) or output_scheme.upper() not in SCHEMES:
+            raise ModelError(
+                f"{config_name}: output_scheme{of[name]} must be one of {', '.join(SCHEMES)}, "
+                f"not {json.dumps(output_scheme)}"
+            )
+        heads.append(Head(name, _tags(tags[name], scheme, vocab_name, f"'tags'{of[name]}"), output_scheme))
+    return heads
+
+
+def _strings(values, where: str, what: str) -> list[str]:
+    """``values`` if it is a list of distinct strings; else a ``ModelError`` naming ``what`` in file ``where``."""
+    if not isinstance(values, list) or not all(isinstance(item, str) for item in values):
+        raise ModelError(f"{where}: expected {what}, a list of strings, found {_kind(values)}")
+    if len(set(values)) != len(values):
+        raise ModelError(f"{where}: {what} lists an entry twice")
+    return values
+
+
+def _tags(values, scheme: str, where: str, what: str) -> Vocab:
+    """A head's saved tags, checked: ``O`` and then every tag of ``scheme`` over their labels."""
+    values = _strings(values, where, what)
+    try:
+        expected = tags_for(labels_of(values), scheme)
+    except SchemeError as error:
+        raise ModelError(f"{where}: {what}: {error}") from None
+    if values != expected:
+        raise ModelError(
+            f"{where}: {what} must be O and then every {scheme} tag of their labels, in order ({expected[:5]}...), "
+            f"found {values[:5]}..."
+        )
+    return Vocab(values)
+
+
+def _vocabularies(vocab: dict, where: str) -> tuple[Vocab, Vocab, int]:
+    """Words and characters of a saved ``vocab``, and its count of pretrained words, checked."""
+    items = {name: _strings(vocab.get(name), where, repr(name)) for name in ("words", "chars")}
     for name in ("words", "chars"):
         if items[name][:2] != [PAD, UNK]:
             raise ModelError(
                 f"{where}: {name!r} must begin with the special entries {PAD} and {UNK}, "
                 f"found {items[name][:2]}: not a vocabulary this tagger wrote"
             )
-    try:
-        expected = tags_for(labels_of(items["tags"]), scheme)
-    except SchemeError as error:
-        raise ModelError(f"{where}: 'tags': {error}") from None
-    if items["tags"] != expected:
-        raise ModelError(
-            f"{where}: 'tags' must be O and then every {scheme} tag of their labels, in order ({expected[:5]}...), "
-            f"found {items['tags'][:5]}..."
-        )
     pretrained = vocab.get("pretrained", 0)
     if (
         isinstance(pretrained, bool)
@@ -457,13 +535,44 @@ def _vocabularies(vocab: dict, scheme: str, where: str) -> tuple[Vocab, Vocab, V
         raise ModelError(
             f"{where}: 'pretrained' must be a count of words from 0 to {len(items['words']) - 2}, not {pretrained!r}"
         )
-    return Vocab(items["words"]), Vocab(items["chars"]), Vocab(items["tags"]), pretrained
+    return Vocab(items["words"]), Vocab(items["chars"]), pretrained
+
+
+def _upgraded(weights: dict[str, torch.Tensor], version: int) -> dict[str, torch.Tensor]:
+    """Weights of model format ``version`` under this format's names: format 1's packed BiLSTM renamed
+    (``bilstm``), and before format 3 the one projection and CRF as head 0's."""
+    if version < 2:
+        weights = upgrade_packed_names(weights)
+    if version < 3:
+        weights = {f"heads.0.{k}" if k.startswith(("project.", "crf.")) else k: v for k, v in weights.items()}
+    return weights
+
+
+def named_corpora(train: Corpus | Mapping[str, Corpus], caller: str) -> dict[str, Corpus]:
+    """``train`` as head names to corpora (a ``Corpus`` is ``DEFAULT_HEAD``'s), each with a sentence to train on."""
+    if isinstance(train, Corpus):
+        train = {DEFAULT_HEAD: train}
+    if not isinstance(train, Mapping) or not train or not all(isinstance(c, Corpus) for c in train.values()):
+        raise TypeError(
+            f"{caller} expects the training data as a Corpus (formats.read_corpus), or a dict of head names to "
+            f"Corpus, not {_kind(train)}"
+        )
+    check_names(list(train))
+    for corpus in train.values():
+        corpus.require_sentences("train on")
+    return dict(train)
+
+
+def heads_for(corpora: Mapping[str, Corpus], scheme: str) -> list[Head]:
+    """A new head per corpus: every tag of ``scheme`` over its labels, and its own scheme to write them in."""
+    return [Head(name, Vocab(tags_for(corpus.labels(), scheme)), corpus.scheme) for name, corpus in corpora.items()]
 
 
 def _word_vocabulary(
-    config: TaggerConfig, train: Corpus, texts: Iterable[Sequence[str]]
+    config: TaggerConfig, train: Iterable[Sentence], texts: Iterable[Sequence[str]]
 ) -> tuple[TaggerConfig, Vocab, torch.Tensor]:
-    """The config (``word_dim`` set by any vectors), the word vocabulary and the vectors of its last words."""
+    """The config (``word_dim`` set by any vectors), the word vocabulary of the training sentences and the vectors
+    of its last words."""
     tokens = (token for s in train for token in s.tokens)
     if not config.vectors:
         words = Counter(normalize_word(token, config.lowercase, config.normalize_digits) for token in tokens)
@@ -495,13 +604,16 @@ def _char_lms(config: TaggerConfig) -> tuple[TaggerConfig, tuple[CharLM, CharLM,
 
 
 def char_spans(sentence: Sentence, prediction: Prediction) -> list[dict]:
-    """``prediction``'s entities as ``{start, end, label, text, score}`` character spans into ``sentence.text``."""
+    """``prediction``'s entities as ``{start, end, label, text, score}`` character spans into ``sentence.text``,
+    and ``head`` where the span names the head that found it (a prediction merged from several heads')."""
     found = []
     for span in prediction.spans:
         start, end = sentence.offsets[span.start][0], sentence.offsets[span.end - 1][1]
         found.append(
             {"start": start, "end": end, "label": span.label, "text": sentence.text[start:end], "score": span.score}
         )
+        if span.head is not None:
+            found[-1]["head"] = span.head
     return found
 
 

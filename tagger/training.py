@@ -3,6 +3,11 @@
 With the ``standard`` callbacks an output directory holds ``model/`` (the best model so
 far), ``checkpoint.pt`` (the last completed epoch, for ``resume``), ``log.jsonl`` (one
 record per epoch) and ``learning-curve.png``; ``model/`` is written whatever the callbacks.
+
+Several corpora train one tagger with a head each (multi-task learning, as Crichton et al.
+2017 and Wang et al. 2019): every epoch takes every batch of every corpus once, each batch
+from one corpus and scored by its head, in an order the seed shuffles; the best model and
+early stopping go by the mean of the corpora's dev F1.
 """
 
 from __future__ import annotations
@@ -10,19 +15,21 @@ from __future__ import annotations
 import logging
 import math
 import random
+import statistics
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import torch
 
 from . import checkpoints
-from .batching import Encoder, length_batches
+from .batching import Encoder, mixed_batches
 from .callbacks import Callback, EpochRecord, ProgressBar, standard
 from .config import TRANSFERRED_PARTS, TaggerConfig
-from .corpus import Corpus
+from .corpus import Corpus, Sentence
 from .evaluation import evaluate
+from .heads import HeadError
 from .model import BiLSTMCRF
 from .optimisers import optimiser
 from .tagger import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, Tagger
@@ -32,6 +39,8 @@ from .vocab import normalize_word
 # Callback, EpochRecord and ProgressBar are re-exported: they lived here before callbacks.py
 __all__ = ["Callback", "DivergedError", "EpochRecord", "ProgressBar", "Step", "Trainer", "TrainingResult", "refit"]
 logger = logging.getLogger(__name__)
+Corpora = Corpus | Mapping[str, Corpus]  # one corpus, or head names to corpora
+SCORES = ("precision", "recall", "f1")
 
 
 class DivergedError(ValueError):
@@ -58,25 +67,32 @@ class Step:
 class Trainer:
     """Trains a ``Tagger`` on ``train``, keeping the model of the best dev entity F1 in ``output/model``.
 
-    With ``dev=None`` every epoch counts as the best (see ``refit``). ``callbacks``: by default
-    ``callbacks.standard(output)``; a list replaces them.
+    ``train`` and ``dev`` are a ``Corpus`` each for a tagger of one head, or dicts of the tagger's head
+    names to corpora (a dict of one corpus trains a lone head whatever its name); then the best model
+    is that of the best mean dev F1 over the corpora. With ``dev=None`` every epoch counts as the
+    best (see ``refit``). ``callbacks``: by default ``callbacks.standard(output)``; a list replaces them.
     """
 
     def __init__(
         self,
         tagger: Tagger,
-        train: Corpus,
-        dev: Corpus | None,
+        train: Corpora,
+        dev: Corpora | None,
         output: str | Path,
         callbacks: Sequence[Callback] | None = None,
     ):
-        self.tagger, self.dev, self.output = tagger, dev, Path(output)
+        self.tagger, self.output = tagger, Path(output)
         self.config = tagger.config
         self.callbacks = standard(self.output) if callbacks is None else list(callbacks)
-        self.fingerprints = {"train": checkpoints.fingerprint(train), "dev": checkpoints.fingerprint(dev)}
-        model_scheme = train.in_scheme(self.config.scheme)
-        self.train = [tagger.encode(s, s.tags) for s in model_scheme]
-        self.singletons = _singletons(train, tagger)
+        corpora = _by_head(tagger, train, "train")
+        self.dev = None if dev is None else _by_head(tagger, dev, "dev")
+        self.fingerprints = {"train": checkpoints.fingerprint(corpora), "dev": checkpoints.fingerprint(self.dev)}
+        self.train, self.head_of, self.sizes = [], [], []  # encoded sentences, each one's head, sentences per head
+        for number, (name, corpus) in enumerate(corpora.items()):
+            self.train += [tagger.encode(s, s.tags, name) for s in corpus.in_scheme(self.config.scheme)]
+            self.head_of += [number] * len(corpus)
+            self.sizes.append(len(corpus))
+        self.singletons = _singletons([s for corpus in corpora.values() for s in corpus], tagger)
         self.optimizer = optimiser(_parameter_groups(tagger.model, self.config), self.config)
         decay = self.config.lr_decay
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda epoch: 1.0 / (1.0 + decay * epoch))
@@ -86,6 +102,13 @@ class Trainer:
         self.rng = random.Random(self.config.seed)
         self.epoch = 0
         self.torch_rng: torch.Tensor | None = None  # set when resuming
+        if len(corpora) > 1:
+            logger.info(
+                "%d corpora, a head each (%s): %s",
+                len(corpora),
+                ", ".join(f"{name} {len(corpus)} sentences" for name, corpus in corpora.items()),
+                "early stopping and the best model go by the mean of their dev F1" if dev is not None else "no dev",
+            )
 
     @property
     def model_dir(self) -> Path:
@@ -99,8 +122,8 @@ class Trainer:
     def resume(
         cls,
         output: str | Path,
-        train: Corpus,
-        dev: Corpus | None,
+        train: Corpora,
+        dev: Corpora | None,
         callbacks: Sequence[Callback] | None = None,
         settings: dict[str, Any] | None = None,
     ) -> "Trainer":
@@ -174,14 +197,26 @@ class Trainer:
             callback.on_train_end(self, result)
         return result
 
+    def batches(self) -> list[list[int]]:
+        """One epoch's batches of sentence indices into ``train``: every sentence once, each batch of one corpus
+        (``batching.mixed_batches``, drawn from ``rng``)."""
+        lengths, start = [], 0
+        for size in self.sizes:
+            lengths.append([len(s.words) for s in self.train[start : start + size]])
+            start += size
+        return mixed_batches(lengths, self.config.batch_size, self.rng)
+
     def step(self, indices: Sequence[int]) -> Step:
-        """One optimiser step on the training sentences ``indices``, the gradient clipped to ``clip_grad_norm``.
+        """One optimiser step on the training sentences ``indices`` (of one corpus), by their head's loss, the
+        gradient clipped to ``clip_grad_norm``.
 
         Raises ``DivergedError`` before changing any weight when the loss or the gradient norm is not finite.
         """
+        head = self.head_of[indices[0]]
+        assert all(self.head_of[i] == head for i in indices), "a batch mixes corpora"
         batch = Encoder.collate([self.train[i] for i in indices])
         batch.words = self._replace_singletons(batch.words)
-        loss = self.tagger.model.loss(batch)  # summed over the batch
+        loss = self.tagger.model.loss(batch, head)  # summed over the batch
         value = loss.item()
         if not math.isfinite(value):
             raise DivergedError(f"the loss is {value}")
@@ -195,7 +230,7 @@ class Trainer:
         return Step(value, norm, 0 < limit < norm)
 
     def _train_epoch(self) -> EpochRecord:
-        batches = list(length_batches([len(s.words) for s in self.train], self.config.batch_size, self.rng))
+        batches = self.batches()
         for callback in self.callbacks:
             callback.on_epoch_begin(self, self.epoch, len(batches))
         self._freeze()
@@ -214,9 +249,7 @@ class Trainer:
         seconds = time.perf_counter() - started
         lr = self.optimizer.param_groups[0]["lr"]
         self.scheduler.step()
-        scores = (
-            evaluate(self.tagger, self.dev)[0] if self.dev is not None else dict.fromkeys(("precision", "recall", "f1"))
-        )
+        scores, corpora = self._dev_scores()
         return EpochRecord(
             self.epoch,
             total_loss / len(self.train),
@@ -230,7 +263,18 @@ class Trainer:
             max(norms),
             len(norms),
             clipped,
+            corpora,
         )
+
+    def _dev_scores(self) -> tuple[dict[str, float | None], dict[str, dict[str, float]] | None]:
+        """Dev precision, recall and F1: of the one corpus, or their means over several with each one's own."""
+        if self.dev is None:
+            return dict.fromkeys(SCORES), None
+        each = {name: evaluate(self.tagger, corpus, head=name)[0] for name, corpus in self.dev.items()}
+        if len(each) == 1:
+            return next(iter(each.values())), None
+        corpora = {name: {key: scores[key] for key in SCORES} for name, scores in each.items()}
+        return {key: statistics.fmean(scores[key] for scores in corpora.values()) for key in SCORES}, corpora
 
     def _kept(self) -> str:
         """What a diverged run leaves, for its error message."""
@@ -282,8 +326,8 @@ class Trainer:
 
 def refit(
     config: TaggerConfig,
-    train: Corpus,
-    dev: Corpus,
+    train: Corpora,
+    dev: Corpora,
     epochs: int,
     output: str | Path,
     callbacks: Sequence[Callback] | None = None,
@@ -293,10 +337,11 @@ def refit(
     """Train a fresh model on ``train`` + ``dev`` for ``epochs`` (the count early stopping chose on dev).
 
     Nothing is held out, so the last epoch's model is kept: the protocol of papers that
-    report test scores of models trained on train and dev together. ``callbacks``: as for
-    ``Trainer``; ``texts``: as for ``Tagger.build``.
+    report test scores of models trained on train and dev together. ``train`` and ``dev``:
+    a corpus each, or dicts of head names to corpora (each corpus joined with its own dev);
+    ``callbacks``: as for ``Trainer``; ``texts``: as for ``Tagger.build``.
     """
-    combined = train + dev
+    combined = train + dev if isinstance(train, Corpus) else {name: train[name] + dev[name] for name in train}
     config = replace(config, epochs=epochs, patience=epochs)
     if resume and (Path(output) / "checkpoint.pt").is_file():
         trainer = Trainer.resume(output, combined, None, callbacks, config.to_dict())
@@ -319,7 +364,21 @@ def _parameter_groups(model: BiLSTMCRF, config: TaggerConfig) -> list[dict]:
     return groups
 
 
-def _singletons(train: Corpus, tagger: Tagger) -> torch.Tensor:
+def _by_head(tagger: Tagger, corpora: Corpora, split: str) -> dict[str, Corpus]:
+    """``corpora`` by the name of the head each is for; ``HeadError`` unless they match the tagger's heads."""
+    names = tagger.head_names
+    if isinstance(corpora, Corpus) or len(corpora) == 1:
+        if len(names) > 1:
+            raise HeadError(
+                f"a tagger of heads {names} takes its {split} data as a dict of those names to corpora, not one corpus"
+            )
+        return {names[0]: corpora if isinstance(corpora, Corpus) else next(iter(corpora.values()))}
+    if sorted(corpora) != sorted(names):
+        raise HeadError(f"the {split} corpora are named {list(corpora)}, but the tagger's heads are {names}")
+    return {name: corpora[name] for name in names}
+
+
+def _singletons(train: Sequence[Sentence], tagger: Tagger) -> torch.Tensor:
     """Boolean over the word vocabulary: words seen exactly once in training and without a pretrained vector."""
     encoder = tagger.encoder
     counts = torch.zeros(len(encoder.word_vocab), dtype=torch.long)

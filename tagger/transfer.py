@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
 from dataclasses import replace
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import torch
 
 from .config import TaggerConfig
 from .corpus import Corpus
-from .schemes import tags_for
-from .tagger import Tagger
+from .tagger import Tagger, heads_for, named_corpora
 from .vocab import Vocab, normalize_word
 
 logger = logging.getLogger(__name__)
@@ -35,53 +35,62 @@ ARCHITECTURE = (
     "layers",
     "scheme",
 )
-# Weights carried over row by row, and the vocabulary their first dimension runs over; the CRF's
-# transitions run over tags in both. Every other weight is carried over whole.
+# Weights carried over row by row, and the vocabulary their first dimension runs over; each head's
+# (named within the head) run over its tags, and its CRF's transitions over its tags in both
+# dimensions. Every other weight is carried over whole.
 ROWS = {
     "words.weight": "words",
     "words.learned.weight": "words",  # with frozen vectors: the trained rows; ``words.fixed`` is whole
     "chars.embed.weight": "chars",
-    "project.weight": "tags",
-    "project.bias": "tags",
-    "crf.crf.start_transitions": "tags",
-    "crf.crf.end_transitions": "tags",
 }
-SQUARE = {"crf.crf.transitions": "tags"}
+HEAD_ROWS = ("project.weight", "project.bias", "crf.crf.start_transitions", "crf.crf.end_transitions")
+HEAD_SQUARE = ("crf.crf.transitions",)
+HEAD_NAME = re.compile(r"heads\.(\d+)\.(.+)")
 
 
-def build(config: TaggerConfig, train: Corpus, texts: Iterable[Sequence[str]] = ()) -> Tagger:
-    """A new tagger for ``config``: from the model in ``config.init_from`` when it is set, else ``Tagger.build``."""
+def build(config: TaggerConfig, train: Corpus | Mapping[str, Corpus], texts: Iterable[Sequence[str]] = ()) -> Tagger:
+    """A new tagger for ``config`` (and ``train``: as ``Tagger.build`` takes it): from the model in
+    ``config.init_from`` when it is set, else ``Tagger.build``."""
     if config.init_from:
         return transferred(Tagger.load(config.init_from), config, train)
     return Tagger.build(config, train, texts)
 
 
-def transferred(source: Tagger, config: TaggerConfig, train: Corpus) -> Tagger:
-    """A new tagger for ``train`` whose embeddings, character encoder and BiLSTM are ``source``'s.
+def transferred(source: Tagger, config: TaggerConfig, train: Corpus | Mapping[str, Corpus]) -> Tagger:
+    """A new tagger for ``train`` (a corpus, or head names to corpora) whose embeddings, character encoder and
+    BiLSTM are ``source``'s.
 
     ``config``'s ``ARCHITECTURE`` keys give way to the source's. Training words (at least
     ``min_word_count`` times) and characters the source lacks join its vocabularies with fresh
-    rows. The projection and the CRF are new, sized for ``train``'s tags, but tags the source
-    has keep their rows: emission weights and bias, transition, start and end scores.
+    rows. The heads are new, one per corpus, sized for its tags; a head takes over the rows of the
+    tags it shares with the source's head of its name, or with the source's only head (emission
+    weights and bias, transition, start and end scores).
     """
+    corpora = named_corpora(train, "transfer.build")
+    sentences = [sentence for corpus in corpora.values() for sentence in corpus]
     config = _with_architecture(config, source.config)
-    old_words, old_chars, _ = source.vocabs
-    counts = Counter(normalize_word(t, config.lowercase, config.normalize_digits) for s in train for t in s.tokens)
+    old_words, old_chars = source.encoder.word_vocab, source.encoder.char_vocab
+    counts = Counter(normalize_word(t, config.lowercase, config.normalize_digits) for s in sentences for t in s.tokens)
     first_pretrained = len(old_words) - source.pretrained  # pretrained vectors stay the last rows
     words = merged(old_words, Vocab.build(counts, config.min_word_count).items, first_pretrained)
-    chars = merged(old_chars, Vocab.build(Counter(c for s in train for t in s.tokens for c in t)).items)
-    tags = Vocab(tags_for(train.labels(), config.scheme))
-    tagger = Tagger.fresh(config, words, chars, tags, train.scheme, source.pretrained)
-    pairs = {name: shared(new, old) for name, new, old in zip(("words", "chars", "tags"), tagger.vocabs, source.vocabs)}
-    tagger.model.load_state_dict(carried_over(tagger.model.state_dict(), source.model.state_dict(), pairs))
+    chars = merged(old_chars, Vocab.build(Counter(c for s in sentences for t in s.tokens for c in t)).items)
+    tagger = Tagger.fresh(config, words, chars, heads_for(corpora, config.scheme), source.pretrained)
+    matched = {n: m for n, head in enumerate(tagger.heads) if (m := _matching(source, head.name)) is not None}
+    pairs = {"words": shared(words, old_words), "chars": shared(chars, old_chars)}
+    pairs |= {n: shared(tagger.heads[n].tags, source.heads[m].tags) for n, m in matched.items()}
+    tagger.model.load_state_dict(carried_over(tagger.model.state_dict(), source.model.state_dict(), pairs, matched))
     logger.info(
         "starting from %s: %d new words, %d new characters; %d of %d tags known to it",
         config.init_from,
         len(words) - len(old_words),
         len(chars) - len(old_chars),
-        len(pairs["tags"][0]),
-        len(tags),
+        sum(len(pairs[n][0]) for n in matched),
+        sum(len(head.tags) for head in tagger.heads),
     )
+    if len(tagger.heads) > 1 or len(source.heads) > 1:
+        for number, head in enumerate(tagger.heads):
+            taken = f"takes over the source's head {source.heads[matched[number]].name}" if number in matched else ""
+            logger.info("head %s: %s", head.name, taken or "new, as the source has no head of its name")
     return tagger
 
 
@@ -100,24 +109,50 @@ def shared(new: Vocab, old: Vocab) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def carried_over(
-    fresh: dict[str, torch.Tensor], source: dict[str, torch.Tensor], pairs: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    fresh: dict[str, torch.Tensor],
+    source: dict[str, torch.Tensor],
+    pairs: dict[str | int, tuple[torch.Tensor, torch.Tensor]],
+    heads: dict[int, int],
 ) -> dict[str, torch.Tensor]:
-    """The new model's weights: ``fresh`` ones with the source's rows of shared items, the rest the source's."""
+    """The new model's weights: ``fresh`` ones with the source's rows of shared items, the rest the source's.
+
+    ``pairs`` holds the ids of shared items (``shared``) of ``"words"``, ``"chars"`` and of each new head
+    number that ``heads`` matches to a source head; the other new heads keep their fresh weights.
+    """
     state = {}
     for name, tensor in fresh.items():
-        if name in ROWS:
-            new, old = pairs[ROWS[name]]
-            keep = new < len(tensor)  # a table of trained rows ends before the pretrained ones
-            assert torch.equal(keep, old < len(source[name]))
+        head = HEAD_NAME.fullmatch(name)
+        if head is None:
+            state[name] = _rows(tensor, source[name], *pairs[ROWS[name]]) if name in ROWS else source[name]
+            continue
+        number, part = int(head.group(1)), head.group(2)
+        if number not in heads:
+            state[name] = tensor
+            continue
+        old, (new_ids, old_ids) = source[f"heads.{heads[number]}.{part}"], pairs[number]
+        if part in HEAD_SQUARE:
             state[name] = tensor.clone()
-            state[name][new[keep]] = source[name][old[keep]]
-        elif name in SQUARE:
-            new, old = pairs[SQUARE[name]]
-            state[name] = tensor.clone()
-            state[name][new[:, None], new[None, :]] = source[name][old[:, None], old[None, :]]
+            state[name][new_ids[:, None], new_ids[None, :]] = old[old_ids[:, None], old_ids[None, :]]
         else:
-            state[name] = source[name]
+            assert part in HEAD_ROWS, name
+            state[name] = _rows(tensor, old, new_ids, old_ids)
     return state
+
+
+def _rows(fresh: torch.Tensor, old: torch.Tensor, new_ids: torch.Tensor, old_ids: torch.Tensor) -> torch.Tensor:
+    """``fresh`` with its rows ``new_ids`` from ``old``'s rows ``old_ids``."""
+    keep = new_ids < len(fresh)  # a table of trained rows ends before the pretrained ones
+    assert torch.equal(keep, old_ids < len(old))
+    rows = fresh.clone()
+    rows[new_ids[keep]] = old[old_ids[keep]]
+    return rows
+
+
+def _matching(source: Tagger, name: str) -> int | None:
+    """The number of the source's head that a new head ``name`` takes over: the one of its name, else the only one."""
+    if name in source.head_names:
+        return source.head_names.index(name)
+    return 0 if len(source.heads) == 1 else None
 
 
 def _with_architecture(config: TaggerConfig, source: TaggerConfig) -> TaggerConfig:

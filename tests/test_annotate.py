@@ -237,7 +237,7 @@ def test_resume_refuses_a_changed_model_but_not_a_moved_one(model, texts, tmp_pa
     moved = shutil.copytree(copy, tmp_path / "moved")
     changed = Tagger.load(copy)
     with torch.no_grad():
-        changed.model.project.bias[0] += 1.0
+        changed.model.heads[0].project.bias[0] += 1.0
     changed.save(copy)
     message = f"the model changed since the interrupted run \\(config.json, weights.safetensors of {copy} differ"
     with pytest.raises(AnnotateError, match=message):

@@ -14,7 +14,7 @@ from tagger import Tagger, TaggerConfig
 from tagger.batching import Encoder
 from tagger.charlm import BOUNDARY, CharLMFeatures
 from tagger.cli.main import main
-from tagger.corpus import Sentence
+from tagger.corpus import Corpus, Sentence
 from tagger.formats import read_corpus
 from tagger.lm_store import CharVocab, LMError, load_lm
 from tagger.lm_training import LMSettings, LMTrainer, read_text
@@ -86,7 +86,7 @@ def reader(lm_dir):
     backward_lm, _, _ = load_lm(lm_dir, "backward")
     features = CharLMFeatures(len(vocab), 8, 24, 1)
     features.use_trained(forward_lm, backward_lm)
-    encoder = Encoder(*(None,) * 3, lowercase=True, normalize_digits=True, lm_chars=vocab)
+    encoder = Encoder(*(None,) * 2, lowercase=True, normalize_digits=True, lm_chars=vocab)
     return features, encoder, vocab, forward_lm, backward_lm
 
 
@@ -156,6 +156,23 @@ def test_a_tagger_with_an_lm_predicts_the_same_after_saving_without_the_lm(lm_mo
     assert not any(name.startswith("char_lm.forward_lm.decoder") for name in trained)
 
 
+def test_two_heads_share_the_lm_and_keep_it_through_saving(lm_dir, sample, tmp_path):
+    corpus = read_corpus(sample / "dev.tsv")
+    parts = {"first": corpus.sentences[:20], "rest": corpus.sentences[20:]}
+    train = {name: Corpus(sentences, corpus.scheme) for name, sentences in parts.items()}
+    config = TaggerConfig(**{**TINY.__dict__, "char_lm": str(lm_dir)})
+    trainer = Trainer(Tagger.build(config, train), train, None, tmp_path, [])
+    trainer.fit()
+    trainer.tagger.save(tmp_path / "saved")
+    loaded = Tagger.load(tmp_path / "saved")
+    assert loaded.head_names == ["first", "rest"] and loaded.config.char_lm_hidden == 24
+    tokens = [s.tokens for s in corpus]
+    for head in ("first", "rest", None):
+        assert loaded.predict(tokens, head=head) == trainer.tagger.predict(tokens, head=head)
+    forward_lm, _, _ = load_lm(lm_dir, "forward")
+    assert torch.equal(loaded.model.char_lm.forward_lm.lstm.weight_hh_l0, forward_lm.lstm.weight_hh_l0)  # frozen
+
+
 def test_the_spacy_component_reads_the_raw_text_as_tag_text_does(lm_model):
     spacy = pytest.importorskip("spacy")
     nlp = spacy.blank("en")
@@ -173,7 +190,7 @@ def test_the_spacy_component_reads_the_raw_text_as_tag_text_does(lm_model):
 
 def test_raw_text_is_read_as_it_is_and_token_lists_joined_by_spaces(lm_dir):
     _, vocab, _ = load_lm(lm_dir, "forward")
-    encoder = Encoder(*(None,) * 3, lowercase=True, normalize_digits=True, lm_chars=vocab)
+    encoder = Encoder(*(None,) * 2, lowercase=True, normalize_digits=True, lm_chars=vocab)
     joined = encoder._encode_text(["GSK", "-", "3beta"], None, None)
     assert joined == (vocab.ids("\nGSK - 3beta\n"), [1, 5, 7], [3, 5, 11])
     text = "We saw GSK-3beta  here"

@@ -121,10 +121,10 @@ def test_commands_that_read_corpora_take_a_name_and_a_data_dir(command, capsys):
     assert all(option in usage for option in ("--corpus NAME", "--data-dir DIR", "--columns TOKEN,TAG"))
 
 
-def test_list_names_every_corpus_with_task_format_splits_and_licence(capsys):
+def test_list_names_every_corpus_with_task_domain_format_splits_and_licence(capsys):
     assert main(["corpora", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["name", "task", "format", "splits", "licence"]
+    assert lines[0].split() == ["name", "task", "domain", "format", "splits", "licence"]
     assert [line.split()[0] for line in lines[1:14]] == list(catalogue.entries())
     laptop = next(line for line in lines if line.startswith("semeval14-laptop "))
     assert " semeval " in laptop and " train test " in laptop

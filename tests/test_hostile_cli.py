@@ -58,7 +58,7 @@ def files(sample, tmp_path_factory) -> dict[str, Path]:
     (old / "config.json").write_text(json.dumps(meta))
     typed = shutil.copytree(model, root / "mistyped")  # config.json with a value of the wrong type
     meta = json.loads((typed / "config.json").read_text())
-    (typed / "config.json").write_text(json.dumps({**meta, "output_scheme": 5}))
+    (typed / "config.json").write_text(json.dumps({**meta, "heads": [{**meta["heads"][0], "output_scheme": 5}]}))
     unpadded = shutil.copytree(model, root / "unpadded")  # a vocabulary without its special entries
     vocab = json.loads((unpadded / "vocab.json").read_text())
     (unpadded / "vocab.json").write_text(json.dumps({**vocab, "words": vocab["words"][2:]}))
@@ -132,7 +132,7 @@ CASES = [
     (["evaluate", "--model", "{truncated}", "--data", "{bom.tsv}"], ["truncated/weights.safetensors: SHA-256"]),
     (["evaluate", "--model", "{old-truncated}", "--data", "{bom.tsv}"], ["cannot read weights"]),
     (["evaluate", "--model", "{empty.txt}", "--data", "{bom.tsv}"], ["is not a tagger model"]),
-    (["evaluate", "--model", "{mistyped}", "--data", "{bom.tsv}"], ["mistyped/config.json: output_scheme must be"]),
+    (["evaluate", "--model", "{mistyped}", "--data", "{bom.tsv}"], ["mistyped/config.json: output_scheme of head"]),
     (["evaluate", "--model", "{unpadded}", "--data", "{bom.tsv}"], ["unpadded/vocab.json: 'words' must begin with"]),
     (["evaluate", "--model", "{model}", "--data", "{bom.tsv}", "--predictions", "{bom.tsv}"], ["is the input"]),
     (["evaluate", "--model", "{model}", "--data", "{empty.jsonl}"], ["empty.jsonl: no sentences"]),
@@ -147,7 +147,7 @@ CASES = [
     (["predict", "--model", "{truncated}", "{bom.txt}"], ["SHA-256"]),
     (["predict", "--model", "{old-truncated}", "{bom.txt}"], ["cannot read weights"]),
     (["predict", "--model", "{model}", "{root}/missing.txt"], ["input text not found"]),
-    (["predict", "--model", "{mistyped}", "{bom.txt}"], ["mistyped/config.json: output_scheme must be"]),
+    (["predict", "--model", "{mistyped}", "{bom.txt}"], ["mistyped/config.json: output_scheme of head"]),
     # annotate: a bad model or output stops the run; bad documents do not (below)
     (["annotate", "--model", "{truncated}", "{bom.txt}", "--output", OUT], ["SHA-256"]),
     (["annotate", "--model", "{old-truncated}", "{bom.txt}", "--output", OUT], ["cannot read weights"]),
@@ -210,7 +210,7 @@ CASES = [
     (["export-spacy", "{truncated}", "{root}/pipeline"], ["SHA-256"]),
     (["export-spacy", "{old-truncated}", "{root}/pipeline"], ["cannot read weights"]),
     (["export-spacy", "{empty.txt}", "{root}/pipeline"], ["is not a tagger model"]),
-    (["export-spacy", "{mistyped}", "{root}/pipeline"], ["mistyped/config.json: output_scheme must be"]),
+    (["export-spacy", "{mistyped}", "{root}/pipeline"], ["mistyped/config.json: output_scheme of head"]),
     (["export-spacy", "{model}", "{model}"], ["is the input"]),
     (["export-spacy", "{model}", "{root}"], ["holds the input"]),
 ]

@@ -22,7 +22,7 @@ def test_the_model_loss_has_the_right_gradients(char_encoder):
     )
     tagger = Tagger.build(config, corpus)
     model = tagger.model.double()
-    batch = tagger.encoder.collate([tagger.encoder.encode(s.tokens, s.tags) for s in corpus.in_scheme("IOBES")])
+    batch = tagger.encoder.collate([tagger.encode(s.tokens, s.tags) for s in corpus.in_scheme("IOBES")])
     names = [name for name, _ in model.named_parameters()]
     model.forward = model.loss  # functional_call calls forward
 

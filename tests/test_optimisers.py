@@ -76,8 +76,10 @@ def test_initialisations_draw_what_they_say(train):
         config = TaggerConfig(**TINY, init=scheme, **settings)
         return dict(Tagger.build(config, train).model.named_parameters())
 
-    uniform = weights("uniform", init_scale=0.01)["project.weight"]
+    drawn = weights("uniform", init_scale=0.01)
+    uniform = drawn["heads.0.project.weight"]
     assert uniform.abs().max() <= 0.01 and uniform.std() > 0.003
+    assert drawn["heads.0.crf.crf.transitions"].abs().max() > 0.01  # the CRF keeps torchcrf's U(-0.1, 0.1)
     he = weights("he_uniform")["encoder.layers.0.left_to_right.weight_ih_l0"]  # shape: (4 * hidden, input)
     assert he.abs().max() <= (6 / he.shape[1]) ** 0.5
     orthogonal = weights("orthogonal")["encoder.layers.0.left_to_right.weight_hh_l0"]  # shape: (4 * hidden, hidden)

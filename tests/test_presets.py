@@ -90,3 +90,35 @@ def test_train_refuses_a_preset_without_its_vectors_in_one_line(sample, tmp_path
     assert main(["train", *files, "--preset", "fast", "--domain", "reviews", *QUICK]) == 2
     error = capsys.readouterr().err
     assert error.startswith("tagger train: error: word vectors 'reviews-w2v-100.bin' not found") and "Traceback" not in error
+
+
+def test_several_corpora_take_the_domain_they_share(vectors_cache):
+    vectors_cache("biomedical-w2v-100.bin")
+    both = argparse.Namespace(preset="fast", domain=None, corpus=["ncbi-disease", "bc5cdr"])
+    assert preset_values(both)["tokenizer"] == "biomedical"
+    mixed = argparse.Namespace(preset="fast", domain=None, corpus=["ncbi-disease", "semeval14-laptop"])
+    with pytest.raises(
+        presets.PresetError,
+        match=r"the corpora are of several \(ncbi-disease: biomedical, semeval14-laptop: reviews\); choose one with "
+        "--domain",
+    ):
+        preset_values(mixed)
+    mixed.domain = "biomedical"
+    assert preset_values(mixed)["tokenizer"] == "biomedical"
+
+
+def test_train_on_several_files_with_a_preset_needs_its_domain(sample, tmp_path, vectors_cache, capsys):
+    vectors_cache("biomedical-w2v-100.bin")
+    files = []
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "train.tsv").write_text((sample / "train.tsv").read_text(encoding="utf-8"), encoding="utf-8")
+        files += ["--train", str(tmp_path / name / "train.tsv")]
+    command = ["train", *files, "--output", str(tmp_path / "run"), "--preset", "fast", *QUICK]
+    assert main(command) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("tagger train: error: preset 'fast' takes") and "choose one with --domain" in error
+    assert main([*command, "--domain", "biomedical"]) == 0
+    saved = json.loads((tmp_path / "run" / "model" / "config.json").read_text())
+    assert saved["config"]["tokenizer"] == "biomedical"
+    assert [head["name"] for head in saved["heads"]] == ["first", "second"]

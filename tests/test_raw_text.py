@@ -48,16 +48,22 @@ def rules(request) -> str:
 def model(sample, tmp_path_factory, rules) -> Path:
     """A model that tags every token as a Disease of its own, so that its entities are the tokens it was given."""
     tagger = Tagger.build(TaggerConfig(**TINY, tokenizer=rules), read_corpus(sample / "train.tsv"))
-    single = tagger.encoder.tag_vocab.id("S-Disease")
-    with torch.no_grad():
-        tagger.model.project.weight.zero_()
-        tagger.model.project.bias.fill_(-10.0)[single] = 10.0
-        for transitions in (tagger.model.crf.crf.start_transitions, tagger.model.crf.crf.end_transitions):
-            transitions.zero_()
-        tagger.model.crf.crf.transitions.zero_()
+    _tag_every_token(tagger, 0, "Disease")
     directory = tmp_path_factory.mktemp(f"every-token-{rules}") / "model"
     tagger.save(directory)
     return directory
+
+
+def _tag_every_token(tagger: Tagger, head: int, label: str) -> None:
+    """Make head number ``head`` of ``tagger`` tag every token as an entity ``label`` of its own."""
+    single = tagger.heads[head].tags.id(f"S-{label}")
+    layers = tagger.model.heads[head]
+    with torch.no_grad():
+        layers.project.weight.zero_()
+        layers.project.bias.fill_(-10.0)[single] = 10.0
+        for transitions in (layers.crf.crf.start_transitions, layers.crf.crf.end_transitions):
+            transitions.zero_()
+        layers.crf.crf.transitions.zero_()
 
 
 # The model's tokenizer, wherever raw text is cut ----------------------------------------------
@@ -280,6 +286,31 @@ def test_evaluate_raw_text_on_the_command_line(model, rules, tmp_path, capsys, c
         main([*command, "--predictions", "p.tsv"])
     assert main([*command[:4], "x.tsv", "--raw-text"]) == 2
     assert "raw-text scoring needs documents with their text and character spans" in capsys.readouterr().err
+
+
+def test_raw_text_scores_and_label_maps_score_the_heads_they_are_given(sample, tmp_path, rules, capsys, caplog):
+    """A two-head model, each head tagging every token (Disease, Drug): a head scores as a one-head model of it."""
+    corpus = read_corpus(sample / "train.tsv")
+    drugs = relabel(corpus, {"Disease": "Drug", **{label: "O" for label in corpus.labels() if label != "Disease"}})
+    tagger = Tagger.build(TaggerConfig(**TINY, tokenizer=rules), {"disease": corpus, "drugs": drugs})
+    _tag_every_token(tagger, 0, "Disease")
+    _tag_every_token(tagger, 1, "Drug")
+    gold, label_map = _write(tmp_path / "gold.pubtator"), read_label_map(NO_MODIFIERS)
+    disease = raw_text_scores(tagger, gold, label_map, head="disease")
+    assert (disease["predicted"], disease["correct"]) == (PREDICTED[rules], 3)
+    with caplog.at_level(logging.WARNING):
+        drug = raw_text_scores(tagger, gold, label_map, head="drugs")
+    assert (drug["predicted"], drug["correct"]) == (PREDICTED[rules], 0)
+    assert "gold types the model never predicts (it predicts Drug): Disease" in caplog.text
+    tagger.save(tmp_path / "model")
+    command = ["evaluate", "--model", str(tmp_path / "model"), "--data", str(gold), "--label-map", NO_MODIFIERS]
+    assert main([*command, "--raw-text", "--json", "--head", "disease"]) == 0
+    assert json.loads(capsys.readouterr().out) == disease
+    path = tmp_path / "doc.pubtator"
+    path.write_text("1|t|Cancer in mice.\n1|a|\n1\t0\t6\tCancer\tDiseaseClass\n")
+    one = {"DiseaseClass": "Drug"}
+    assert evaluate(tagger, read_corpus(path), label_map=one, head="drugs")[0]["recall"] == 1.0
+    assert evaluate(tagger, read_corpus(path), label_map=one, head="disease")[0]["recall"] == 0.0
 
 
 # The real corpus --------------------------------------------------------------------------------

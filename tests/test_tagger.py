@@ -188,20 +188,30 @@ def test_weights_that_are_not_finite_are_refused(tagger, tmp_path, bad):
     model = tmp_path / "model"
     tagger.save(model)
     weights = {name: tensor.clone() for name, tensor in load_file(model / "weights.safetensors").items()}
-    weights["project.bias"][0] = bad
+    weights["heads.0.project.bias"][0] = bad
     data = save(weights)
     (model / "weights.safetensors").write_bytes(data)
     meta = json.loads((model / "config.json").read_text())
     (model / "config.json").write_text(json.dumps({**meta, "weights_sha256": hashlib.sha256(data).hexdigest()}))
-    with pytest.raises(ModelError, match="weights.safetensors: project.bias holds 1 NaN or infinite values"):
+    with pytest.raises(ModelError, match="weights.safetensors: heads.0.project.bias holds 1 NaN or infinite values"):
         Tagger.load(model)
 
 
 @pytest.mark.parametrize(
     "part, change, message",
     [
-        ("config.json", {"output_scheme": 5}, "config.json: output_scheme must be one of IOB1, IOB2, IOBES, not 5"),
-        ("config.json", {"output_scheme": "BILOU"}, 'output_scheme must be one of IOB1, IOB2, IOBES, not "BILOU"'),
+        (
+            "config.json",
+            {"heads": [{"name": "default", "output_scheme": 5}]},
+            "config.json: output_scheme of head 'default' must be one of IOB1, IOB2, IOBES, not 5",
+        ),
+        (
+            "config.json",
+            {"heads": [{"name": "default", "output_scheme": "BILOU"}]},
+            'output_scheme of head \'default\' must be one of IOB1, IOB2, IOBES, not "BILOU"',
+        ),
+        ("config.json", {"heads": []}, "config.json: expected 'heads', a list of objects with name and output_scheme"),
+        ("config.json", {"heads": [{"name": "all", "output_scheme": "IOB2"}]}, "config.json: 'heads': 'all' cannot"),
         ("config.json", {"config": {"hidden": "16"}}, 'config.json: config: hidden must be an integer, not "16"'),
         ("config.json", {"config": {"lowercase": 1}}, "config.json: config: lowercase must be true or false, not 1"),
         ("config.json", {"config": {"batch_size": -1}}, "config.json: config: batch_size must be an integer >= 1"),
@@ -209,8 +219,10 @@ def test_weights_that_are_not_finite_are_refused(tagger, tmp_path, bad):
         ("config.json", {"format_version": True}, "config.json: model format True is not one"),
         ("vocab.json", {"words": ["the", "<unk>"]}, "vocab.json: 'words' must begin with the special entries <pad>"),
         ("vocab.json", {"chars": ["a", "b"]}, "vocab.json: 'chars' must begin with the special entries"),
-        ("vocab.json", {"tags": ["B-X", "O"]}, "vocab.json: 'tags' must be O and then every IOBES tag"),
-        ("vocab.json", {"tags": ["O", "Q-X"]}, "vocab.json: 'tags': tag 'Q-X' is neither"),
+        ("vocab.json", {"tags": {"default": ["B-X", "O"]}}, "vocab.json: 'tags' of head 'default' must be O and then"),
+        ("vocab.json", {"tags": {"default": ["O", "Q-X"]}}, "vocab.json: 'tags' of head 'default': tag 'Q-X' is"),
+        ("vocab.json", {"tags": ["O"]}, "vocab.json: expected 'tags', an object of the tags of heads \\['default'\\]"),
+        ("vocab.json", {"tags": {"x": ["O"]}}, "of the tags of heads \\['default'\\], found \\['x'\\]"),
         ("vocab.json", {"words": ["<pad>", "<unk>", 3]}, "vocab.json: expected 'words', a list of strings"),
         ("vocab.json", {"words": ["<pad>", "<unk>", "a", "a"]}, "vocab.json: 'words' lists an entry twice"),
         ("vocab.json", {"pretrained": -1}, "vocab.json: 'pretrained' must be a count of words from 0 to"),
@@ -241,8 +253,8 @@ def test_the_entity_scores_users_see_are_each_entitys_probability(corpus, scheme
     with torch.no_grad():
         for parameter in tagger.model.parameters():
             parameter.normal_(0, 1.0)
-    tags = tagger.encoder.tag_vocab.items
-    start, transitions, end = (part.detach().double() for part in tagger.model.crf._scores())
+    tags = tagger.heads[0].tags.items
+    start, transitions, end = (part.detach().double() for part in tagger.model.heads[0].crf._scores())
     sentences = [s.tokens[i : i + 4] for s in corpus.sentences[:30] for i in (0, 4)]
     checked = 0
     for tokens, prediction in zip(sentences, tagger.predict(sentences)):

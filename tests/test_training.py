@@ -67,7 +67,7 @@ def test_gradients_repeat_bit_for_bit_on_several_threads(sample, char_encoder):
     """Parallel kernels must not sum in a varying order (as indexing's backward with repeated words does)."""
     train = read_corpus(sample / "train.tsv")
     tagger = Tagger.build(TaggerConfig(char_encoder=char_encoder, dropout=0.0), train)  # default sizes
-    batch = tagger.encoder.collate([tagger.encoder.encode(s.tokens, s.tags) for s in train.in_scheme("IOBES")][:32])
+    batch = tagger.encoder.collate([tagger.encode(s.tokens, s.tags) for s in train.in_scheme("IOBES")][:32])
     threads = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
@@ -114,7 +114,7 @@ class Poison(Callback):
             self.steps += 1
             if self.steps == 1:
                 with torch.no_grad():
-                    trainer.tagger.model.project.bias.fill_(float("nan"))
+                    trainer.tagger.model.heads[0].project.bias.fill_(float("nan"))
 
 
 def test_a_nan_loss_stops_training_naming_epoch_and_step_and_keeps_the_best_model(sample, tmp_path):

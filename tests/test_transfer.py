@@ -16,6 +16,7 @@ from tagger.formats import read_corpus
 from tagger.callbacks import Callback, standard
 from tagger.training import Trainer
 from tagger.transfer import build
+from tagger.vocab import Vocab
 
 TINY = dict(word_dim=16, char_dim=8, char_hidden=8, hidden=16, casing_dim=4)
 TARGET = [
@@ -45,11 +46,16 @@ def _transferred(source, target, **settings) -> tuple[Tagger, Tagger]:
     return Tagger.load(source), build(config, target)
 
 
+def _vocabs(tagger: Tagger) -> tuple[Vocab, Vocab, Vocab]:
+    """Words, characters and the first head's tags."""
+    return tagger.encoder.word_vocab, tagger.encoder.char_vocab, tagger.heads[0].tags
+
+
 def _rows(tagger: Tagger, name: str) -> dict[str, torch.Tensor]:
     """Rows of weight ``name`` by the item of the vocabulary it runs over."""
     vocab = {"words": 0, "chars": 1}.get(name.split(".")[0], 2)
     weight = tagger.model.state_dict()[name]
-    return {item: weight[i] for i, item in enumerate(tagger.vocabs[vocab].items)}
+    return {item: weight[i] for i, item in enumerate(_vocabs(tagger)[vocab].items)}
 
 
 def test_architecture_comes_from_the_source_and_training_keys_from_the_config(source, target):
@@ -60,13 +66,13 @@ def test_architecture_comes_from_the_source_and_training_keys_from_the_config(so
 
 def test_merged_vocabularies_keep_the_source_rows_and_append_new_ones(source, target):
     old, new = _transferred(source, target)
-    old_words, new_words = old.vocabs[0], new.vocabs[0]
+    old_words, new_words = _vocabs(old)[0], _vocabs(new)[0]
     assert new_words.items[: len(old_words)] == old_words.items
     assert {"zyxolin", "qorvex"} <= set(new_words.items[len(old_words) :])
     for name in ("words.weight", "chars.embed.weight"):
         old_rows, new_rows = _rows(old, name), _rows(new, name)
         assert all(torch.equal(row, new_rows[item]) for item, row in old_rows.items())
-    assert new.vocabs[1].items[: len(old.vocabs[1])] == old.vocabs[1].items
+    assert _vocabs(new)[1].items[: len(_vocabs(old)[1])] == _vocabs(old)[1].items
     old_state, new_state = old.model.state_dict(), new.model.state_dict()
     for name in old_state:
         if name.startswith(("encoder.", "casing.", "chars.lstm.")):
@@ -75,19 +81,20 @@ def test_merged_vocabularies_keep_the_source_rows_and_append_new_ones(source, ta
 
 def test_a_new_label_set_keeps_the_rows_of_shared_tags(source, target):
     old, new = _transferred(source, target)
-    tags = new.vocabs[2].items
+    tags = new.heads[0].tags.items
     assert set(tags) == {"O", *(f"{p}-{label}" for p in "BIES" for label in ("Disease", "Drug"))}
-    shared = [tag for tag in tags if tag in old.vocabs[2]]
+    shared = [tag for tag in tags if tag in old.heads[0].tags]
     assert shared == ["O", *(f"{p}-Disease" for p in "BIES")]
     for name in ("project.weight", "project.bias", "crf.crf.start_transitions", "crf.crf.end_transitions"):
-        old_rows, new_rows = _rows(old, name), _rows(new, name)
+        old_rows, new_rows = _rows(old, f"heads.0.{name}"), _rows(new, f"heads.0.{name}")
         assert all(torch.equal(old_rows[tag], new_rows[tag]) for tag in shared), name
-    old_ids, new_ids = old.vocabs[2].ids, new.vocabs[2].ids
-    old_transitions, new_transitions = (t.model.crf.crf.transitions for t in (old, new))
+    old_ids, new_ids = old.heads[0].tags.ids, new.heads[0].tags.ids
+    old_transitions, new_transitions = (t.model.heads[0].crf.crf.transitions for t in (old, new))
     for a in shared:
         for b in shared:
             assert old_transitions[old_ids[a], old_ids[b]] == new_transitions[new_ids[a], new_ids[b]]
-    assert not torch.equal(_rows(new, "project.weight")["B-Drug"], _rows(old, "project.weight")["B-Chemical"])
+    drug, chemical = _rows(new, "heads.0.project.weight")["B-Drug"], _rows(old, "heads.0.project.weight")["B-Chemical"]
+    assert not torch.equal(drug, chemical)
 
 
 def test_frozen_vectors_keep_their_rows_at_the_end(tmp_path, target):
@@ -99,12 +106,13 @@ def test_frozen_vectors_keep_their_rows_at_the_end(tmp_path, target):
     more = Corpus.of([Sentence(["Ibuprofen", "eased", "the", "pain"], ["B-Drug", "O", "O", "B-Disease"])])
     old, new = _transferred(tmp_path / "source", more)
     assert new.pretrained == old.pretrained > 0
-    assert new.vocabs[0].items[-new.pretrained :] == old.vocabs[0].items[-old.pretrained :]
-    assert "ibuprofen" in new.vocabs[0] and new.vocabs[0].ids["ibuprofen"] < len(new.vocabs[0]) - new.pretrained
+    new_words, old_words = _vocabs(new)[0], _vocabs(old)[0]
+    assert new_words.items[-new.pretrained :] == old_words.items[-old.pretrained :]
+    assert "ibuprofen" in new_words and new_words.ids["ibuprofen"] < len(new_words) - new.pretrained
     assert torch.equal(new.model.words.fixed, old.model.words.fixed)
     learned = old.model.words.learned.weight
-    for i, item in enumerate(old.vocabs[0].items[: len(learned)]):
-        assert torch.equal(new.model.words.learned.weight[new.vocabs[0].ids[item]], learned[i])
+    for i, item in enumerate(old_words.items[: len(learned)]):
+        assert torch.equal(new.model.words.learned.weight[new_words.ids[item]], learned[i])
 
 
 def _parts(tagger: Tagger) -> dict[str, torch.Tensor]:
@@ -123,7 +131,7 @@ def test_frozen_parts_stay_bit_for_bit_until_unfrozen(source, target, tmp_path):
     Trainer(new, target, target, tmp_path, [Snapshot()]).fit()
     frozen = [name for name in before if name.startswith(("words.", "chars.", "casing.", "encoder."))]
     assert frozen and all(torch.equal(before[name], after_each[0][name]) for name in frozen)
-    assert not torch.equal(before["project.weight"], after_each[0]["project.weight"])
+    assert not torch.equal(before["heads.0.project.weight"], after_each[0]["heads.0.project.weight"])
     assert all(not torch.equal(after_each[0][name], after_each[1][name]) for name in frozen)
 
 

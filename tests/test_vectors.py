@@ -145,7 +145,7 @@ def test_lookups_fall_back_exact_lowercase_digits_then_unk(tmp_path):
         "mice": TABLE["mice"],  # not a training word, but in the texts to tag
     }
     assert vocab.items[:3] == [PAD, UNK, "rare"] and "unseen" not in vocab
-    encoder = Encoder(vocab, Vocab([PAD, UNK]), Vocab(["O"]), lowercase=False, normalize_digits=False)
+    encoder = Encoder(vocab, Vocab([PAD, UNK]), lowercase=False, normalize_digits=False)
     ids = encoder.encode(["Cancer", "P53", "p53", "RARE", "unseen"]).words
     assert ids == [vocab.id("Cancer"), vocab.id("P53"), vocab.unk, vocab.id("rare"), vocab.unk]
 

@@ -44,6 +44,7 @@ class Job:
     window: int = 256  # documents tokenised and tagged together
     max_tokens: int = MAX_TOKENS  # longer sentences are cut into chunks
     max_chars: int = 1_000_000  # longer documents are recorded as errors
+    heads: list[str] | None = None  # the model's heads that tag (Tagger.predict's head); None: every head
 
     @property
     def errors_path(self) -> Path:
@@ -61,6 +62,7 @@ class Job:
     def settings(self) -> dict:
         """The settings a resumed run must share with the interrupted one (the model by its files' content)."""
         keys = ("inputs", "format", "input_format", "id_field", "text_field", "with_text", "max_tokens", "max_chars")
+        keys += ("heads",)  # progress files from before heads lack it: None, every head, as those runs tagged
         return {"model": str(self.model), **{key: getattr(self, key) for key in keys}}
 
     def check(self) -> None:

@@ -64,7 +64,8 @@ def annotate(job: Job, resume: bool = False, on_window: Callable[[Summary], None
     job.check()
     tagger = Tagger.load(job.model)  # in the parent too, so that a bad model fails before any output is touched
     model = _model_digests(job.model)
-    state = (_resume_state(job, model) if resume else None) or _fresh_state(job, tagger, model)
+    labels = tagger.chosen_labels(job.heads)  # or HeadError
+    state = (_resume_state(job, model) if resume else None) or _fresh_state(job, labels, model)
     _truncate_to(job, state)
     total, new = Counts(**state["counts"]), Counts()
     listed = entries(job)
@@ -160,7 +161,7 @@ def _check_done(job: Job, state: dict, entries: Iterator[Entry]) -> None:
         read += count
 
 
-def _fresh_state(job: Job, tagger: Tagger, model: dict[str, str]) -> dict:
+def _fresh_state(job: Job, labels: list[str], model: dict[str, str]) -> dict:
     if job.format in DIRECTORY_FORMATS:
         if job.output.exists() and (not job.output.is_dir() or any(job.output.iterdir())):
             raise AnnotateError(
@@ -173,7 +174,7 @@ def _fresh_state(job: Job, tagger: Tagger, model: dict[str, str]) -> dict:
             raise AnnotateError(str(output_error(job.output, error))) from None
         if job.format == "brat":
             with atomic_write(job.output / "annotation.conf") as out:
-                out.write("[entities]\n" + "".join(f"{label}\n" for label in tagger.labels))
+                out.write("[entities]\n" + "".join(f"{label}\n" for label in labels))
                 out.write("[relations]\n[events]\n[attributes]\n")
     clear(job.parts_path)  # what an earlier Ray run into this output left
     state = {"settings": job.settings(), "model_sha256": model, "counts": asdict(Counts()), "parts": 0}

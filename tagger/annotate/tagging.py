@@ -22,29 +22,37 @@ logger = logging.getLogger(__name__)
 
 
 def tag_documents(
-    tagger: Tagger, documents: list[Document], batch_size: int = 128, max_tokens: int = MAX_TOKENS, tags: bool = False
+    tagger: Tagger,
+    documents: list[Document],
+    batch_size: int = 128,
+    max_tokens: int = MAX_TOKENS,
+    tags: bool = False,
+    heads: list[str] | None = None,
 ) -> list[Document]:
-    """Tag the readable ``documents`` together and fill in their spans (and ``tagged`` if ``tags``).
+    """Tag the readable ``documents`` together with the tagger's ``heads`` (``None``: all) and fill in their spans
+    (and ``tagged`` if ``tags``).
 
     A window whose tagging raises is retried one document at a time, so that only the
     documents that fail get an error.
     """
     todo = [d for d in documents if d.error is None]
     try:
-        _tag(tagger, todo, batch_size, max_tokens, tags)
+        _tag(tagger, todo, batch_size, max_tokens, tags, heads)
     except Exception as error:  # one bad document must not stop the run
         if len(todo) == 1:
             logger.debug("tagging %s failed", todo[0].path, exc_info=True)
             todo[0].error = f"tagging failed: {type(error).__name__}: {error}"
         else:
             for document in todo:
-                tag_documents(tagger, [document], batch_size, max_tokens, tags)
+                tag_documents(tagger, [document], batch_size, max_tokens, tags, heads)
     return documents
 
 
-def _tag(tagger: Tagger, documents: list[Document], batch_size: int, max_tokens: int, tags: bool) -> None:
+def _tag(
+    tagger: Tagger, documents: list[Document], batch_size: int, max_tokens: int, tags: bool, heads: list[str] | None
+) -> None:
     split = [sentences(d.text, max_tokens, tagger.config.tokenizer) for d in documents]
-    predictions = iter(tagger.predict([s for group in split for s in group], batch_size))
+    predictions = iter(tagger.predict([s for group in split for s in group], batch_size, head=heads))
     tagged = [[(sentence, next(predictions)) for sentence in group] for group in split]
     for document, pairs in zip(documents, tagged):
         document.spans = [span for sentence, prediction in pairs for span in char_spans(sentence, prediction)]
@@ -92,7 +100,7 @@ def _context() -> multiprocessing.context.BaseContext:
 
 def tagging_settings(job: Job) -> dict:
     """``tag_documents``' keyword arguments for ``job``."""
-    return {"batch_size": job.batch_size, "max_tokens": job.max_tokens, "tags": job.format == "conll"}
+    return {"batch_size": job.batch_size, "max_tokens": job.max_tokens, "tags": job.format == "conll", "heads": job.heads}
 
 
 def tagged_windows(job: Job, tagger: Tagger, windows: Iterator[list[Document]]) -> Iterator[list[Document]]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..annotate import ENGINES, FORMATS, INPUT_FORMATS, AnnotateError, Job, Summary, annotate
 from ..text import MAX_TOKENS
+from .heads import add_head_option
 
 
 def add_parser(commands) -> None:
@@ -65,6 +66,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--window", type=int, default=defaults.window, help="documents tagged together")
     parser.add_argument("--max-tokens", type=int, default=MAX_TOKENS, help="longer sentences are cut into chunks")
     parser.add_argument("--max-chars", type=int, default=defaults.max_chars, help="longer documents fail")
+    add_head_option(parser)
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run into the same output")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
@@ -90,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         window=args.window,
         max_tokens=args.max_tokens,
         max_chars=args.max_chars,
+        heads=args.head,
     )
     from tqdm import tqdm
 

@@ -14,6 +14,7 @@ from ..formats import RAW_TEXT, conll, format_of, write_corpus
 from ..label_maps import LabelMap, read_label_map, relabel
 from ..schemes import to_spans
 from ..tagger import Tagger
+from .heads import add_head_option
 from .report import print_scores
 from .sources import (
     add_corpus_options,
@@ -61,6 +62,7 @@ def add_parser(commands) -> None:
         "in the format of another extension (.xml: SemEval XML for the official scorer)",
     )
     parser.add_argument("--batch-size", type=positive, default=256, help="sentences per forward pass")
+    add_head_option(parser)
     add_reading_options(parser, "--data")
     parser.set_defaults(run=run)
 
@@ -72,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         raise CatalogueError("--split chooses a split of --corpus; with --data, the file is the split")
     label_map = read_label_map(args.label_map) if args.label_map is not None else {}
     tagger = Tagger.load(args.model)
+    tagger.chosen_heads(args.head)  # an unknown head fails before the corpus is read
     if args.raw_text:
         return _raw_text(args, tagger, label_map)
     tokenizer = tagger.config.tokenizer
@@ -80,8 +83,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         corpus = read(args, args.data, None, "evaluate on", tokenizer)
     corpus = relabel(corpus, label_map) if label_map else corpus
-    warn_of_unpredicted(corpus.labels(), tagger, corpus.source)
-    scores, predicted = evaluate(tagger, corpus, args.mode, args.batch_size)
+    warn_of_unpredicted(corpus.labels(), tagger, corpus.source, args.head)
+    scores, predicted = evaluate(tagger, corpus, args.mode, args.batch_size, head=args.head)
     if predictions_format == "conll":
         conll.write(corpus, args.predictions, columns=(predicted,))
     elif predictions_format:
@@ -97,7 +100,8 @@ def _raw_text(args: argparse.Namespace, tagger: Tagger, label_map: LabelMap) -> 
         path, format = locate(args, entry, (split,))[split], entry.format
     else:
         path, format = args.data, args.format
-    return _report(args, raw_text_scores(tagger, path, label_map, args.batch_size, format, args.encoding, args.lenient))
+    scores = raw_text_scores(tagger, path, label_map, args.batch_size, format, args.encoding, args.lenient, args.head)
+    return _report(args, scores)
 
 
 def _report(args: argparse.Namespace, scores: dict) -> int:

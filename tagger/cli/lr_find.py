@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ..lr_finder import END, JSON_FILE, PNG_FILE, START, STEPS, range_test
 from .sources import add_corpus_options, add_preset_options, add_reading_options, refuse_overwriting_inputs
-from .train import read_config, read_train_dev_test
+from .train import read_config
+from .training_data import read_train_dev_test
 
 logger = logging.getLogger("tagger")
 

@@ -12,6 +12,7 @@ from ..catalogue import CatalogueError
 from ..config import ConfigError
 from ..corpus import CorpusFormatError
 from ..files import OutputError, OverwriteError
+from ..heads import HeadError
 from ..label_maps import LabelMapError
 from ..lm_store import LMError
 from ..presets import PresetError
@@ -20,13 +21,16 @@ from ..tagger import ModelError
 from ..training import DivergedError
 from ..vectors import VectorsError
 from . import annotate, corpora, embeddings, evaluate, lm, lr_find, predict, spacy_export, train, tune
+from .training_data import CorporaError
 
 COMMANDS = (train, tune, lr_find, evaluate, predict, annotate, corpora, spacy_export, embeddings, lm)
 USER_ERRORS = (
     CatalogueError,
     ConfigError,
+    CorporaError,
     CorpusFormatError,
     DivergedError,
+    HeadError,
     LabelMapError,
     LMError,
     ModelError,

@@ -10,6 +10,7 @@ from pathlib import Path
 from ..corpus import EmptyCorpusError
 from ..reading import decode, read_text
 from ..tagger import Tagger
+from .heads import add_head_option
 from .sources import add_encoding_option, positive
 
 
@@ -25,6 +26,7 @@ def add_parser(commands) -> None:
     parser.add_argument("input", nargs="?", default="-", help="a text file, or - for standard input")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the text and its spans")
     parser.add_argument("--batch-size", type=positive, default=128, help="sentences per forward pass")
+    add_head_option(parser)
     add_encoding_option(parser, "the input", default="utf-8")
     parser.set_defaults(run=run)
 
@@ -41,11 +43,12 @@ def run(args: argparse.Namespace) -> int:
     if not text.strip():
         raise EmptyCorpusError(f"{where}: no text to tag: {'empty' if not text else 'only whitespace'}")
     tagger = Tagger.load(args.model)
-    spans = tagger.tag_text(text, args.batch_size)
+    spans = tagger.tag_text(text, args.batch_size, args.head)
     if args.json:
         print(json.dumps({"text": text, "spans": spans}, ensure_ascii=False))
         return 0
     for span in spans:
-        print(f"{span['start']:>6} {span['end']:>6}  {span['label']:<12} {span['score']:.3f}  {span['text']}")
+        head = f"  [{span['head']}]" if "head" in span else ""
+        print(f"{span['start']:>6} {span['end']:>6}  {span['label']:<12} {span['score']:.3f}  {span['text']}{head}")
     print(f"{len(spans)} entities in {len(text)} characters", file=sys.stderr)
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from itertools import product
 from pathlib import Path
 
@@ -60,13 +61,18 @@ def encoding(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def add_corpus_options(parser: argparse.ArgumentParser, group: argparse._MutuallyExclusiveGroup, splits: str) -> None:
-    """``--corpus NAME`` in ``group`` (exclusive with the file options there) and ``--data-dir``."""
+def add_corpus_options(
+    parser: argparse.ArgumentParser, group: argparse._MutuallyExclusiveGroup, splits: str, repeatable: bool = False
+) -> None:
+    """``--corpus NAME`` in ``group`` (exclusive with the file options there; ``repeatable``: a list of names)
+    and ``--data-dir``."""
     group.add_argument(
         "--corpus",
         metavar="NAME",
+        action="append" if repeatable else "store",
         help=f"read {splits} of this corpus of the catalogue (tagger corpora list), from --data-dir, "
-        f"${catalogue.DATA_DIR_VARIABLE} or the cache, downloading what is missing",
+        f"${catalogue.DATA_DIR_VARIABLE} or the cache, downloading what is missing"
+        + ("; repeat to train on several, a head each" if repeatable else ""),
     )
     add_data_dir_option(parser)
 
@@ -82,7 +88,8 @@ def add_preset_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--domain",
         choices=presets.DOMAINS,
-        help="the text's domain, for a --preset's tokenizer, character LM and vectors; default: the --corpus's",
+        help="the text's domain, for a --preset's tokenizer, character LM and vectors; default: the --corpus's "
+        "(that of every --corpus given, which must agree)",
     )
 
 
@@ -92,8 +99,19 @@ def preset_values(args: argparse.Namespace) -> dict:
         if getattr(args, "domain", None):
             raise presets.PresetError("--domain chooses the resources of a --preset; give one")
         return {}
-    domain = args.domain or (catalogue.entry(args.corpus).domain if getattr(args, "corpus", None) else None)
-    return presets.values(args.preset, domain)
+    return presets.values(args.preset, args.domain or _corpus_domain(args))
+
+
+def _corpus_domain(args: argparse.Namespace) -> str | None:
+    """The domain of ``--corpus`` (one name, or a list that must share one); ``None`` without ``--corpus``."""
+    names = getattr(args, "corpus", None) or []
+    domains = {name: catalogue.entry(name).domain for name in ([names] if isinstance(names, str) else names)}
+    if len(set(domains.values())) > 1:
+        raise presets.PresetError(
+            f"--preset {args.preset} takes the resources of one domain, and the corpora are of several "
+            f"({', '.join(f'{name}: {domain}' for name, domain in domains.items())}); choose one with --domain"
+        )
+    return next(iter(domains.values()), None)
 
 
 def add_data_dir_option(parser: argparse.ArgumentParser) -> None:
@@ -183,34 +201,58 @@ def read_splits(
     A split the corpus lacks, or whose option is not given, is ``None``. With ``--corpus``,
     those options are an error: the catalogue gives the splits. Raw text is cut by the rules ``tokenizer``.
     """
-    given = {split: getattr(args, split) for split in splits if getattr(args, split)}
     if args.corpus is None:
-        entry, paths = None, given
-    elif given:
+        return {
+            split: read(args, getattr(args, split), None, PURPOSES[split], tokenizer) if getattr(args, split) else None
+            for split in splits
+        }
+    refuse_split_files(args, [args.corpus], splits)
+    return catalogue_splits(args, args.corpus, splits, tokenizer)
+
+
+def refuse_split_files(args: argparse.Namespace, names: list[str], splits: tuple[str, ...]) -> None:
+    """``CatalogueError`` when an option of ``splits`` (``--dev``, ...) is given beside ``--corpus`` ``names``."""
+    given = [f"--{split}" for split in splits if getattr(args, split)]
+    if given:
         raise CatalogueError(
-            f"--corpus {args.corpus} gives the splits; leave out {' and '.join(f'--{split}' for split in given)}, or "
-            f"name every file with {', '.join(f'--{split}' for split in splits)} instead of --corpus"
+            f"--corpus {' --corpus '.join(names)} gives the splits; leave out {' and '.join(given)}, or name every "
+            f"file with {', '.join(f'--{split}' for split in splits)} instead of --corpus"
         )
-    else:
-        entry = catalogue.entry(args.corpus)
-        paths = locate(args, entry, tuple(split for split in splits if split in entry.splits))
+
+
+def catalogue_splits(
+    args: argparse.Namespace, name: str, splits: tuple[str, ...], tokenizer: str
+) -> dict[str, Corpus | None]:
+    """``splits`` of the catalogue corpus ``name``, raw text cut by the rules ``tokenizer``; those it lacks are
+    ``None``."""
+    entry = catalogue.entry(name)
+    paths = locate(args, entry, tuple(split for split in splits if split in entry.splits))
     return {
         split: read(args, paths[split], entry, PURPOSES[split], tokenizer) if split in paths else None
         for split in splits
     }
 
 
-INPUT_OPTIONS = ("train", "dev", "test", "data", "config", "vectors", "char_lm", "init_from", "space", "input", "model")
+INPUT_OPTIONS = (
+    *("train", "dev", "test", "data", "corpora", "config", "vectors", "char_lm", "init_from"),
+    *("space", "input", "model"),
+)
 
 
 def refuse_overwriting_inputs(
-    args: argparse.Namespace, outputs: dict[str, Path | None], writes: tuple[str, ...] | None = None
+    args: argparse.Namespace,
+    outputs: dict[str, Path | None],
+    writes: tuple[str, ...] | None = None,
+    also: Sequence[Path] = (),
 ) -> None:
-    """``OverwriteError`` when one of ``outputs`` is, holds or lies inside a file or folder the command reads.
+    """``OverwriteError`` when one of ``outputs`` is, holds or lies inside a file or folder the command reads:
+    those of ``INPUT_OPTIONS`` (one path each, or a list of them) and ``also``.
 
     ``writes`` names what the command writes inside an output folder: then only those may not hold an input.
     """
-    inputs = [getattr(args, name) for name in INPUT_OPTIONS if isinstance(getattr(args, name, None), Path)]
+    given = [getattr(args, name, None) for name in INPUT_OPTIONS]
+    paths = [path for value in given for path in (value if isinstance(value, list) else [value])]
+    inputs = [path for path in [*paths, *also] if isinstance(path, Path)]
     refuse_overwrite(outputs, inputs, holds=writes is None)
     if writes is not None:
         for (option, folder), name in product(outputs.items(), writes):

@@ -1,10 +1,12 @@
-"""``tagger train``: train a model, early-stopping on dev F1, and score it on test."""
+"""``tagger train``: train a model on one corpus or several (a head each), early-stopping on dev F1 (with several,
+their mean), and score it on test."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import statistics
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from ..evaluation import evaluate
 from ..files import atomic_write
 from ..lr_finder import JSON_FILE, PNG_FILE, range_test
 from ..tagger import Tagger
-from ..training import Trainer, refit
+from ..training import SCORES, Trainer, refit
 from ..transfer import build
 from .report import print_scores
 from .sources import (
@@ -25,9 +27,9 @@ from .sources import (
     add_preset_options,
     add_reading_options,
     preset_values,
-    read_splits,
     refuse_overwriting_inputs,
 )
+from .training_data import read_training_corpora, sources
 
 logger = logging.getLogger("tagger")
 TRAINING_OUTPUTS = (
@@ -40,14 +42,37 @@ def add_parser(commands) -> None:
     parser = commands.add_parser(
         "train",
         help="train a BiLSTM-CRF on a corpus",
-        description="Train a BiLSTM-CRF. The best model (by dev entity F1) is saved in OUTPUT/model.",
+        description="Train a BiLSTM-CRF. The best model (by dev entity F1) is saved in OUTPUT/model. Given several "
+        "training corpora, the model has one encoder and a head (projection and CRF) per corpus, named after it; "
+        "every epoch takes every batch of every corpus once, in an order the seed shuffles, and the best model "
+        "and early stopping go by the mean of the corpora's dev F1.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     corpus = parser.add_mutually_exclusive_group(required=True)
-    corpus.add_argument("--train", type=Path, help="training corpus (format: see --format)")
-    add_corpus_options(parser, corpus, "train, dev and test")
-    parser.add_argument("--dev", type=Path, help="dev corpus for early stopping; default: 10%% of train, by the seed")
-    parser.add_argument("--test", type=Path, help="test corpus, scored once with the best model")
+    corpus.add_argument(
+        "--train",
+        type=Path,
+        action="append",
+        help="training corpus (format: see --format); repeat to train on several, each named after its folder",
+    )
+    corpus.add_argument(
+        "--corpora",
+        type=Path,
+        metavar="FILE",
+        help='the training corpora as a JSON list of {"name", "train", "dev", "test"} ("train" required; paths '
+        "relative to FILE's folder; name: by default the train file's folder)",
+    )
+    add_corpus_options(parser, corpus, "train, dev and test", repeatable=True)
+    parser.add_argument(
+        "--dev",
+        type=Path,
+        action="append",
+        help="dev corpus for early stopping, one per --train in the same order; default: 10%% of each train, "
+        "by the seed",
+    )
+    parser.add_argument(
+        "--test", type=Path, action="append", help="test corpus, one per --train, scored once with the best model"
+    )
     parser.add_argument("--output", required=True, type=Path, help="output directory")
     parser.add_argument("--config", type=Path, help="JSON config file (a model's config.json works too)")
     add_preset_options(parser)
@@ -143,7 +168,8 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    refuse_overwriting_inputs(args, {"--output": args.output}, TRAINING_OUTPUTS)
+    found = sources(args)
+    refuse_overwriting_inputs(args, {"--output": args.output}, TRAINING_OUTPUTS, [p for s in found for p in s.paths])
     overrides = [f"epochs={args.epochs}"] if args.epochs is not None else []
     overrides += [f"seed={args.seed}"] if args.seed is not None else []
     overrides += [f"vectors={args.vectors.resolve()}"] if args.vectors else []
@@ -159,8 +185,8 @@ def run(args: argparse.Namespace) -> int:
     auto_lr = any(assignment.replace(" ", "") == "lr=auto" for assignment in args.set)
     args.set = [assignment for assignment in args.set if assignment.replace(" ", "") != "lr=auto"]
     config = read_config(args, overrides)
-    train, dev, test = read_train_dev_test(args, config)
-    test_texts = [s.tokens for s in test] if test is not None else []
+    train, dev, test = read_training_corpora(args, found, config)
+    test_texts = [s.tokens for corpus in test.values() for s in corpus]
     extras = [] if args.no_progress else [ProgressBar()]
     extras.append(EpochReport())
     if args.resume:
@@ -169,38 +195,54 @@ def run(args: argparse.Namespace) -> int:
             settings.pop("lr", None)  # the first run's lr-find chose the checkpoint's lr
         trainer = Trainer.resume(args.output, train, dev, [*standard(args.output), *extras], settings)
     else:
-        texts = [s.tokens for s in dev] + test_texts
+        texts = [s.tokens for corpus in dev.values() for s in corpus] + test_texts
         if auto_lr:
-            found = range_test(config, train, texts)
-            found.save(args.output / JSON_FILE, args.output / PNG_FILE)
-            logger.info("%s; training at it (curve in %s)", found.describe(), args.output / PNG_FILE)
-            config = replace(config, lr=found.suggested_lr)
+            tested = range_test(config, train, texts)
+            tested.save(args.output / JSON_FILE, args.output / PNG_FILE)
+            logger.info("%s; training at it (curve in %s)", tested.describe(), args.output / PNG_FILE)
+            config = replace(config, lr=tested.suggested_lr)
         trainer = Trainer(build(config, train, texts), train, dev, args.output, [*standard(args.output), *extras])
-    logger.info("training on %d sentences, dev %d; output in %s", len(train), len(dev), args.output)
+    sentences = sum(map(len, train.values())), sum(map(len, dev.values()))
+    logger.info("training on %d sentences, dev %d; output in %s", *sentences, args.output)
     result = trainer.fit()
     logger.info(
-        "stopped: %s. Best dev F1 %.4f at epoch %d. Model: %s",
+        "stopped: %s. Best %s %.4f at epoch %d. Model: %s",
         result.stopped_because,
+        "dev F1" if len(train) == 1 else f"mean dev F1 of the {len(train)} corpora",
         result.best_dev_f1,
         result.best_epoch,
         trainer.model_dir,
     )
     model_dirs = [trainer.model_dir]
     if args.refit:
-        logger.info("refitting on train + dev (%d sentences) for %d epochs", len(train) + len(dev), result.best_epoch)
+        logger.info("refitting on train + dev (%d sentences) for %d epochs", sum(sentences), result.best_epoch)
         refit_dir = args.output / "refit"
         callbacks = [*standard(refit_dir), *extras]
         refitted = refit(trainer.config, train, dev, result.best_epoch, refit_dir, callbacks, args.resume, test_texts)
         logger.info("refitted model: %s", refitted.model_dir)
         model_dirs.append(refitted.model_dir)
-    if test is not None:
+    if test:
         for model_dir in model_dirs:
-            scores, _ = evaluate(Tagger.load(model_dir), test)
+            scored = score_tests(Tagger.load(model_dir), test, model_dir, several=len(train) > 1)
             with atomic_write(model_dir.parent / "test-scores.json") as out:
-                json.dump(scores, out, indent=2)
-            print(f"Test ({test.source}) of {model_dir}:")
-            print_scores(scores)
+                json.dump(scored, out, indent=2)
     return 0
+
+
+def score_tests(tagger: Tagger, test: dict[str, Corpus], model_dir: Path, several: bool) -> dict:
+    """Score and print ``tagger`` on each test corpus (with ``several`` heads, by its head of the corpus' name);
+    the scores as ``test-scores.json`` holds them: of the one corpus, or of each and their mean."""
+    corpora = {}
+    for name, corpus in test.items():
+        corpora[name], _ = evaluate(tagger, corpus, head=name if several else None)
+        print(f"Test ({corpus.source}) of {model_dir}{f', head {name}' if several else ''}:")
+        print_scores(corpora[name])
+    if not several:
+        return next(iter(corpora.values()))
+    mean = {key: statistics.fmean(scores[key] for scores in corpora.values()) for key in SCORES}
+    print(f"Mean over {len(corpora)} test corpora: ", end="")
+    print(f"P {mean['precision']:.4f} R {mean['recall']:.4f} F1 {mean['f1']:.4f}")
+    return {"mean": mean, "corpora": corpora}
 
 
 def read_config(args: argparse.Namespace, overrides: list[str]) -> TaggerConfig:
@@ -222,29 +264,6 @@ def settings_given(args: argparse.Namespace, overrides: list[str], config: Tagge
     return {key: getattr(config, key) for key in keys}
 
 
-def read_train_dev_test(args: argparse.Namespace, config: TaggerConfig) -> tuple[Corpus, Corpus, Corpus | None]:
-    """``--train``, ``--dev`` and ``--test`` (where the command has it), or those splits of ``--corpus``; raw text
-    cut by the rules ``config.tokenizer``.
-
-    Without a dev split, ``dev_fraction`` of train is held out by the seed; test is ``None`` without one.
-    """
-    names = ("train", "dev", "test") if "test" in args else ("train", "dev")
-    splits = read_splits(args, *names, tokenizer=config.tokenizer)
-    train, dev, test = splits["train"], splits["dev"], splits.get("test")
-    if dev is not None:
-        return train, dev, test
-    train, dev = train.split(config.dev_fraction, config.seed)
-    logger.info(
-        "%s: holding out %d of %d training sentences (%.0f%%, seed %d) as dev",
-        f"{args.corpus} has no dev split" if args.corpus else "no --dev given",
-        len(dev),
-        len(train) + len(dev),
-        100 * config.dev_fraction,
-        config.seed,
-    )
-    return train, dev, test
-
-
 class EpochReport(Callback):
     """One log line per epoch."""
 
@@ -252,6 +271,9 @@ class EpochReport(Callback):
         dev = "no dev"
         if record.dev_f1 is not None:
             dev = f"dev P {record.dev_precision:.4f} R {record.dev_recall:.4f} F1 {record.dev_f1:.4f}"
+            if record.corpora:
+                each = ", ".join(f"{name} {scores['f1']:.4f}" for name, scores in record.corpora.items())
+                dev = f"{dev.replace('dev', 'dev mean', 1)} ({each})"
             dev += " *" if improved else ""
         logger.info(
             "epoch %3d  loss %.4f  %s  %.1fs (%.0f sent/s)  gradient norm %.3g (max %.3g), clipped %d of %d steps",

@@ -25,8 +25,16 @@ from ..tuning import (
     tune,
     write_results,
 )
-from .sources import add_corpus_options, add_preset_options, add_reading_options, positive, positive_number, refuse_overwriting_inputs
-from .train import read_config, read_train_dev_test
+from .sources import (
+    add_corpus_options,
+    add_preset_options,
+    add_reading_options,
+    positive,
+    positive_number,
+    refuse_overwriting_inputs,
+)
+from .train import read_config
+from .training_data import read_train_dev_test
 
 TUNING_OUTPUTS = ("study.db", "trials", "trials.csv", "tuning.png", "best-config.json")
 
