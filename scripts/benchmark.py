@@ -285,10 +285,13 @@ def accuracy_tables() -> list[str]:
         "seed, early stopping on dev, then (refit) a fresh model on train + dev for the best epoch count; the test",
         "split scored once. Test F1 is the mean ± standard deviation over the seeds. `raw text`: the same models on",
         "the original NCBI-disease release's raw test abstracts (our sentence splitter and the model's tokenizer,",
-        "exact character spans). Inference: `predict` with confidences at batch 256, mean over the seeds' models.",
+        "exact character spans). Inference: `predict` with confidences at batch 256, mean over the seeds' models;",
+        "`load` is the machine's load average when the last seed was recorded (2 cores: above 2, other work shared",
+        "them, and times are slower than the machine's).",
         "",
-        "| corpus | preset | seeds | test F1 (per seed) | raw text F1 | protocol | infer tok/s | train total | date (commit) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| corpus | preset | seeds | test F1 (per seed) | raw text F1 | protocol | infer tok/s | train total | load "
+        "| date (commit) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     presets_first = sorted(results, key=lambda r: (r["preset"].startswith(("+", "no ")), r["corpus"], r["preset"]))
     for r in presets_first:
@@ -297,7 +300,8 @@ def accuracy_tables() -> list[str]:
         lines.append(
             f"| {r['corpus']} | {r['preset']} | {', '.join(map(str, r['seeds']))} | "
             f"**{mean_and_spread(r['test_f1'])}** ({seeds}) | {raw} | {r['protocol']} | "
-            f"{r['infer_tokens_per_second']:,.0f} | {r['train_seconds_total'] / 60:.0f} min | {dated(r)} |"
+            f"{r['infer_tokens_per_second']:,.0f} | {r['train_seconds_total'] / 60:.0f} min | "
+            f"{r['machine']['load_average'][0]:.1f} | {dated(r)} |"
         )
     lines += ["", "Rows named `+ ...` are the ablation: the accurate preset with only some of its resources.", ""]
     return lines + ["Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]

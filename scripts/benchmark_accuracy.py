@@ -134,7 +134,7 @@ def summarise(results: Path, corpus: str, name: str, latest: dict) -> Path:
         "test_f1_std": statistics.stdev(f1) if len(f1) > 1 else 0.0,
         "infer_tokens_per_second": statistics.mean(r["infer_tokens_per_second"][INFER_BATCH] for r in seeds),
         "train_seconds_total": round(sum(record["train_seconds_total"] for record in seeds), 1),
-        "protocol": latest["protocol"],
+        "protocol": protocol(seeds),
         **{key: latest[key] for key in ("date", "commit", "command", "machine", "versions", "config")},
     }
     if all("raw_text_test" in record for record in seeds):
@@ -143,6 +143,14 @@ def summarise(results: Path, corpus: str, name: str, latest: dict) -> Path:
     with atomic_write(path) as out:
         json.dump(summary, out, indent=2)
     return path
+
+
+def protocol(seeds: list[dict]) -> str:
+    """How the seeds' models were trained, with each seed's epoch count."""
+    epochs = ", ".join(str(record["best_epoch"]) for record in seeds)
+    if seeds[0]["refit"]:
+        return f"early stopping on dev, then refit on train + dev for the best epoch count ({epochs})"
+    return f"early stopping on dev (best epochs {epochs})"
 
 
 def file_name(name: str) -> str:
