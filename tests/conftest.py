@@ -9,6 +9,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CORPORA = ROOT.parent / "shared" / "corpora"
@@ -118,3 +119,13 @@ def cache(tmp_path, monkeypatch):
     monkeypatch.delenv(catalogue.DATA_DIR_VARIABLE, raising=False)
     monkeypatch.setattr(catalogue, "BACKOFF", 0.0)
     return tmp_path / "xdg-cache" / "tagger" / "corpora"
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch on one thread for a module (``pytestmark = pytest.mark.usefixtures("one_thread")``): tiny models run
+    fastest on one core, and the machine is shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

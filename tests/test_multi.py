@@ -33,12 +33,7 @@ QUICK = [*("--set", "word_dim=16", "--set", "hidden=16", "--set", "char_hidden=8
 LEARNS = [*("--set", "lr=0.03", "--set", "batch_size=8", "--set", "dropout=0.2")]  # weak, but finds entities
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

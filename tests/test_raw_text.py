@@ -31,12 +31,7 @@ NCBI_MAP = "SpecificDisease=Disease,DiseaseClass=Disease,Modifier=Disease,Compos
 NO_MODIFIERS = "SpecificDisease=Disease,DiseaseClass=Disease,Modifier=O,CompositeMention=Disease"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module", params=sorted(CUTS))

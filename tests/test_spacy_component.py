@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import spacy
 import srsly
-import torch
 from spacy import displacy
 from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
@@ -42,13 +41,7 @@ print(json.dumps(spans))
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one core, and the machine is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
