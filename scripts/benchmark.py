@@ -20,7 +20,6 @@ import platform
 import resource
 import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ from tagger.files import atomic_write
 from tagger.formats import read_corpus
 from tagger.plots import png_figure
 from tagger.callbacks import standard
+from tagger.cards import commit
 from tagger.training import Trainer, refit
 from tagger.transfer import build
 
@@ -183,7 +183,7 @@ def provenance() -> dict:
     return {
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(["python", *map(shlex.quote, sys.argv)]),
-        "commit": commit(),
+        "commit": commit(ROOT),
         "machine": machine(),
         "versions": {name: version(name) for name in ("torch", "pytorch-crf", "spacy", "seqeval", "gensim")}
         | {"tagger": __version__, "python": platform.python_version()},
@@ -196,17 +196,6 @@ def write_result(result: dict, directory: Path, prefix: str) -> Path:
     with atomic_write(path) as out:
         json.dump(result, out, indent=2)
     return path
-
-
-def commit() -> str | None:
-    """The checkout's short commit, ``-dirty`` when tracked files differ from it; ``None`` outside git."""
-    try:
-        described = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--abbrev=7"], cwd=ROOT, capture_output=True, text=True
-        )
-    except OSError:  # no git
-        return None
-    return described.stdout.strip() if described.returncode == 0 else None
 
 
 def machine() -> dict:

@@ -42,7 +42,8 @@ def trained(sample, tmp_path_factory):
 
 
 def test_train_writes_model_log_plot_and_test_scores(trained):
-    assert {p.name for p in (trained / "model").iterdir()} == {"config.json", "vocab.json", "weights.safetensors"}
+    model_files = {"config.json", "vocab.json", "weights.safetensors", "meta.json", "README.md"}  # and its card
+    assert {p.name for p in (trained / "model").iterdir()} == model_files
     assert len((trained / "log.jsonl").read_text().splitlines()) == 3
     assert (trained / "learning-curve.png").read_bytes()[:4] == b"\x89PNG"
     scores = json.loads((trained / "test-scores.json").read_text())

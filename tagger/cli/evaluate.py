@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .. import catalogue
+from .. import cards, catalogue
 from ..catalogue import SPLITS, CatalogueError
 from ..corpus import Corpus
 from ..evaluation import MODES, evaluate, raw_text_scores, warn_of_unpredicted
@@ -62,6 +62,13 @@ def add_parser(commands) -> None:
         "in the format of another extension (.xml: SemEval XML for the official scorer)",
     )
     parser.add_argument("--batch-size", type=positive, default=256, help="sentences per forward pass")
+    parser.add_argument(
+        "--update-card",
+        action="store_true",
+        help="add the scores (the data's source, scores per type, how they were counted, the date) to the model's "
+        "card, meta.json and README.md, replacing earlier scores of the same data, heads and counting; a model "
+        "without a card (saved before cards) is refused. The weights and config are not touched",
+    )
     add_head_option(parser)
     add_reading_options(parser, "--data")
     parser.set_defaults(run=run)
@@ -75,8 +82,9 @@ def run(args: argparse.Namespace) -> int:
     label_map = read_label_map(args.label_map) if args.label_map is not None else {}
     tagger = Tagger.load(args.model)
     tagger.chosen_heads(args.head)  # an unknown head fails before the corpus is read
+    card = cards.read(args.model) if args.update_card else None  # so is a model without a card
     if args.raw_text:
-        return _raw_text(args, tagger, label_map)
+        return _raw_text(args, tagger, label_map, card)
     tokenizer = tagger.config.tokenizer
     if args.corpus:
         corpus = read_split(args, args.split or "test", tokenizer)
@@ -90,10 +98,10 @@ def run(args: argparse.Namespace) -> int:
     elif predictions_format:
         spans = [sentence.with_spans(to_spans(tags), corpus.scheme) for sentence, tags in zip(corpus, predicted)]
         write_corpus(Corpus(spans, corpus.scheme, corpus.source), args.predictions)
-    return _report(args, scores)
+    return _report(args, scores, tagger, card, corpus.source)
 
 
-def _raw_text(args: argparse.Namespace, tagger: Tagger, label_map: LabelMap) -> int:
+def _raw_text(args: argparse.Namespace, tagger: Tagger, label_map: LabelMap, card: dict | None) -> int:
     """``--raw-text``: exact character spans in the raw text of ``--data`` or the ``--split`` of ``--corpus``."""
     if args.corpus:
         entry, split = catalogue.entry(args.corpus), args.split or "test"
@@ -101,10 +109,14 @@ def _raw_text(args: argparse.Namespace, tagger: Tagger, label_map: LabelMap) -> 
     else:
         path, format = args.data, args.format
     scores = raw_text_scores(tagger, path, label_map, args.batch_size, format, args.encoding, args.lenient, args.head)
-    return _report(args, scores)
+    return _report(args, scores, tagger, card, str(path))
 
 
-def _report(args: argparse.Namespace, scores: dict) -> int:
+def _report(args: argparse.Namespace, scores: dict, tagger: Tagger, card: dict | None, source: str | None) -> int:
+    """Print ``scores``; with a ``card`` (``--update-card``), add them to it as the scores of ``source``."""
+    if card is not None:
+        heads = ",".join(tagger.head_names if args.head is None else [h.name for h in tagger.chosen_heads(args.head)])
+        cards.write(args.model, cards.with_test(card, cards.test_facts(heads, source, scores)))
     if args.json:
         print(json.dumps(scores, indent=2))
     else:

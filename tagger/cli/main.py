@@ -8,6 +8,7 @@ import os
 import sys
 
 from .. import __version__
+from ..cards import CardError
 from ..catalogue import CatalogueError
 from ..config import ConfigError
 from ..corpus import CorpusFormatError
@@ -25,6 +26,7 @@ from .training_data import CorporaError
 
 COMMANDS = (train, tune, lr_find, evaluate, predict, annotate, corpora, spacy_export, embeddings, lm)
 USER_ERRORS = (
+    CardError,
     CatalogueError,
     ConfigError,
     CorporaError,

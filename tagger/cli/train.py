@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from .. import cards
 from ..callbacks import Callback, ProgressBar, standard
 from ..config import VECTOR_FORMATS, TaggerConfig, file_values
 from ..corpus import Corpus
@@ -42,7 +43,8 @@ def add_parser(commands) -> None:
     parser = commands.add_parser(
         "train",
         help="train a BiLSTM-CRF on a corpus",
-        description="Train a BiLSTM-CRF. The best model (by dev entity F1) is saved in OUTPUT/model. Given several "
+        description="Train a BiLSTM-CRF. The best model (by dev entity F1) is saved in OUTPUT/model, with its "
+        "model card (README.md and meta.json: its data, config in short, test scores and known limits). Given several "
         "training corpora, the model has one encoder and a head (projection and CRF) per corpus, named after it; "
         "every epoch takes every batch of every corpus once, in an order the seed shuffles, and the best model "
         "and early stopping go by the mean of the corpora's dev F1.",
@@ -213,19 +215,26 @@ def run(args: argparse.Namespace) -> int:
         result.best_epoch,
         trainer.model_dir,
     )
-    model_dirs = [trainer.model_dir]
+    training = {"best_epoch": result.best_epoch, "best_dev_f1": result.best_dev_f1}
+    training["stopped_because"] = result.stopped_because
+    model_dirs = {trainer.model_dir: {**training, "refit": False}}
     if args.refit:
         logger.info("refitting on train + dev (%d sentences) for %d epochs", sum(sentences), result.best_epoch)
         refit_dir = args.output / "refit"
         callbacks = [*standard(refit_dir), *extras]
         refitted = refit(trainer.config, train, dev, result.best_epoch, refit_dir, callbacks, args.resume, test_texts)
         logger.info("refitted model: %s", refitted.model_dir)
-        model_dirs.append(refitted.model_dir)
-    if test:
-        for model_dir in model_dirs:
-            scored = score_tests(Tagger.load(model_dir), test, model_dir, several=len(train) > 1)
+        model_dirs[refitted.model_dir] = {**training, "refit": True}
+    data = {source.name: cards.data_facts(train[source.name], dev[source.name], source.corpus) for source in found}
+    for model_dir, how in model_dirs.items():
+        tagger, tests = Tagger.load(model_dir), []
+        if test:
+            scored = score_tests(tagger, test, model_dir, several=len(train) > 1)
             with atomic_write(model_dir.parent / "test-scores.json") as out:
                 json.dump(scored, out, indent=2)
+            each = scored["corpora"] if len(train) > 1 else {name: scored for name in test}
+            tests = [cards.test_facts(name, test[name].source, scores) for name, scores in each.items()]
+        cards.write(model_dir, cards.facts(tagger, data, how, tests))
     return 0
 
 

@@ -1,0 +1,225 @@
+"""Model cards: what a model is, as plain facts (``meta.json``) and as Markdown (``README.md``) in its directory.
+
+The facts are one JSON object: its heads (name, labels, output scheme, training and dev data with their
+sentence counts and, for catalogue corpora, their licence), the config in short, how training ended,
+the test sets scored, the date, code version and commit, intended use and known limits. ``tagger train``
+writes a card beside every model it saves; ``tagger evaluate --update-card`` adds a scored test set.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from . import __version__, catalogue
+from .config import TaggerConfig
+from .corpus import Corpus
+from .files import atomic_write
+
+META_FILE, CARD_FILE = "meta.json", "README.md"
+CARD_VERSION = 1
+ARCHITECTURE = (  # the config keys a card names whatever their values
+    *("scheme", "tokenizer", "word_dim", "char_encoder", "char_hidden", "casing_dim", "hidden", "layers"),
+    "char_lm_hidden",
+)
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+TOKENIZER_RULES = {
+    "english": "spaCy's English rules",
+    "biomedical": "the biomedical rules (every punctuation mark a token, as NCBI-disease and BC5CDR are cut)",
+}
+# the unlabelled text of the shipped character LMs and presets' vectors, by domain (tagger/lms/README.md)
+UNLABELLED_TEXT = {
+    "biomedical": "eLife and PLOS full texts, OHSUMED and GENIA abstracts, PubMedQA and MedQuAD, whose licences "
+    "differ (CC BY, MIT, the GENIA licence, OHSUMED's research collection)",
+    "reviews": "Amazon reviews (Blitzer et al. 2007 and a polarity sample), SemEval-2015 laptop reviews, Hu & Liu "
+    "product reviews and ACOS laptop sentences, under their publishers' terms",
+}
+
+
+class CardError(ValueError):
+    """A model directory without a readable card (``meta.json``), such as one saved before cards."""
+
+
+def commit(root: Path = PACKAGE_ROOT) -> str | None:
+    """The short commit of the git checkout at ``root``, ``-dirty`` when tracked files differ from it; ``None``
+    when ``root`` is not a checkout's top (an installed package) or git is missing."""
+    if not (root / ".git").exists():
+        return None
+    try:
+        described = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--abbrev=7"], cwd=root, capture_output=True, text=True
+        )
+    except OSError:
+        return None
+    return described.stdout.strip() if described.returncode == 0 else None
+
+
+def today() -> str:
+    """Today's date in UTC, ISO 8601."""
+    return dt.datetime.now(dt.timezone.utc).date().isoformat()
+
+
+def data_facts(train: Corpus, dev: Corpus, corpus: str | None = None) -> dict:
+    """A head's training and dev data: source and sentence count of each (dev ``held_out`` of train when it
+    shares train's source), and for the catalogue ``corpus`` its name, task, domain and licence."""
+    facts = {
+        "train": {"source": train.source, "sentences": len(train)},
+        "dev": {"source": dev.source, "sentences": len(dev), "held_out": dev.source == train.source},
+    }
+    if corpus:
+        entry = catalogue.entry(corpus)
+        facts["corpus"] = {"name": corpus, "task": entry.task, "domain": entry.domain, "licence": entry.licence}
+    return facts
+
+
+def test_facts(head: str, source: str | None, scores: dict) -> dict:
+    """A scored test set: the head (or heads) scored, the data's source, the date and the scores."""
+    return {"head": head, "source": source, "date": today(), **scores}
+
+
+def facts(tagger, data: Mapping[str, dict], training: dict, tests: Sequence[dict] = ()) -> dict:
+    """The card of ``tagger``: ``data`` holds each head's ``data_facts`` by name, ``training`` how training ended
+    (best epoch, dev F1, why it stopped, whether the model was refitted on train + dev), ``tests`` the
+    ``test_facts`` of the test sets scored."""
+    heads = [
+        {"name": head.name, "labels": head.labels, "output_scheme": head.output_scheme, **data[head.name]}
+        for head in tagger.heads
+    ]
+    config = tagger.config
+    defaults = TaggerConfig().to_dict()
+    changed = {key: value for key, value in config.to_dict().items() if value != defaults[key]}
+    architecture = {key: getattr(config, key) for key in ARCHITECTURE}
+    architecture |= {"words": len(tagger.encoder.word_vocab), "pretrained_words": tagger.pretrained}
+    card = {
+        "card_version": CARD_VERSION,
+        "date": today(),
+        "tagger_version": __version__,
+        "commit": commit(),
+        "heads": heads,
+        "config": {"changed": changed, "architecture": architecture},
+        "training": training,
+        "test": list(tests),
+    }
+    return card | use_and_limits(card, config)
+
+
+def use_and_limits(card: dict, config: TaggerConfig) -> dict:
+    """``intended_use`` and ``limits``: what the model is for, and where it is known to fall short."""
+    labels = sorted({label for head in card["heads"] for label in head["labels"]})
+    domains = sorted({head["corpus"]["domain"] for head in card["heads"] if "corpus" in head})
+    sources = ", ".join(head.get("corpus", {}).get("name") or str(head["train"]["source"]) for head in card["heads"])
+    text = f"{' and '.join(domains)} text" if domains else "text"
+    use = f"Tagging {', '.join(labels) or 'no labels'} in {text} like its training data ({sources})."
+    trained = sum(head["train"]["sentences"] for head in card["heads"])
+    limits = [
+        f"Trained on {trained} sentences of tokenised text from {sources}: text of another domain, genre or period "
+        "will likely score lower.",
+        f"Raw text is cut into tokens by {TOKENIZER_RULES[config.tokenizer]} (tokenizer {config.tokenizer}); "
+        "pre-tokenised input should be cut the way its training data was.",
+    ]
+    for key, what in (("char_lm", "its character LM"), ("vectors", "its word vectors")):
+        if getattr(config, key):
+            limits.append(f"{what.capitalize()} came from {getattr(config, key)}: {_unlabelled(getattr(config, key))}")
+    if not card["test"]:
+        limits.append("No test set was scored when it was trained: its accuracy is unmeasured.")
+    return {"intended_use": use, "limits": limits}
+
+
+def _unlabelled(resource: str) -> str:
+    """What is known of the unlabelled text a character LM or vectors file was trained on."""
+    for domain, text in UNLABELLED_TEXT.items():
+        if Path(resource).name.startswith(domain):
+            return f"a shipped {domain} resource, trained on {text}; a model trained with it should say so."
+    return "the licences of the text it was trained on are not recorded here; check them before release."
+
+
+def with_test(card: dict, test: dict) -> dict:
+    """``card`` with the scored ``test`` set added, replacing an earlier one of the same head, source and
+    counting (mode and scheme, or raw-text matching)."""
+    same = ("head", "source", "mode", "scheme", "matching")
+    kept = [old for old in card["test"] if any(old.get(key) != test.get(key) for key in same)]
+    limits = [line for line in card["limits"] if not line.startswith("No test set was scored")]
+    return card | {"test": [*kept, test], "limits": limits}
+
+
+def read(directory: str | Path) -> dict:
+    """The card facts in ``directory``'s ``meta.json``; ``CardError`` when it has none or it is not a card."""
+    path = Path(directory) / META_FILE
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CardError(
+            f"{directory} has no model card ({META_FILE}): it was saved before cards or by Tagger.save alone; "
+            "tagger train writes one"
+        ) from None
+    except (OSError, ValueError) as error:
+        raise CardError(f"{path}: cannot read the model card ({error})") from None
+    if not isinstance(card, dict) or not isinstance(card.get("card_version"), int):
+        raise CardError(f"{path}: not a model card (expected an object with card_version {CARD_VERSION})")
+    return card
+
+
+def write(directory: str | Path, card: dict) -> None:
+    """Write ``card`` into ``directory`` as ``meta.json`` and ``README.md``, each atomically."""
+    directory = Path(directory)
+    with atomic_write(directory / META_FILE) as out:
+        json.dump(card, out, indent=2, ensure_ascii=False)
+    with atomic_write(directory / CARD_FILE) as out:
+        out.write(markdown(card))
+
+
+def markdown(card: dict) -> str:
+    """The card as a readable Markdown page."""
+    lines = ["# Model card", "", card["intended_use"], "", "## Heads", ""]
+    for head in card["heads"]:
+        lines.append(f"### {head['name']}")
+        lines.append("")
+        lines.append(f"- Labels: {', '.join(head['labels']) or 'none'} (predicted in {head['output_scheme']})")
+        if "corpus" in head:
+            corpus = head["corpus"]
+            lines.append(
+                f"- Corpus: {corpus['name']} ({corpus['task']}, {corpus['domain']}), licence {corpus['licence']}"
+            )
+        lines.append(f"- Training data: {head['train']['source']}, {head['train']['sentences']} sentences")
+        dev = head["dev"]
+        held = " held out of the training data" if dev["held_out"] else ""
+        lines.append(f"- Dev data: {dev['source']}, {dev['sentences']} sentences{held}")
+        lines.append("")
+    lines += ["## Training", "", _training(card["training"]), "", "## Config", ""]
+    architecture = card["config"]["architecture"]
+    lines.append("Architecture: " + ", ".join(f"{key} {value}" for key, value in architecture.items()) + ".")
+    lines.append("")
+    changed = card["config"]["changed"]
+    lines.append(
+        "Changed from the defaults: " + (", ".join(f"`{k}={v}`" for k, v in changed.items()) or "nothing") + "."
+    )
+    lines += ["", "## Test scores", ""]
+    lines += [line for test in card["test"] for line in _test(test)] or ["No test set scored.", ""]
+    lines += ["## Known limits", ""]
+    lines += [f"- {limit}" for limit in card["limits"]]
+    commit = f", commit {card['commit']}" if card["commit"] else ""
+    lines += ["", f"Written {card['date']} by tagger {card['tagger_version']}{commit}.", ""]
+    return "\n".join(lines)
+
+
+def _training(training: dict) -> str:
+    if training["refit"]:
+        return f"Refitted on train + dev for {training['best_epoch']} epochs (the count early stopping chose on dev)."
+    return (
+        f"Best dev F1 {training['best_dev_f1']:.4f} at epoch {training['best_epoch']}; "
+        f"stopped: {training['stopped_because']}."
+    )
+
+
+def _test(test: dict) -> list[str]:
+    """A scored test set as a heading line and a table of scores per type and micro-averaged."""
+    counted = f"seqeval, {test['mode']} mode, {test['scheme']}" if "mode" in test else test.get("matching", "")
+    lines = [f"{test['source']} (head {test['head']}, {counted}, {test['date']}):", ""]
+    lines += ["| type | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    for label, row in sorted(test.get("per_type", {}).items()):
+        lines.append(f"| {label} | {row['precision']:.4f} | {row['recall']:.4f} | {row['f1']:.4f} | {row['support']} |")
+    lines.append(f"| micro avg | {test['precision']:.4f} | {test['recall']:.4f} | {test['f1']:.4f} | |")
+    return [*lines, ""]
