@@ -134,3 +134,16 @@ def test_any_text_and_spans_survive_a_write_and_read(tmp_path_factory, written):
     again = [json.loads(line) for line in (directory / "out.jsonl").read_text(encoding="utf-8").split("\n")[:-1]]
     kept = [record for record in written if not record["text"].isspace()]  # whitespace alone makes no sentence
     assert [(r["text"], r["spans"]) for r in again] == [(r["text"], r["spans"]) for r in kept]
+
+
+def test_training_on_a_jsonl_file_whose_records_have_no_spans_is_one_line_naming_it(tmp_path, capsys):
+    from tagger.cli.main import main
+
+    path = _jsonl(tmp_path / "export.jsonl", *({"text": "Aspirin works.", "annotations": []} for _ in range(3)))
+    assert main(["train", "--train", str(path), "--dev", str(path), "--output", str(tmp_path / "run")]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line == (
+        f"tagger train: error: {path}: no record has spans to train on (looked for the keys 'spans', 'entities', "
+        "'label'): a model of it would tag nothing; is it an export of annotations?"
+    )
+    assert not (tmp_path / "run").exists()
