@@ -3,6 +3,7 @@
 __version__ = "0.1.0"
 
 from .config import TaggerConfig  # noqa: E402
+from .predictions import TaggedText, TextSpan  # noqa: E402
 from .tagger import Prediction, Span, Tagger  # noqa: E402
 
-__all__ = ["Prediction", "Span", "Tagger", "TaggerConfig", "__version__"]
+__all__ = ["Prediction", "Span", "TaggedText", "Tagger", "TaggerConfig", "TextSpan", "__version__"]

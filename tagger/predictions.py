@@ -1,10 +1,12 @@
-"""What tagging returns: a sentence's tags, entity spans and confidences; and one prediction from several heads'."""
+"""What tagging returns: a sentence's tags, entity spans and confidences; one prediction from several heads'; and a
+raw text's entities as character spans."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+from .corpus import Sentence
 from .schemes import from_spans
 
 
@@ -29,6 +31,44 @@ class Prediction:
     tags: list[str]
     spans: list[Span] = field(default_factory=list)
     token_scores: list[float] = field(default_factory=list)
+
+
+@dataclass
+class TextSpan:
+    """An entity of a raw text: its characters ``start:end`` (end exclusive), which are ``text``, with the CRF's
+    probability of it; ``head`` as in ``Span``."""
+
+    start: int
+    end: int
+    label: str
+    score: float
+    text: str
+    head: str | None = None
+
+    def as_dict(self) -> dict:
+        """``{start, end, label, text, score}``, and ``head`` unless it is ``None``."""
+        found = {"start": self.start, "end": self.end, "label": self.label, "text": self.text, "score": self.score}
+        if self.head is not None:
+            found["head"] = self.head
+        return found
+
+
+@dataclass
+class TaggedText:
+    """A raw text, the sentences it was cut into (their offsets index ``text``) and its entities."""
+
+    text: str
+    sentences: list[Sentence]
+    spans: list[TextSpan]
+
+
+def text_spans(sentence: Sentence, prediction: Prediction) -> list[TextSpan]:
+    """``prediction``'s entities as character spans into ``sentence.text``."""
+    found = []
+    for span in prediction.spans:
+        start, end = sentence.offsets[span.start][0], sentence.offsets[span.end - 1][1]
+        found.append(TextSpan(start, end, span.label, span.score, sentence.text[start:end], span.head))
+    return found
 
 
 def merged(

@@ -7,9 +7,9 @@ import json
 import logging
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
-from itertools import chain
+from itertools import chain, islice
 from pathlib import Path
 
 import torch
@@ -27,7 +27,13 @@ from .files import atomic_write
 from .heads import DEFAULT_HEAD, Head, HeadError, check_names, choose
 from .lm_store import CharVocab, LMError, load_lm
 from .model import BiLSTMCRF
-from .predictions import Prediction, Span, merged  # Prediction and Span are re-exported: they lived here
+from .predictions import (  # Prediction and Span are re-exported: they lived here
+    Prediction,
+    Span,
+    TaggedText,
+    merged,
+    text_spans,
+)
 from .reading import SURROGATE
 from .schemes import (
     SCHEMES,
@@ -40,12 +46,14 @@ from .schemes import (
     tags_for,
     to_spans,
 )
+from .text import MAX_TOKENS, sentences
 from .vocab import CASINGS, PAD, UNK, Vocab, normalize_word
 
 # 2: the encoder is a BiLSTM of one-way LSTMs (bilstm.py); 1's weights are renamed.
 # 3: heads, each with its name, output scheme, tags and weights heads.N.*; 2's one head is DEFAULT_HEAD.
 FORMAT_VERSION = 3
 CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE = "config.json", "vocab.json", "weights.safetensors"
+TEXTS_AT_ONCE = 256  # texts whose sentences Tagger.tag predicts together
 CHECKSUM = "weights_sha256"  # config.json key: the SHA-256 of weights.safetensors, recorded when saved
 logger = logging.getLogger(__name__)
 
@@ -263,23 +271,58 @@ class Tagger:
             return self.encoder.encode(sentence.tokens, tags, sentence.text, sentence.offsets)
         return self.encoder.encode(sentence, tags)
 
+    def tag(
+        self, texts: str | Iterable[str], batch_size: int = 128, head: str | Sequence[str] | None = None
+    ) -> TaggedText | Iterator[TaggedText]:
+        """Entities in raw text as character spans: for a ``str``, its ``TaggedText``; for an iterable of ``str``,
+        an iterator of theirs, in input order.
+
+        Texts are cut into sentences (``text.sentences``) of tokens by the model's rules (``config.tokenizer``), as
+        its raw-text training files were, and ``predict`` tags the sentences of ``TEXTS_AT_ONCE`` texts together.
+        An iterable is read that many texts at a time as the results are taken, so a generator of any length
+        streams in bounded memory. ``head`` chooses the heads as in ``predict``; a span names the head that found
+        it when several are chosen. Each text must be a ``str`` of valid Unicode (``check_text``).
+        """
+        _check_batch_size(batch_size, "Tagger.tag")
+        names = [chosen.name for chosen in self.chosen_heads(head)]  # a bad head fails before any text is read
+        if isinstance(texts, str):
+            check_text(texts, "Tagger.tag")
+            return self._tagged([texts], batch_size, names)[0]
+        if isinstance(texts, (bytes, Mapping)) or not isinstance(texts, Iterable):
+            raise TypeError(f"Tagger.tag expects a str or an iterable of str, not {_kind(texts)}")
+        return self._tagged_stream(iter(texts), batch_size, names)
+
+    def _tagged_stream(self, texts: Iterator[str], batch_size: int, names: list[str]) -> Iterator[TaggedText]:
+        numbered = enumerate(texts)
+        while chunk := list(islice(numbered, TEXTS_AT_ONCE)):
+            for number, text in chunk:
+                check_text(text, f"Tagger.tag (text {number})")
+            yield from self._tagged([text for _, text in chunk], batch_size, names)
+
+    def _tagged(self, texts: list[str], batch_size: int, names: list[str]) -> list[TaggedText]:
+        return [
+            TaggedText(text, [sentence for sentence, _ in pairs], [s for pair in pairs for s in text_spans(*pair)])
+            for text, pairs in zip(texts, self.predict_texts(texts, batch_size, names))
+        ]
+
+    def predict_texts(
+        self,
+        texts: Sequence[str],
+        batch_size: int = 128,
+        head: str | Sequence[str] | None = None,
+        max_tokens: int = MAX_TOKENS,
+    ) -> list[list[tuple[Sentence, Prediction]]]:
+        """Per text, its sentences of at most ``max_tokens`` tokens (``text.sentences``, by the model's
+        ``config.tokenizer``) with their predictions; the sentences of all texts are predicted together."""
+        split = [sentences(text, max_tokens, self.config.tokenizer) for text in texts]
+        predictions = iter(self.predict([sentence for group in split for sentence in group], batch_size, head=head))
+        return [[(sentence, next(predictions)) for sentence in group] for group in split]
+
     def tag_text(self, text: str, batch_size: int = 128, head: str | Sequence[str] | None = None) -> list[dict]:
         """Entities in raw ``text`` as ``{start, end, label, text, score}`` character spans (and ``head``, the
-        head that found each, when ``head`` chooses several: see ``predict``).
-
-        The text is cut into sentences (``text.sentences``) of tokens by the model's rules
-        (``config.tokenizer``), as its raw-text training files were. ``text`` must be a ``str``
-        of valid Unicode: lone surrogates (from bytes decoded with ``errors="surrogateescape"``,
-        say) are a ``ValueError``.
-        """
-        from .text import sentences
-
+        head that found each, when ``head`` chooses several): ``tag``'s spans as dicts."""
         check_text(text, "Tagger.tag_text")
-        _check_batch_size(batch_size, "Tagger.tag_text")
-        chosen = self.chosen_heads(head)  # a bad head fails before the text is split
-        split = sentences(text, tokenizer=self.config.tokenizer)
-        predictions = self.predict(split, batch_size, head=[h.name for h in chosen])
-        return [span for sentence, prediction in zip(split, predictions) for span in char_spans(sentence, prediction)]
+        return [span.as_dict() for span in self.tag(text, batch_size, head).spans]
 
     def to_parts(self) -> tuple[dict, dict, dict[str, torch.Tensor]]:
         """``(meta, vocabularies, weights)``: plain data that ``from_parts`` turns back into a tagger."""
@@ -411,7 +454,7 @@ def token_lists(sentences, caller: str) -> Sequence[Sequence[str] | Sentence]:
         f"{caller} expects a list of sentences, each a list of token strings, such as [['Aspirin', 'works', '.']]"
     )
     if isinstance(sentences, (str, bytes, Mapping)) or not isinstance(sentences, Iterable):
-        hint = "; to tag raw text, use tag_text" if isinstance(sentences, str) else ""
+        hint = "; to tag raw text, use Tagger.tag" if isinstance(sentences, str) else ""
         raise TypeError(f"{expected}; got {_kind(sentences)}{hint}")
     if not isinstance(sentences, Sequence):
         sentences = list(sentences)
@@ -419,7 +462,7 @@ def token_lists(sentences, caller: str) -> Sequence[Sequence[str] | Sentence]:
         if isinstance(sentence, str):
             raise TypeError(
                 f"{expected}; got a list of strings ({sentence[:40]!r} at {number}): "
-                "wrap a single sentence in a list, [tokens]"
+                "wrap a single sentence in a list, [tokens]; to tag raw text, use Tagger.tag"
             )
         tokens = sentence.tokens if isinstance(sentence, Sentence) else sentence
         if not isinstance(tokens, Sequence) or isinstance(tokens, (str, bytes, Mapping)):
@@ -605,16 +648,8 @@ def _char_lms(config: TaggerConfig) -> tuple[TaggerConfig, tuple[CharLM, CharLM,
 
 def char_spans(sentence: Sentence, prediction: Prediction) -> list[dict]:
     """``prediction``'s entities as ``{start, end, label, text, score}`` character spans into ``sentence.text``,
-    and ``head`` where the span names the head that found it (a prediction merged from several heads')."""
-    found = []
-    for span in prediction.spans:
-        start, end = sentence.offsets[span.start][0], sentence.offsets[span.end - 1][1]
-        found.append(
-            {"start": start, "end": end, "label": span.label, "text": sentence.text[start:end], "score": span.score}
-        )
-        if span.head is not None:
-            found[-1]["head"] = span.head
-    return found
+    and ``head`` where the span names the head that found it (``TextSpan.as_dict``)."""
+    return [span.as_dict() for span in text_spans(sentence, prediction)]
 
 
 def _read_json(path: Path) -> dict:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import spacy
@@ -45,6 +46,8 @@ def texts(sample):
 
 
 def tagger_cli(*args: str, **options) -> subprocess.CompletedProcess:
+    if "cwd" in options:  # elsewhere, still this checkout's package
+        options["env"] = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     command = [sys.executable, "-m", "tagger.cli.main", "annotate", "--no-progress", "--threads", "1", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=300, **options)
 
@@ -84,7 +87,40 @@ def test_jsonl_records_have_exact_offsets_in_input_order(model, tagger, texts, t
         assert_same_spans(record["spans"], tagger.tag_text(record["text"]))
         assert all(record["text"][s["start"] : s["end"]] == s["text"] for s in record["spans"])
     assert sum(len(r["spans"]) for r in records) == summary.total.spans > 0
-    assert summary.total.failed == 0 and (tmp_path / "out.jsonl.errors.jsonl").read_text() == ""
+    assert summary.total.failed == 0 and not (tmp_path / "out.jsonl.errors.jsonl").exists()  # only on a failure
+
+
+def test_output_dash_writes_jsonl_to_standard_output_and_the_errors_file_only_on_a_failure(
+    model, tagger, texts, tmp_path
+):
+    result = tagger_cli("--model", str(model), "-", "--output", "-", input=texts[0], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    [record] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert record["id"] == "<stdin>" and record["text"] == texts[0]
+    assert_same_spans(record["spans"], tagger.tag_text(texts[0]))
+    assert "Output: standard output" in result.stderr and "failed" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no progress file, no errors file
+    result = tagger_cli("--model", str(model), "-", "--output", "-", input="", cwd=tmp_path)
+    assert result.returncode == 1 and result.stdout == ""
+    assert "1 failed documents: see annotate.errors.jsonl" in result.stderr
+    assert [e["reason"] for e in read_jsonl(tmp_path / "annotate.errors.jsonl")] == ["empty document"]
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--format", "conll"], "--output - writes JSONL to standard output; --format conll needs a path"),
+        (["--resume"], "cannot --resume into standard output (--output -)"),
+    ],
+)
+def test_standard_output_refuses_other_formats_and_resume(model, tmp_path, options, message):
+    result = tagger_cli("--model", str(model), "-", "--output", "-", *options, input="Aspirin works.", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        f"tagger annotate: error: {result.stderr.split('error: ')[1].strip()}"
+    ]
+    assert message in result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bad_documents_are_recorded_and_the_good_ones_annotated(model, texts, tmp_path):

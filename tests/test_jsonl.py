@@ -43,6 +43,30 @@ def test_plain_records_are_tokenised_and_spans_aligned(tmp_path):
     assert (corpus.notes["exact"], corpus.notes["expanded"]) == (1, 1)  # the second ends in a no-break space
 
 
+def test_doccano_exports_of_both_kinds_are_read_and_rejected_prodigy_answers_skipped(tmp_path):
+    text = "Aspirin-induced nausea."
+    path = _jsonl(
+        tmp_path / "doccano.jsonl",
+        {"text": text, "label": [[0, 7, "Chemical"], [16, 22, "Disease"]]},
+        {"text": text, "entities": [{"id": 3, "start_offset": 16, "end_offset": 22, "label": "Disease"}]},
+        {"text": text, "spans": [{"start": 0, "end": 7, "label": "Chemical"}], "answer": "reject"},
+        {"text": text, "spans": [], "answer": "ignore"},
+        {"text": text, "spans": [{"start": 0, "end": 7, "label": "Chemical"}], "answer": "accept", "label": "X"},
+    )
+    corpus = read_corpus(path)
+    assert [s.tags for s in corpus] == [
+        ["B-Chemical", "O", "O", "B-Disease", "O"],
+        ["O", "O", "O", "B-Disease", "O"],
+        ["B-Chemical", "O", "O", "O", "O"],
+    ]
+    assert (corpus.notes["reject_answers"], corpus.notes["ignore_answers"]) == (1, 1)
+    bad = _jsonl(tmp_path / "bad.jsonl", {"text": text, "label": [[0, 7]]})
+    with pytest.raises(
+        CorpusFormatError, match="bad.jsonl:1: expected 'label' to be a list of \\[start, end, label\\]"
+    ):
+        read_corpus(bad)
+
+
 def test_prodigy_tokens_are_used_as_given(tmp_path):
     tokens = [
         {"text": "New", "start": 0, "end": 3, "id": 0},
@@ -110,3 +134,16 @@ def test_any_text_and_spans_survive_a_write_and_read(tmp_path_factory, written):
     again = [json.loads(line) for line in (directory / "out.jsonl").read_text(encoding="utf-8").split("\n")[:-1]]
     kept = [record for record in written if not record["text"].isspace()]  # whitespace alone makes no sentence
     assert [(r["text"], r["spans"]) for r in again] == [(r["text"], r["spans"]) for r in kept]
+
+
+def test_training_on_a_jsonl_file_whose_records_have_no_spans_is_one_line_naming_it(tmp_path, capsys):
+    from tagger.cli.main import main
+
+    path = _jsonl(tmp_path / "export.jsonl", *({"text": "Aspirin works.", "annotations": []} for _ in range(3)))
+    assert main(["train", "--train", str(path), "--dev", str(path), "--output", str(tmp_path / "run")]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line == (
+        f"tagger train: error: {path}: no record has spans to train on (looked for the keys 'spans', 'entities', "
+        "'label'): a model of it would tag nothing; is it an export of annotations?"
+    )
+    assert not (tmp_path / "run").exists()

@@ -208,7 +208,7 @@ def test_weights_that_are_not_finite_are_refused(tagger, tmp_path, bad):
         (
             "config.json",
             {"heads": [{"name": "default", "output_scheme": "BILOU"}]},
-            'output_scheme of head \'default\' must be one of IOB1, IOB2, IOBES, not "BILOU"',
+            "output_scheme of head 'default' must be one of IOB1, IOB2, IOBES, not \"BILOU\"",
         ),
         ("config.json", {"heads": []}, "config.json: expected 'heads', a list of objects with name and output_scheme"),
         ("config.json", {"heads": [{"name": "all", "output_scheme": "IOB2"}]}, "config.json: 'heads': 'all' cannot"),
@@ -276,3 +276,69 @@ def test_the_entity_scores_users_see_are_each_entitys_probability(corpus, scheme
             assert span.score == pytest.approx(expected, abs=1e-5)
             checked += 1
     assert checked >= 10
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_model):
+    return Tagger.load(tiny_model)
+
+
+TEXTS = [
+    "Tamoxifen  reduced\tbreast cancer risk in mice. Fig. 2 shows it.\r\nThe battery life is great 😀!",
+    "",
+    "Mutations in BRCA1 cause breast cancer.\n\nAspirin causes nausea in some patients.",
+]
+
+
+def test_tag_gives_the_sentences_and_spans_whose_offsets_index_each_text(trained):
+    results = list(trained.tag(TEXTS, batch_size=3))
+    assert [result.text for result in results] == TEXTS
+    assert any(result.spans for result in results)  # the tiny model finds something
+    for result in results:
+        assert all(sentence.text is result.text for sentence in result.sentences)
+        assert [(s.start, s.end, s.label) for s in result.spans] == [
+            (span["start"], span["end"], span["label"]) for span in trained.tag_text(result.text)
+        ]
+        for span in result.spans:
+            assert result.text[span.start : span.end] == span.text
+            assert 0.0 <= span.score <= 1.0 + 1e-6 and span.head is None
+    assert_same_tagging(trained.tag(TEXTS[2]), results[2])
+
+
+def assert_same_tagging(a, b):
+    """The same text, sentences and spans, the scores up to float32's batch-shape noise."""
+    assert (a.text, a.sentences) == (b.text, b.sentences)
+    assert [(s.start, s.end, s.label, s.text) for s in a.spans] == [(s.start, s.end, s.label, s.text) for s in b.spans]
+    assert [s.score for s in a.spans] == pytest.approx([s.score for s in b.spans], abs=1e-5)
+
+
+def test_tag_streams_a_generator_in_input_order(trained, monkeypatch):
+    monkeypatch.setattr("tagger.tagger.TEXTS_AT_ONCE", 2)
+    taken = []
+
+    def texts():
+        for number in itertools.count():
+            taken.append(number)
+            yield TEXTS[number % 3] + f" Case {number}."
+
+    results = trained.tag(texts())
+    first = list(itertools.islice(results, 5))
+    assert taken == list(range(6))  # three chunks of two were read: no more than the results need
+    assert [result.text for result in first] == [TEXTS[n % 3] + f" Case {n}." for n in range(5)]
+    for result in first:
+        assert_same_tagging(result, trained.tag(result.text))
+
+
+def test_tag_and_predict_say_which_takes_raw_text(trained):
+    with pytest.raises(TypeError, match="got str 'Mutations in BRCA1.*; to tag raw text, use Tagger.tag"):
+        trained.predict("Mutations in BRCA1 cause breast cancer.")
+    with pytest.raises(
+        TypeError, match="wrap a single sentence in a list, \\[tokens\\]; to tag raw text, use Tagger.tag"
+    ):
+        trained.predict(["Mutations in BRCA1 cause breast cancer."])
+    with pytest.raises(TypeError, match="Tagger.tag expects a str or an iterable of str, not bytes"):
+        trained.tag(b"Aspirin")
+    with pytest.raises(TypeError, match="Tagger.tag \\(text 1\\) expects the text as a str, not a list"):
+        list(trained.tag(["Aspirin works.", ["Aspirin", "works"]]))
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
+        trained.tag(iter([]), batch_size=0)  # checked at once, before any text is read

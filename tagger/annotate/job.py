@@ -14,7 +14,8 @@ FORMATS = ("jsonl", "conll", "brat", "spacy")
 DIRECTORY_FORMATS = ("brat", "spacy")
 INPUT_FORMATS = ("auto", "txt", "jsonl")
 ENGINES = ("local", "ray")
-STDIN = "-"
+STDIN = STDOUT = "-"
+STDOUT_ERRORS = Path("annotate.errors.jsonl")  # the errors file of a run into standard output
 
 
 class AnnotateError(ValueError):
@@ -27,9 +28,9 @@ class Job:
 
     model: Path
     inputs: list[str]  # .txt files, folders (searched for .txt files), JSONL files, or "-" for stdin
-    output: Path  # a file for jsonl and conll, a folder for brat and spacy
+    output: Path  # a file for jsonl and conll, a folder for brat and spacy; "-": JSONL to standard output
     format: str = "jsonl"
-    errors: Path | None = None  # default: the output path + ".errors.jsonl"
+    errors: Path | None = None  # default: the output path + ".errors.jsonl" (STDOUT_ERRORS for standard output)
     input_format: str = "auto"  # auto: JSONL for .jsonl/.ndjson files, text otherwise (stdin included)
     id_field: str = "id"
     text_field: str = "text"
@@ -47,8 +48,14 @@ class Job:
     heads: list[str] | None = None  # the model's heads that tag (Tagger.predict's head); None: every head
 
     @property
+    def to_stdout(self) -> bool:
+        """Whether the records go to standard output (``--output -``), which keeps no progress file."""
+        return str(self.output) == STDOUT
+
+    @property
     def errors_path(self) -> Path:
-        return self.errors or Path(f"{self.output}.errors.jsonl")
+        """Where failed documents are written, a file created only when one fails."""
+        return self.errors or (STDOUT_ERRORS if self.to_stdout else Path(f"{self.output}.errors.jsonl"))
 
     @property
     def progress_path(self) -> Path:
@@ -79,8 +86,12 @@ class Job:
         self._check_engine()
         if not self.inputs:
             raise AnnotateError("no inputs: give .txt files, folders, JSONL files or - for standard input")
+        if self.to_stdout and self.format != "jsonl":
+            raise AnnotateError(
+                f"--output - writes JSONL to standard output; --format {self.format} needs a path to write to"
+            )
         kind = "folder" if self.format in DIRECTORY_FORMATS else "file"
-        if self.output.exists() and self.output.is_dir() != (kind == "folder"):
+        if not self.to_stdout and self.output.exists() and self.output.is_dir() != (kind == "folder"):
             raise AnnotateError(f"--format {self.format} writes a {kind}, but {self.output} exists and is not one")
         missing = [path for path in self.inputs if path != STDIN and not Path(path).exists()]
         if missing:

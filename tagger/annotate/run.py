@@ -59,9 +59,15 @@ class Summary:
 def annotate(job: Job, resume: bool = False, on_window: Callable[[Summary], None] | None = None) -> Summary:
     """Annotate every document of ``job``; ``resume`` continues the interrupted run into the same output.
 
-    ``on_window`` is called with the running summary after each window is written.
+    ``on_window`` is called with the running summary after each window is written. A run into standard output
+    keeps no progress file, so it cannot be resumed.
     """
     job.check()
+    if resume and job.to_stdout:
+        raise AnnotateError(
+            "cannot --resume into standard output (--output -): what was written there cannot be found again. "
+            "Give --output a file to be able to resume"
+        )
     tagger = Tagger.load(job.model)  # in the parent too, so that a bad model fails before any output is touched
     model = _model_digests(job.model)
     labels = tagger.chosen_labels(job.heads)  # or HeadError
@@ -82,8 +88,8 @@ def annotate(job: Job, resume: bool = False, on_window: Callable[[Summary], None
         new.add(window)
         state.update(counts=asdict(total), parts=state["parts"] + 1, last_id=window[-1].id)
         state["windows"].append([len(window), as_read])
-        state.update(errors_bytes=job.errors_path.stat().st_size)
-        if job.format not in DIRECTORY_FORMATS:
+        state.update(errors_bytes=job.errors_path.stat().st_size if job.errors_path.exists() else 0)
+        if _output_file(job):
             state.update(output_bytes=job.output.stat().st_size)
         _save_state(job, state)
         summary.seconds = time.perf_counter() - started
@@ -220,7 +226,7 @@ def _resume_state(job: Job, model: dict[str, str]) -> dict | None:
 def _truncate_to(job: Job, state: dict) -> None:
     """Cut the outputs back to what the progress file records: a crash may have left a partial window."""
     streams = [(job.errors_path, "errors_bytes")]
-    if job.format not in DIRECTORY_FORMATS:
+    if _output_file(job):
         streams.append((job.output, "output_bytes"))
     for path, key in streams:
         size = path.stat().st_size if path.exists() else 0
@@ -228,6 +234,9 @@ def _truncate_to(job: Job, state: dict) -> None:
             raise AnnotateError(
                 f"cannot --resume: {path} holds {size} bytes, fewer than the {state[key]} already written to it"
             )
+        if path == job.errors_path and not state[key]:
+            _remove(path)  # an earlier run's: the file is there only when a document failed
+            continue
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, "ab") as out:
@@ -240,6 +249,21 @@ def _truncate_to(job: Job, state: dict) -> None:
                 stale.unlink()
 
 
+def _output_file(job: Job) -> bool:
+    """Whether the records go to one file, whose size the progress file records."""
+    return job.format not in DIRECTORY_FORMATS and not job.to_stdout
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as error:
+        raise AnnotateError(str(output_error(path, error))) from None
+
+
 def _save_state(job: Job, state: dict) -> None:
+    """Record how far the run got; a run into standard output, which cannot resume, records nothing."""
+    if job.to_stdout:
+        return
     with atomic_write(job.progress_path) as out:
         json.dump(state, out, indent=1, ensure_ascii=False)

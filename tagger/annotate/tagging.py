@@ -15,7 +15,7 @@ from typing import Iterator
 import torch
 
 from ..tagger import Tagger, char_spans
-from ..text import MAX_TOKENS, sentences
+from ..text import MAX_TOKENS
 from .job import AnnotateError, Document, Job
 
 logger = logging.getLogger(__name__)
@@ -51,9 +51,7 @@ def tag_documents(
 def _tag(
     tagger: Tagger, documents: list[Document], batch_size: int, max_tokens: int, tags: bool, heads: list[str] | None
 ) -> None:
-    split = [sentences(d.text, max_tokens, tagger.config.tokenizer) for d in documents]
-    predictions = iter(tagger.predict([s for group in split for s in group], batch_size, head=heads))
-    tagged = [[(sentence, next(predictions)) for sentence in group] for group in split]
+    tagged = tagger.predict_texts([d.text for d in documents], batch_size, heads, max_tokens)
     for document, pairs in zip(documents, tagged):
         document.spans = [span for sentence, prediction in pairs for span in char_spans(sentence, prediction)]
         document.tokens = sum(len(sentence) for sentence, _ in pairs)

@@ -6,11 +6,12 @@ import hashlib
 import json
 import os
 import re
+import sys
 from pathlib import Path
 
 from ..files import atomic_write, output_error
 from ..text import DEFAULT_TOKENIZER, spacy_doc
-from .job import AnnotateError, Document
+from .job import STDOUT, AnnotateError, Document
 
 NAME_BYTES = 255 - 16  # the longest file name most file systems take, in bytes, less what atomic_write's temporary adds
 PATH_BYTES = 1024  # BRAT paths longer than this (within the output folder) become one shortened name
@@ -123,7 +124,12 @@ def _file_name(id) -> tuple[str, bool]:
 
 
 def _append(path: Path, text: str) -> None:
-    """Append whole lines and sync them to disk; a refusal of the file system is an ``AnnotateError``."""
+    """Append whole lines and sync them to disk (or write them to standard output, for ``-``); a refusal of the
+    file system is an ``AnnotateError``."""
+    if str(path) == STDOUT:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
     try:
         with open(path, "a", encoding="utf-8", newline="") as out:
             out.write(text)
@@ -137,5 +143,7 @@ def _append(path: Path, text: str) -> None:
 
 
 def write_errors(documents: list[Document], path: Path) -> None:
-    records = ({"id": d.id, "path": d.path, "reason": d.error} for d in documents if d.error)
-    _append(path, "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records))
+    """Append a ``{"id", "path", "reason"}`` line per failed document; the file is created by the first."""
+    records = [{"id": d.id, "path": d.path, "reason": d.error} for d in documents if d.error]
+    if records:
+        _append(path, "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records))

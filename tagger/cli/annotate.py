@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..annotate import ENGINES, FORMATS, INPUT_FORMATS, AnnotateError, Job, Summary, annotate
+from ..annotate.job import STDOUT_ERRORS
 from ..text import MAX_TOKENS
 from .heads import add_head_option
 
@@ -18,8 +19,9 @@ def add_parser(commands) -> None:
         "annotate",
         help="tag many documents into entity spans with character offsets",
         description="Tag raw documents in streaming windows and write their entities with exact character "
-        "offsets. Documents that cannot be read or tagged are written to the errors file with the reason; "
-        "the exit status is 1 when any failed.",
+        "offsets (--output - writes JSONL to standard output). Documents that cannot be read or tagged are "
+        "written to the errors file with the reason, a file created only when one fails; the exit status is 1 "
+        "when any failed.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--model", required=True, type=Path, help="model directory")
@@ -29,9 +31,18 @@ def add_parser(commands) -> None:
         metavar="INPUT",
         help=".txt files, folders (every .txt file under them, sorted), JSONL files, or - for standard input",
     )
-    parser.add_argument("--output", required=True, type=Path, help="a file for jsonl and conll, a folder otherwise")
+    parser.add_argument(
+        "--output",
+        required=True,
+        type=Path,
+        help="a file for jsonl and conll, a folder otherwise; - for JSONL on standard output (no --resume)",
+    )
     parser.add_argument("--format", choices=FORMATS, default=defaults.format, help="output format")
-    parser.add_argument("--errors", type=Path, help="failed documents, one JSON line each; unset: OUTPUT.errors.jsonl")
+    parser.add_argument(
+        "--errors",
+        type=Path,
+        help=f"failed documents, one JSON line each; unset: OUTPUT.errors.jsonl ({STDOUT_ERRORS} for --output -)",
+    )
     parser.add_argument(
         "--input-format",
         choices=INPUT_FORMATS,
@@ -129,7 +140,7 @@ def describe(summary: Summary, job: Job) -> str:
     )
     if total.documents > new.documents:
         line += f"; {total.annotated:,} annotated in all, this run resumed after {total.documents - new.documents:,}"
-    line += f". Output: {job.output}"
+    line += f". Output: {'standard output' if job.to_stdout else job.output}"
     if total.failed:
         line += f". {total.failed:,} failed documents: see {job.errors_path}"
     return line

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from .. import catalogue, presets
 from ..catalogue import CatalogueError
-from ..corpus import Corpus
+from ..corpus import Corpus, CorpusFormatError
 from ..files import refuse_overwrite
-from ..formats import EXTENSIONS, FORMATS, read_corpus
+from ..formats import EXTENSIONS, FORMATS, format_of, jsonl, read_corpus
 from ..reading import EncodingError, codec
 from ..text import DEFAULT_TOKENIZER
 
@@ -173,13 +173,17 @@ def read(
 ) -> Corpus:
     """``path`` read with ``--format``, ``--lenient``, ``--columns`` and ``--encoding``, or in the format of the
     catalogue ``entry``, raw text cut by the rules ``tokenizer``; a corpus without a sentence to ``purpose`` is an
-    ``EmptyCorpusError`` naming the file."""
-    if entry is None:
-        corpus = read_corpus(path, args.format, args.lenient, args.columns, args.encoding, tokenizer)
-    else:
-        columns = args.columns or entry.columns
-        corpus = read_corpus(path, entry.format, args.lenient, columns, args.encoding, tokenizer)
-    return corpus.require_sentences(purpose)
+    ``EmptyCorpusError`` naming the file, and a JSONL file to train on whose records have no span an error."""
+    format = args.format if entry is None else entry.format
+    columns = args.columns if entry is None else args.columns or entry.columns
+    corpus = read_corpus(path, format, args.lenient, columns, args.encoding, tokenizer).require_sentences(purpose)
+    if purpose == PURPOSES["train"] and format_of(path, format) == "jsonl" and not any(s.char_spans for s in corpus):
+        keys = ", ".join(repr(key) for key in jsonl.SPAN_KEYS)
+        raise CorpusFormatError(
+            f"{path}: no record has spans to train on (looked for the keys {keys}): a model of it would tag "
+            "nothing; is it an export of annotations?"
+        )
+    return corpus
 
 
 def locate(args: argparse.Namespace, entry: catalogue.Entry, splits: tuple[str, ...]) -> dict[str, Path]:

@@ -1,4 +1,5 @@
-"""Span JSONL, as Prodigy and doccano export it: ``{"text": ..., "spans": [{"start", "end", "label"}]}``."""
+"""Span JSONL, as Prodigy and doccano export it: ``{"text": ..., "spans": [{"start", "end", "label"}]}``, or doccano's
+``"entities": [{"start_offset", "end_offset", "label"}]`` or ``"label": [[start, end, label]]``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from ..text import DEFAULT_TOKENIZER, tokenize
 from .offsets import CharSpan, check_span, log_alignment, nonempty, parse_each, pieces, tag
 
 EXTENSIONS = (".jsonl",)
+SPAN_KEYS = ("spans", "entities", "label")  # where a record's spans are looked for, in this order
+SKIPPED_ANSWERS = ("reject", "ignore")  # Prodigy answers whose records are not gold
 
 
 def read(
@@ -24,19 +27,21 @@ def read(
     whitespace ones left out; without them the text is one sentence of tokens by the rules
     ``tokenizer`` (``text.tokenize``). Spans are aligned to the tokens and counted in
     ``corpus.notes`` as the SemEval reader does. A bad line raises, or with ``lenient`` is
-    skipped, counted in ``notes["skipped_sentences"]``.
+    skipped, counted in ``notes["skipped_sentences"]``. Spans are the first of ``SPAN_KEYS`` a record has
+    (``label`` only as a list). Records whose Prodigy ``answer`` is ``reject`` or ``ignore`` are left out,
+    counted in ``notes["reject_answers"]`` and ``notes["ignore_answers"]``.
     """
     path = Path(path)
     notes: Counter = Counter()
     text = read_text(path, encoding)
     lines = [(number, line) for number, line in enumerate(text.split("\n"), start=1) if line.strip()]
     parsed = parse_each(lines, lambda item: _sentence(*item, path, notes, tokenizer), lenient, notes, "sentences")
-    sentences = nonempty(list(parsed), notes)
+    sentences = nonempty([sentence for sentence in parsed if sentence is not None], notes)
     log_alignment(path, notes)
     return Corpus(sentences, "IOB2", str(path), +notes)
 
 
-def _sentence(number: int, line: str, path: Path, notes: Counter, tokenizer: str) -> Sentence:
+def _sentence(number: int, line: str, path: Path, notes: Counter, tokenizer: str) -> Sentence | None:
     where = f"{path}:{number}"
     try:
         record = json.loads(line)
@@ -44,8 +49,11 @@ def _sentence(number: int, line: str, path: Path, notes: Counter, tokenizer: str
         raise CorpusFormatError(f"{where}: expected a JSON object, found invalid JSON ({error})") from None
     if not isinstance(record, dict) or not isinstance(record.get("text"), str):
         raise CorpusFormatError(f"{where}: expected an object with a string 'text', found {line[:80]!r}")
+    if record.get("answer") in SKIPPED_ANSWERS:
+        notes[f"{record['answer']}_answers"] += 1
+        return None
     text = _unicode(record["text"], "the text", where)
-    spans = [_span(span, text, where) for span in _list(record, "spans", where)]
+    spans = [_span(span, text, where) for span in _span_objects(record, where)]
     if "tokens" in record:
         sentence = _tokens(_list(record, "tokens", where), text, where)
     else:
@@ -71,6 +79,23 @@ def _list(record: dict, key: str, where: str) -> list[dict]:
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise CorpusFormatError(f"{where}: expected '{key}' to be a list of objects, found {json.dumps(items)[:80]}")
     return items
+
+
+def _span_objects(record: dict, where: str) -> list[dict]:
+    """The record's spans as ``{"start", "end", "label"}`` objects, from the first of ``SPAN_KEYS`` it has."""
+    if "spans" in record or ("entities" not in record and not isinstance(record.get("label"), list)):
+        return _list(record, "spans", where)
+    if "entities" in record:
+        keys = {"start": "start_offset", "end": "end_offset", "label": "label"}
+        return [
+            {key: entity.get(theirs) for key, theirs in keys.items()} for entity in _list(record, "entities", where)
+        ]
+    triples = record["label"]
+    if not all(isinstance(triple, list) and len(triple) == 3 for triple in triples):
+        raise CorpusFormatError(
+            f"{where}: expected 'label' to be a list of [start, end, label] lists, found {json.dumps(triples)[:80]}"
+        )
+    return [dict(zip(("start", "end", "label"), triple)) for triple in triples]
 
 
 def _integer(item: dict, key: str, where: str) -> int:
