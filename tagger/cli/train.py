@@ -227,6 +227,9 @@ def run(args: argparse.Namespace) -> int:
         model_dirs[refitted.model_dir] = {**training, "refit": True}
     data = {source.name: cards.data_facts(train[source.name], dev[source.name], source.corpus) for source in found}
     for model_dir, how in model_dirs.items():
+        if not model_dir.is_dir():  # a resumed run whose best model was saved elsewhere, or removed since
+            logger.warning("no model in %s: no test scores or card for it", model_dir)
+            continue
         tagger, tests = Tagger.load(model_dir), []
         if test:
             scored = score_tests(tagger, test, model_dir, several=len(train) > 1)
