@@ -11,7 +11,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load, save
 
-from .charlm import PAD, UNK, CharLM
+from .charlm import UNK, CharLM
 from .files import atomic_write
 
 LM_FORMAT_VERSION = 1

@@ -129,7 +129,7 @@ def _listed(path: Path) -> list[Source]:
     """The sources of a ``--corpora`` file: a JSON list of ``{"name", "train", "dev", "test"}``, only ``train``
     required, paths relative to the file's folder."""
     entries = read_json(path, "corpora file")
-    shape = f'a JSON list of objects {{"name", "train", "dev", "test"}}, "train" required'
+    shape = 'a JSON list of objects {"name", "train", "dev", "test"}, "train" required'
     if not isinstance(entries, list) or not entries:
         raise CorporaError(f"{path}: expected {shape}, found {_kind(entries)}")
     found = []
