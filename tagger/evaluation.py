@@ -9,12 +9,11 @@ from typing import Iterable, Sequence
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB1, IOB2, IOBES
 
-from .corpus import Corpus, CorpusFormatError
+from .corpus import Corpus, CorpusFormatError, Sentence
 from .formats import RAW_TEXT, format_of, read_corpus
 from .formats.offsets import documents
 from .label_maps import LabelMap, map_labels, relabel
 from .schemes import check_scheme, convert
-from .text import tokenize
 
 MODES = ("default", "strict")
 RAW_TEXT_MATCHING = "exact character spans"
@@ -98,7 +97,7 @@ def raw_text_scores(
 
     ``path`` holds documents with gold character spans (a format of ``formats.RAW_TEXT``:
     PubTator, SemEval XML, JSONL; ``format``, ``encoding`` and ``lenient`` as ``read_corpus``
-    takes them). Each document's text is tagged as a user's text is, by ``tagger.tag_text``
+    takes them). Each document's text is tagged as a user's text is, by ``Tagger.tag``
     (our sentence splitter, the model's tokenizer, the heads ``head`` chooses); nothing of
     the gold tells it where sentences or tokens are. A predicted ``(start, end, label)`` is
     correct when a gold mention after ``label_map`` is exactly that. Gold mentions that begin or end inside a
@@ -116,22 +115,22 @@ def raw_text_scores(
     corpus = read_corpus(path, format, lenient, encoding=encoding, tokenizer=tagger.config.tokenizer)
     split = list(documents(corpus.require_sentences("evaluate on").sentences))  # each document's sentences
     gold, predicted, off_boundaries = set(), set(), 0
-    for number, document in enumerate(split):
-        text = document[0].text
+    tagged = tagger.tag([document[0].text for document in split], batch_size, head)  # documents batched together
+    for number, (document, result) in enumerate(zip(split, tagged)):
         mentions = {span for sentence in document for span in map_labels(sentence.char_spans, label_map or {})}
-        off_boundaries += _off_token_boundaries(mentions, text, tagger.config.tokenizer)
+        off_boundaries += _off_token_boundaries(mentions, result.sentences)
         gold |= {(number, *span) for span in mentions}
-        found = tagger.tag_text(text, batch_size, head)
-        predicted |= {(number, span["start"], span["end"], span["label"]) for span in found}
+        predicted |= {(number, span.start, span.end, span.label) for span in result.spans}
     warn_of_unpredicted({label for *_, label in gold}, tagger, str(path), head)
     counts = {"documents": len(split), "gold": len(gold), "predicted": len(predicted), "correct": len(gold & predicted)}
     counts["off_token_boundaries"] = off_boundaries
     return {**span_scores(gold, predicted), "matching": RAW_TEXT_MATCHING, **counts}
 
 
-def _off_token_boundaries(spans: Iterable[tuple[int, int, str]], text: str, tokenizer: str) -> int:
-    """How many of the character ``spans`` over ``text`` begin or end inside a token of it (or in whitespace)."""
-    offsets = tokenize(text, tokenizer).offsets
+def _off_token_boundaries(spans: Iterable[tuple[int, int, str]], sentences: Sequence[Sentence]) -> int:
+    """How many of the character ``spans`` begin or end inside a token of the text's ``sentences`` (or in
+    whitespace)."""
+    offsets = [offset for sentence in sentences for offset in sentence.offsets]
     starts, ends = {start for start, _ in offsets}, {end for _, end in offsets}
     return sum(start not in starts or end not in ends for start, end, _ in spans)
 

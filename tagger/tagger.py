@@ -283,11 +283,10 @@ class Tagger:
         streams in bounded memory. ``head`` chooses the heads as in ``predict``; a span names the head that found
         it when several are chosen. Each text must be a ``str`` of valid Unicode (``check_text``).
         """
+        if isinstance(texts, str):
+            return self._tagged_text(texts, batch_size, head, "Tagger.tag")
         _check_batch_size(batch_size, "Tagger.tag")
         names = [chosen.name for chosen in self.chosen_heads(head)]  # a bad head fails before any text is read
-        if isinstance(texts, str):
-            check_text(texts, "Tagger.tag")
-            return self._tagged([texts], batch_size, names)[0]
         if isinstance(texts, (bytes, Mapping)) or not isinstance(texts, Iterable):
             raise TypeError(f"Tagger.tag expects a str or an iterable of str, not {_kind(texts)}")
         return self._tagged_stream(iter(texts), batch_size, names)
@@ -298,6 +297,13 @@ class Tagger:
             for number, text in chunk:
                 check_text(text, f"Tagger.tag (text {number})")
             yield from self._tagged([text for _, text in chunk], batch_size, names)
+
+    def _tagged_text(self, text: str, batch_size: int, head: str | Sequence[str] | None, caller: str) -> TaggedText:
+        """``text`` tagged, after the checks of its arguments, whose errors name ``caller``."""
+        _check_batch_size(batch_size, caller)
+        names = [chosen.name for chosen in self.chosen_heads(head)]
+        check_text(text, caller)
+        return self._tagged([text], batch_size, names)[0]
 
     def _tagged(self, texts: list[str], batch_size: int, names: list[str]) -> list[TaggedText]:
         return [
@@ -321,8 +327,7 @@ class Tagger:
     def tag_text(self, text: str, batch_size: int = 128, head: str | Sequence[str] | None = None) -> list[dict]:
         """Entities in raw ``text`` as ``{start, end, label, text, score}`` character spans (and ``head``, the
         head that found each, when ``head`` chooses several): ``tag``'s spans as dicts."""
-        check_text(text, "Tagger.tag_text")
-        return [span.as_dict() for span in self.tag(text, batch_size, head).spans]
+        return [span.as_dict() for span in self._tagged_text(text, batch_size, head, "Tagger.tag_text").spans]
 
     def to_parts(self) -> tuple[dict, dict, dict[str, torch.Tensor]]:
         """``(meta, vocabularies, weights)``: plain data that ``from_parts`` turns back into a tagger."""
