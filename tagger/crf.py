@@ -167,7 +167,7 @@ class Posteriors:
 
 
 class PathScores:
-    """Log-scores along one path per sequence, as plain lists for cheap lookups.
+    """Log-scores along one path per sequence: ``tokens`` a tensor, the rest plain lists for cheap lookups.
 
     ``opening`` and ``closing`` are the forward and backward scores of the path's tag at each
     token (with ``links``, counting only tags before that do not run into it and tags after that
@@ -176,7 +176,7 @@ class PathScores:
     """
 
     def __init__(self, tokens, opening, closing, cumulative, log_z, alternatives=None):
-        self.token_log_probs = tokens.tolist()  # log P(tag_t = path_t)
+        self.tokens = tokens  # log P(tag_t = path_t), shape (batch, seq_len)
         self.opening, self.closing = opening.tolist(), closing.tolist()
         self.cumulative, self.log_z = cumulative.tolist(), log_z.tolist()
         self.alternatives = None if alternatives is None else [part.tolist() for part in alternatives]
