@@ -52,15 +52,18 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=10_000, help="annotate corpus size; 0 skips (e)")
     parser.add_argument("--quick", action="store_true", help="a fifth of the test split, no batch 1; not saved")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    result = {"corpus": args.corpus, **provenance(), "threads": args.threads, "passes": args.passes}
+    result = {"corpus": args.corpus, **provenance(), "threads": args.threads, "passes": args.passes, "set": args.set}
     domain = catalogue.entry(args.corpus).domain
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         models = {}
         for preset in args.presets:
-            config = TaggerConfig(**presets.values(preset, domain), threads=args.threads, epochs=1, seed=args.seed)
+            config = TaggerConfig(**presets.values(preset, domain)).with_overrides(
+                [*args.set, f"threads={args.threads}", "epochs=1", f"seed={args.seed}"]
+            )
             train, dev, test = read_splits(args.corpus, args.data_dir, config)
             sentences = [s.tokens for s in test]
             if args.quick:
