@@ -110,7 +110,12 @@ def sentence_ranges(text: str, tokens: list[tuple[int, int]], max_tokens: int = 
 def _token_offsets(text: str, tokenizer: str = DEFAULT_TOKENIZER) -> list[tuple[int, int]]:
     """``(start, end)`` of each non-space token of ``text``; a byte-order mark that begins the text is in none."""
     columns = spacy_doc(text, tokenizer).to_array(["IDX", "LENGTH", "IS_SPACE"]).tolist()  # no Token objects: faster
-    offsets = [(start, start + length) for start, length, space in columns if not space]
+    return skip_bom(text, [(start, start + length) for start, length, space in columns if not space])
+
+
+def skip_bom(text: str, offsets: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``offsets`` of non-space tokens, the first without a byte-order mark that begins ``text`` (none if it
+    held only that)."""
     if offsets and offsets[0][0] == 0 and text.startswith(BOM):
         offsets[0] = (1, offsets[0][1])
         if offsets[0][0] == offsets[0][1] or text[1 : offsets[0][1]].isspace():
