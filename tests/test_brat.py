@@ -55,6 +55,7 @@ def test_a_folder_of_pairs_is_read_by_the_files_it_holds(tmp_path):
     one = read_corpus(tmp_path / "a.ann")
     assert [mentions(sentence) for sentence in one] == [["BRCA1", "breast cancer"], [], ["SIRT1"]]
     assert {sentence.id for sentence in one} == {"a"}
+    assert [s.tokens for s in read_corpus(tmp_path / "a.txt", "brat")] == [s.tokens for s in one]  # the pair's text
 
 
 def test_offsets_count_a_byte_order_mark_of_the_text(tmp_path):

@@ -55,9 +55,9 @@ def read(
 
 
 def _annotation_files(path: Path) -> list[Path]:
-    """The ``.ann`` files of the folder ``path`` (and its subfolders), sorted; or ``[path]`` for a file."""
+    """The ``.ann`` files of the folder ``path`` (and its subfolders), sorted; for a file, that of its pair."""
     if not path.is_dir():
-        return [path]
+        return [path.with_suffix(".ann")]
     files = sorted(file for file in path.rglob("*.ann") if file.is_file())
     if not files:
         raise CorpusFormatError(f"{path}: expected BRAT standoff, NAME.txt and NAME.ann pairs; found no .ann file")
@@ -71,8 +71,9 @@ def _name(ann: Path, root: Path) -> str:
 def _document(ann: Path, name: str, notes: Counter, encoding: str, tokenizer: str) -> list[Sentence]:
     """The tagged sentences of one pair."""
     txt = ann.with_suffix(".txt")
-    if not txt.is_file():
-        raise CorpusFormatError(f"{ann}: expected its text {txt.name} beside it, found no such file")
+    for file, other, role in ((ann, txt, "annotations"), (txt, ann, "text")):
+        if not file.is_file():
+            raise CorpusFormatError(f"{other}: expected its {role} {file.name} beside it, found no such file")
     text = decode(read_bytes(txt), txt, encoding, keep_bom=True)
     spans = []
     for number, line in enumerate(decode(read_bytes(ann), ann, encoding).split("\n"), start=1):

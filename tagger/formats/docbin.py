@@ -8,15 +8,16 @@ import zlib
 from collections import Counter
 from itertools import accumulate
 from pathlib import Path
-
-from spacy.tokens import Doc, DocBin, Span
-from spacy.vocab import Vocab
+from typing import TYPE_CHECKING
 
 from ..corpus import Corpus, CorpusFormatError, Sentence
 from ..files import atomic_write
 from ..reading import read_bytes
 from ..text import sentence_ranges, skip_bom
 from .offsets import documents, joined, log_alignment, nonempty, parse_each, tag
+
+if TYPE_CHECKING:
+    from spacy.vocab import Vocab
 
 EXTENSIONS = (".spacy",)
 
@@ -31,6 +32,8 @@ def read(path: str | Path, lenient: bool = False) -> Corpus:
     counted as other readers count them. The sentences' ``id`` is the doc's ``user_data["id"]`` where stored. A
     file that is not a DocBin raises naming it, or with ``lenient`` is skipped (``notes["skipped_files"]``).
     """
+    from spacy.vocab import Vocab  # here, not above: reading other formats needs no spaCy
+
     path = Path(path)
     notes: Counter = Counter()
     vocab = Vocab()  # the strings come with the file: no language, no pipeline
@@ -53,6 +56,8 @@ def _files(path: Path) -> list[Path]:
 
 def _sentences(path: Path, vocab: Vocab, notes: Counter) -> list[Sentence]:
     """The tagged sentences of the docs of one file."""
+    from spacy.tokens import DocBin
+
     try:
         docs = list(DocBin(store_user_data=True).from_bytes(read_bytes(path)).get_docs(vocab))
     except (ValueError, KeyError, TypeError, IndexError, zlib.error) as error:
@@ -89,6 +94,9 @@ def _sentences(path: Path, vocab: Vocab, notes: Counter) -> list[Sentence]:
 def write(corpus: Corpus, path: str | Path) -> None:
     """Write each document (sentences sharing a text) as one doc of its tokens, with its sentences as sentence
     starts, its tagged spans as ``doc.ents`` and its id as ``user_data["id"]``, in one DocBin, atomically."""
+    from spacy.tokens import Doc, DocBin, Span
+    from spacy.vocab import Vocab
+
     vocab = Vocab()
     docs = DocBin(store_user_data=True)
     for document in documents(corpus.sentences):
