@@ -3,14 +3,18 @@ exported pipeline finds the spans ``Tagger.tag`` finds, on real abstracts."""
 
 from __future__ import annotations
 
+import configparser
+import importlib
 import json
 import os
 import subprocess
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
 import spacy
+from spacy.util import registry
 
 import tagger.spacy_component  # noqa: F401  registers the factories in this process (installed: by entry points)
 from tagger import Tagger, TaggerConfig
@@ -134,6 +138,17 @@ def test_the_exported_pipeline_finds_the_spans_and_sentences_of_tagger_tag(model
             (span.start, span.end, span.label) for span in result.spans
         ]
         assert [e._.bilstm_crf_score for e in doc.ents] == pytest.approx([s.score for s in result.spans], abs=1e-5)
+
+
+def test_setup_cfg_registers_every_factory_by_entry_point():
+    config = configparser.ConfigParser()
+    config.read(Path(__file__).resolve().parents[1] / "setup.cfg")
+    lines = config["options.entry_points"]["spacy_factories"].strip().splitlines()
+    targets = dict(line.replace(" ", "").split("=") for line in lines)
+    for name, target in targets.items():
+        module, function = target.split(":")
+        assert registry.factories.get(name) is getattr(importlib.import_module(module), function)
+    assert set(targets) == {"bilstm_crf", SENTENCES}
 
 
 def test_the_exported_pipeline_cuts_so_in_a_fresh_process(model, exported, abstracts):
