@@ -303,7 +303,7 @@ def test_export_spacy_writes_a_complete_pipeline(model, sample, tmp_path):
     output = tmp_path / "pipeline"
     assert main(["export-spacy", str(model), str(output)]) == 0
     nlp = spacy.load(output)
-    assert nlp.pipe_names == ["sentencizer", "bilstm_crf"]
+    assert nlp.pipe_names == ["tagger_sentences", "bilstm_crf"]
     doc = nlp((sample / "sample.txt").read_text(encoding="utf-8"))
     assert len(list(doc.sents)) > 3 and doc.ents
     html = displacy.render(doc, style="ent")
