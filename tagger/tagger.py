@@ -330,9 +330,19 @@ class Tagger:
         head: str | Sequence[str] | None = None,
         max_tokens: int = MAX_TOKENS,
     ) -> list[list[tuple[Sentence, Prediction]]]:
+        """Per text, its sentences of at most ``max_tokens`` tokens (``cut``) with their predictions; the sentences
+        of all texts are predicted together."""
+        return self.predict_cut(self.cut(texts, max_tokens), batch_size, head)
+
+    def cut(self, texts: Sequence[str], max_tokens: int = MAX_TOKENS) -> list[list[Sentence]]:
         """Per text, its sentences of at most ``max_tokens`` tokens (``text.sentences``, by the model's
-        ``config.tokenizer``) with their predictions; the sentences of all texts are predicted together."""
-        split = [sentences(text, max_tokens, self.config.tokenizer) for text in texts]
+        ``config.tokenizer``)."""
+        return [sentences(text, max_tokens, self.config.tokenizer) for text in texts]
+
+    def predict_cut(
+        self, split: Sequence[Sequence[Sentence]], batch_size: int = 128, head: str | Sequence[str] | None = None
+    ) -> list[list[tuple[Sentence, Prediction]]]:
+        """Texts ``cut`` into sentences, each sentence with its prediction; all predicted together."""
         predictions = iter(self.predict([sentence for group in split for sentence in group], batch_size, head=head))
         return [[(sentence, next(predictions)) for sentence in group] for group in split]
 

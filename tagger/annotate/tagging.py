@@ -7,13 +7,14 @@ import multiprocessing
 import os
 import threading
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Iterator
 
 import torch
 
+from ..corpus import Sentence
 from ..tagger import Tagger, char_spans
 from ..text import MAX_TOKENS
 from .job import AnnotateError, Document, Job
@@ -28,16 +29,17 @@ def tag_documents(
     max_tokens: int = MAX_TOKENS,
     tags: bool = False,
     heads: list[str] | None = None,
+    split: list[list[Sentence]] | None = None,
 ) -> list[Document]:
     """Tag the readable ``documents`` together with the tagger's ``heads`` (``None``: all) and fill in their spans
-    (and ``tagged`` if ``tags``).
+    (and ``tagged`` if ``tags``); ``split``, if given, is the readable documents already ``Tagger.cut``.
 
     A window whose tagging raises is retried one document at a time, so that only the
     documents that fail get an error.
     """
     todo = [d for d in documents if d.error is None]
     try:
-        _tag(tagger, todo, batch_size, max_tokens, tags, heads)
+        _tag(tagger, todo, split or tagger.cut([d.text for d in todo], max_tokens), batch_size, tags, heads)
     except Exception as error:  # one bad document must not stop the run
         if len(todo) == 1:
             logger.debug("tagging %s failed", todo[0].path, exc_info=True)
@@ -49,13 +51,41 @@ def tag_documents(
 
 
 def _tag(
-    tagger: Tagger, documents: list[Document], batch_size: int, max_tokens: int, tags: bool, heads: list[str] | None
+    tagger: Tagger,
+    documents: list[Document],
+    split: list[list[Sentence]],
+    batch_size: int,
+    tags: bool,
+    heads: list[str] | None,
 ) -> None:
-    tagged = tagger.predict_texts([d.text for d in documents], batch_size, heads, max_tokens)
-    for document, pairs in zip(documents, tagged):
+    for document, pairs in zip(documents, tagger.predict_cut(split, batch_size, heads)):
         document.spans = [span for sentence, prediction in pairs for span in char_spans(sentence, prediction)]
         document.tokens = sum(len(sentence) for sentence, _ in pairs)
         document.tagged = [(sentence.tokens, prediction.tags) for sentence, prediction in pairs] if tags else []
+
+
+def _cut_ahead(
+    tagger: Tagger, windows: Iterator[list[Document]], max_tokens: int
+) -> Iterator[tuple[list[Document], list[list[Sentence]] | None]]:
+    """Each window with its readable documents ``Tagger.cut`` (``None`` if that failed: tagging will cut them
+    again, one by one if need be), cut by a thread one window ahead: tokenisation of the next window overlaps
+    tagging of this one, whose torch ops let the thread run."""
+
+    def cut(window: list[Document]) -> list[list[Sentence]] | None:
+        try:
+            return tagger.cut([d.text for d in window if d.error is None], max_tokens)
+        except Exception:  # tag_documents records the error of the document that has it
+            return None
+
+    with ThreadPoolExecutor(1, thread_name_prefix="tagger-cut") as cutter:
+        ahead: tuple[list[Document], Future] | None = None
+        for window in windows:
+            following = (window, cutter.submit(cut, window))
+            if ahead:
+                yield ahead[0], ahead[1].result()
+            ahead = following
+        if ahead:
+            yield ahead[0], ahead[1].result()
 
 
 _worker: tuple[Tagger, dict] | None = None
@@ -106,7 +136,9 @@ def tagged_windows(job: Job, tagger: Tagger, windows: Iterator[list[Document]]) 
     if job.n_process == 1:
         if job.threads:
             torch.set_num_threads(job.threads)
-        yield from (tag_documents(tagger, window, **tagging_settings(job)) for window in windows)
+        settings = tagging_settings(job)
+        for window, split in _cut_ahead(tagger, windows, job.max_tokens):
+            yield tag_documents(tagger, window, **settings, split=split)
         return
     threads = job.threads or max(1, (os.cpu_count() or 1) // job.n_process)
     context = _context()
