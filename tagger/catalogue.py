@@ -117,9 +117,14 @@ def entry(name: str) -> Entry:
     return entries()[name]
 
 
+def cache_root() -> Path:
+    """``$XDG_CACHE_HOME/tagger``, by default ``~/.cache/tagger``: downloaded corpora and models are kept below."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tagger"
+
+
 def cache_dir() -> Path:
     """Where downloads are kept: ``$XDG_CACHE_HOME/tagger/corpora``, by default ``~/.cache/tagger/corpora``."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tagger" / "corpora"
+    return cache_root() / "corpora"
 
 
 def mirrors(data_dir: str | Path | None = None) -> list[Path]:

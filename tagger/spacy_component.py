@@ -3,9 +3,10 @@
 ``nlp.add_pipe("bilstm_crf", config={"model": PATH})`` takes these settings:
 
 - ``model`` (required): a model directory holding ``config.json``, ``vocab.json`` and
-  ``weights.safetensors``, read when the component is created; ``None`` leaves the weights
-  to ``from_disk``/``from_bytes``. A pipeline saved with ``nlp.to_disk`` keeps its own copy
-  of the weights and never reads this path again.
+  ``weights.safetensors``, a run directory holding ``model/``, or a named model
+  (``{"model": "ncbi-disease"}``, see ``tagger models list``), read when the component is
+  created; ``None`` leaves the weights to ``from_disk``/``from_bytes``. A pipeline saved with
+  ``nlp.to_disk`` keeps its own copy of the weights and never reads this path again.
 - ``spans_key`` (default ``None``): ``None`` writes ``doc.ents``; a key writes
   ``doc.spans[key]``, whose spans may overlap ``doc.ents``.
 - ``overwrite`` (default ``False``): for ``doc.ents``, whether our entities replace the
@@ -42,6 +43,7 @@ from spacy.util import minibatch
 from . import __version__
 from .corpus import Sentence
 from .heads import HeadError
+from .named_models import NamedModelError
 from .tagger import CHECKSUM, ModelError, Tagger, read_weights
 from .text import DEFAULT_TOKENIZER, spacy_doc, spacy_tokenizer
 
@@ -83,7 +85,7 @@ def make_bilstm_crf(
     if model is not None and not recreated:
         try:
             tagger = Tagger.load(model)
-        except ModelError as error:
+        except (ModelError, NamedModelError) as error:
             raise ModelError(f"{FACTORY} component {name!r}: {error}") from None
         _check_tokenizer(nlp, tagger, name)
     component = BiLSTMCRFComponent(name, tagger, spans_key, overwrite, batch_size, model if recreated else None, head)
@@ -200,7 +202,7 @@ class BiLSTMCRFComponent(Pipe):
         if self.tagger is None and self.model_path is not None:
             try:
                 self.tagger = self._checked(Tagger.load(self.model_path))
-            except ModelError as error:
+            except (ModelError, NamedModelError) as error:
                 raise ModelError(f"{FACTORY} component {self.name!r}: {error}") from None
         if self.tagger is None:
             raise ModelError(
