@@ -153,11 +153,12 @@ def download(model: ModelEntry, progress: bool = True) -> Path:
     if model.installed:
         return model.directory
     staging = model.directory.parent / f".{model.name}.{uuid.uuid4().hex}.tmp"
+    offline = f"Fetch it where there is a network (tagger models download {model.name}), then copy {model.directory}"
     try:
         for file, sha256 in model.files.items():
             url = f"{model.url.rstrip('/')}/{file}"
             logger.info("model %s: downloading %s", model.name, url)
-            catalogue.fetch(url, staging / file, sha256, progress)
+            catalogue.fetch(url, staging / file, sha256, progress, offline)
         shutil.rmtree(model.directory, ignore_errors=True)  # an incomplete copy
         os.replace(staging, model.directory)
     except OSError as error:
