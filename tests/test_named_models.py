@@ -18,10 +18,12 @@ from tagger.catalogue import DownloadError
 from tagger.cli.main import main
 from tagger.named_models import FILES, ModelEntry, NamedModelError
 from tagger.spacy_component import pipeline
+from tagger.tagger import ModelError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 BUDGET = 80_000_000  # bytes: every model stored in the package together
 SIX = ["ncbi-disease", "ncbi-disease-fast", "bc5cdr", "bc5cdr-fast", "semeval14-laptop", "semeval14-laptop-fast"]
+LABELS = ["Aspect", "Chemical", "Disease", "Gene", "Species"]  # of the sample corpus
 QUICK = ["--set", "word_dim=16", "--set", "hidden=16", "--set", "char_hidden=8", "--epochs", "2", "--no-progress"]
 
 
@@ -35,7 +37,7 @@ def run(sample, tmp_path_factory) -> Path:
 
 
 def _entry(name: str, **fields) -> ModelEntry:
-    facts = {"corpus": "ncbi-disease", "preset": "fast", "domain": "biomedical", "labels": ("Disease",)}
+    facts = {"corpus": "ncbi-disease", "preset": "fast", "domain": "biomedical", "labels": tuple(LABELS)}
     return ModelEntry(name, **facts, licence="CC BY 4.0", description="a test model", **fields)
 
 
@@ -105,7 +107,7 @@ def test_a_downloadable_model_is_fetched_once_into_the_cache(table, file_server,
     directory = named_models.resolve("tiny-remote")
     assert directory == cache.parent / "models" / "tiny-remote"
     assert sorted(p.name for p in directory.iterdir()) == sorted(FILES)
-    assert Tagger.load("tiny-remote").labels == ["Disease"]
+    assert Tagger.load("tiny-remote").labels == LABELS
     assert all(count == 1 for count in file_server.requests.values()) and len(file_server.requests) == len(FILES)
     assert [p.name for p in directory.parent.iterdir()] == ["tiny-remote"]  # no staging folder left
 
@@ -135,7 +137,7 @@ def test_models_list_info_and_download(table, capsys):
     info = json.loads(capsys.readouterr().out)
     card = cards.read(table / "tiny")
     assert {"name", "path", "labels", "licence", "test", "card"} <= set(info) and info["path"] == str(table / "tiny")
-    assert info["labels"] == ["Disease"] and info["test"]["corpus"] == "ncbi-disease"
+    assert info["labels"] == LABELS and info["test"]["corpus"] == "ncbi-disease"
     assert all(info["test"][key] == card["test"][0][key] for key in ("precision", "recall", "f1"))
     assert main(["models", "download", "tiny-remote", "--no-progress"]) == 0
     assert "tiny-remote" in capsys.readouterr().err and named_models.entry("tiny-remote").installed
@@ -176,7 +178,7 @@ def test_the_spacy_component_and_export_take_a_name(table, run, tmp_path):
     by_name.add_pipe("bilstm_crf", config={"model": "tiny"})
     by_path.add_pipe("bilstm_crf", config={"model": str(run / "model")})
     assert _entities(by_name(text)) == _entities(by_path(text))
-    with pytest.raises(NamedModelError, match=re.escape("unknown model 'tinny'")):
+    with pytest.raises(ModelError, match=re.escape("bilstm_crf component 'other': unknown model 'tinny'; the named")):
         by_name.add_pipe("bilstm_crf", name="other", config={"model": "tinny"})
     pipeline("tiny").to_disk(tmp_path / "pipeline")  # what tagger export-spacy writes
     assert _entities(spacy.load(tmp_path / "pipeline")(text)) == _entities(pipeline(run / "model")(text))
