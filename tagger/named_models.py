@@ -180,7 +180,7 @@ def facts(model: ModelEntry) -> dict:
         shown["labels"] = sorted({label for head in heads for label in head["labels"]})
         licences = sorted({head["corpus"]["licence"] for head in heads if "corpus" in head})
         shown["licence"] = ", ".join(licences) or model.licence
-        scored = [test for test in card["test"] if test.get("mode", "default") == "default"]
+        scored = [test for test in card["test"] if test.get("mode") == "default"]
         if scored:
             test = scored[-1]
             keys = ("source", "precision", "recall", "f1", "mode", "scheme", "per_type", "date")

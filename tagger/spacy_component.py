@@ -26,6 +26,7 @@ is one sequence. Each span written carries its CRF probability as ``span._.bilst
 import hashlib
 import logging
 import multiprocessing
+import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -40,10 +41,10 @@ from spacy.scorer import get_ner_prf
 from spacy.tokens import Doc, Span, Token
 from spacy.util import minibatch
 
-from . import __version__
+from . import DISTRIBUTION, __version__, cards
 from .corpus import Sentence
-from .heads import HeadError
-from .named_models import NamedModelError
+from .heads import DEFAULT_HEAD, HeadError
+from .named_models import NamedModelError, resolve
 from .tagger import CHECKSUM, ModelError, Tagger, read_weights
 from .text import DEFAULT_TOKENIZER, spacy_doc, spacy_tokenizer
 
@@ -293,9 +294,44 @@ def pipeline(
     rules = component.tagger.config.tokenizer
     if rules != DEFAULT_TOKENIZER:
         nlp.tokenizer = spacy_tokenizer(rules, nlp.vocab)
-    nlp.meta["description"] = f"BiLSTM-CRF tagger for {', '.join(component.labels)} (tagger {__version__})"
-    nlp.meta["requirements"] = [f"tagger>={__version__}"]
+    try:
+        card = cards.read(resolve(model))
+    except cards.CardError:  # a model saved without a card: the meta says what the model itself knows
+        card = None
+    nlp.meta.update(pipeline_meta(component.labels, card))
     return nlp
+
+
+def pipeline_meta(labels: list[str], card: dict | None) -> dict:
+    """spaCy's ``meta.json`` facts of a pipeline of our component with ``labels``, from the model's ``card``
+    (``None`` without one): name, version, description, licence, ``performance`` (``ents_p``, ``ents_r``,
+    ``ents_f`` and ``ents_per_type`` of its last default-mode test scores, as fractions) and ``requirements``
+    (this project's distribution, so that ``spacy package`` installs it)."""
+    heads = [head["name"] for head in card["heads"]] if card else []
+    named = "_".join(re.sub(r"[^a-z0-9]+", "_", head.lower()).strip("_") for head in heads if head != DEFAULT_HEAD)
+    description = f"BiLSTM-CRF tagger for {', '.join(labels)} (tagger {__version__})"
+    meta = {
+        "name": f"bilstm_crf_{named}" if named else "bilstm_crf",
+        "version": __version__,
+        "description": f"{description}. {card['intended_use']}" if card else description,
+        "requirements": [f"{DISTRIBUTION}>={__version__}"],
+    }
+    licences = sorted({head["corpus"]["licence"] for head in card["heads"] if "corpus" in head}) if card else []
+    if licences:
+        meta["license"] = ", ".join(licences)
+    scored = [test for test in card["test"] if test.get("mode") == "default"] if card else []
+    if scored:
+        test = scored[-1]
+        meta["performance"] = {
+            "ents_p": test["precision"],
+            "ents_r": test["recall"],
+            "ents_f": test["f1"],
+            "ents_per_type": {
+                label: {"p": row["precision"], "r": row["recall"], "f": row["f1"]}
+                for label, row in test.get("per_type", {}).items()
+            },
+        }
+    return meta
 
 
 def _offsets(token: Token) -> tuple[int, int]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import spacy
 
-from tagger import Tagger, cards, catalogue, named_models, presets
+from tagger import DISTRIBUTION, Tagger, __version__, cards, catalogue, named_models, presets
 from tagger.catalogue import DownloadError
 from tagger.cli.main import main
 from tagger.named_models import FILES, ModelEntry, NamedModelError
@@ -186,3 +186,22 @@ def test_the_spacy_component_and_export_take_a_name(table, run, tmp_path):
 
 def _entities(doc) -> list[tuple[int, int, str]]:
     return [(entity.start_char, entity.end_char, entity.label_) for entity in doc.ents]
+
+
+def test_an_exported_pipeline_meta_has_the_card_performance_and_our_distribution(run, tiny_model, tmp_path):
+    pipeline(run).to_disk(tmp_path / "pipeline")  # a run directory: its model/
+    meta = json.loads((tmp_path / "pipeline" / "meta.json").read_text())
+    test = cards.read(run / "model")["test"][0]
+    assert meta["requirements"] == [f"{DISTRIBUTION}>={__version__}"] and DISTRIBUTION == "bilstm-crf-tagger"
+    assert meta["name"] == "bilstm_crf_sample" and meta["version"] == __version__  # the head: train.tsv's folder
+    assert meta["description"].startswith("BiLSTM-CRF tagger for Aspect, Chemical, Disease, Gene, Species")
+    performance = meta["performance"]
+    scores = [test[key] for key in ("precision", "recall", "f1")]  # spaCy writes floats to 10 digits
+    assert [performance[key] for key in ("ents_p", "ents_r", "ents_f")] == pytest.approx(scores, abs=1e-9)
+    assert performance["ents_per_type"]["Disease"]["f"] == pytest.approx(test["per_type"]["Disease"]["f1"], abs=1e-9)
+    assert set(performance["ents_per_type"]) == set(LABELS)
+    loaded = spacy.load(tmp_path / "pipeline").meta
+    assert all(loaded[key] == meta[key] for key in ("name", "version", "license", "requirements"))
+    pipeline(tiny_model).to_disk(tmp_path / "bare")  # a model without a card: no scores to state
+    bare = json.loads((tmp_path / "bare" / "meta.json").read_text())
+    assert "performance" not in bare and bare["requirements"] == meta["requirements"] and bare["name"] == "bilstm_crf"
