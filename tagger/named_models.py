@@ -74,18 +74,19 @@ class ModelEntry:
         return entry | {"labels": list(self.labels)}
 
     @classmethod
-    def from_dict(cls, name: str, entry: dict) -> "ModelEntry":
+    def from_dict(cls, name: str, entry: dict, where: Path) -> "ModelEntry":
+        """The entry ``name`` of the table ``where``."""
         try:
             return cls(name, **{**entry, "labels": tuple(entry["labels"])})
         except (KeyError, TypeError) as error:
-            raise NamedModelError(f"{TABLE}: entry {name!r} is not a model entry ({error})") from None
+            raise NamedModelError(f"{where}: entry {name!r} is not a model entry ({error})") from None
 
 
 def entries(table: Path | None = None) -> dict[str, ModelEntry]:
     """Every named model of ``table`` (default: the package's), in the table's order."""
     path = table or TABLE
     listed = json.loads(path.read_text(encoding="utf-8"))
-    return {name: ModelEntry.from_dict(name, entry) for name, entry in listed.items()}
+    return {name: ModelEntry.from_dict(name, entry, path) for name, entry in listed.items()}
 
 
 def entry(name: str) -> ModelEntry:

@@ -21,8 +21,8 @@ from .batching import Encoded, Encoder, length_batches
 from .bilstm import upgrade_packed_names
 from .charlm import CharLM
 from .config import ConfigError, TaggerConfig
-from .crf import Posteriors
 from .corpus import Corpus, Sentence
+from .crf import Posteriors
 from .files import atomic_write
 from .heads import DEFAULT_HEAD, Head, HeadError, check_names, choose
 from .lm_store import CharVocab, LMError, load_lm

@@ -205,3 +205,17 @@ def test_an_exported_pipeline_meta_has_the_card_performance_and_our_distribution
     pipeline(tiny_model).to_disk(tmp_path / "bare")  # a model without a card: no scores to state
     bare = json.loads((tmp_path / "bare" / "meta.json").read_text())
     assert "performance" not in bare and bare["requirements"] == meta["requirements"] and bare["name"] == "bilstm_crf"
+
+
+def test_a_table_entry_of_the_wrong_shape_names_the_table_and_the_entry(tmp_path):
+    table = tmp_path / "catalogue.json"
+    table.write_text(json.dumps({"broken": {"corpus": "ncbi-disease"}}))
+    with pytest.raises(NamedModelError, match=re.escape(f"{table}: entry 'broken' is not a model entry")):
+        named_models.entries(table)
+
+
+def test_an_unknown_name_reaches_a_cli_user_as_one_line(table, sample, capsys):
+    assert main(["predict", "--model", "tinny", str(sample / "sample.txt")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("tagger predict: error: unknown model 'tinny'; the named models are tiny, ")
+    assert len(error.splitlines()) == 1
