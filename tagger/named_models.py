@@ -129,30 +129,25 @@ def resolve(model: str | Path, progress: bool = False) -> Path:
     name = str(model)
     if os.sep in name or (os.altsep and os.altsep in name) or name.startswith("."):
         return path
-    named = entry(name)
-    if not named.installed:
-        if named.url is None:
-            raise NamedModelError(
-                f"model {name!r} is listed but not installed: it has not been released with this version "
-                "(scripts/release_models.py trains it); tagger models list shows the installed ones"
-            )
-        download(named, progress)
-    logger.info("model %s: using %s", name, named.directory)
-    return named.directory
+    directory = download(entry(name), progress)
+    logger.info("model %s: using %s", name, directory)
+    return directory
 
 
 def download(model: ModelEntry, progress: bool = True) -> Path:
-    """Fetch a downloadable model's files into the cache, each checked against its SHA-256; its directory there.
+    """The directory of ``model``, its files first fetched into the cache when it is downloadable and not there
+    yet, each checked against its SHA-256; a model not released is a ``NamedModelError``.
 
     The files go to a folder beside the model's and that folder becomes the model's in one step, so a failed
     download (``catalogue.DownloadError``, with a hint when offline) leaves nothing behind.
     """
-    if model.url is None:
-        raise NamedModelError(f"model {model.name!r} is stored in the package, not downloaded")
-    if not model.files:
-        raise NamedModelError(f"model {model.name!r} has not been released yet: no files to download")
     if model.installed:
         return model.directory
+    if model.url is None or not model.files:
+        raise NamedModelError(
+            f"model {model.name!r} is listed but not installed (no model in {model.directory}): this version does not "
+            "ship it (scripts/release_models.py trains it); tagger models list shows the installed ones"
+        )
     staging = model.directory.parent / f".{model.name}.{uuid.uuid4().hex}.tmp"
     offline = f"Fetch it where there is a network (tagger models download {model.name}), then copy {model.directory}"
     try:

@@ -140,7 +140,12 @@ def test_models_list_info_and_download(table, capsys):
     assert info["labels"] == LABELS and info["test"]["corpus"] == "ncbi-disease"
     assert all(info["test"][key] == card["test"][0][key] for key in ("precision", "recall", "f1"))
     assert main(["models", "download", "tiny-remote", "--no-progress"]) == 0
-    assert "tiny-remote" in capsys.readouterr().err and named_models.entry("tiny-remote").installed
+    assert capsys.readouterr().err.startswith("tiny-remote: downloaded, ")
+    assert named_models.entry("tiny-remote").installed
+    assert main(["models", "download", "tiny"]) == 0
+    assert capsys.readouterr().err == f"tiny: stored in the package, {table / 'tiny'}\n"
+    assert main(["models", "download", "tiny-later"]) == 2
+    assert "tagger models: error: model 'tiny-later' is listed but not installed" in capsys.readouterr().err
     assert main(["models", "info", "tinny"]) == 2
     assert capsys.readouterr().err.startswith("tagger models: error: unknown model 'tinny'")
 

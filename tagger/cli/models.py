@@ -25,7 +25,7 @@ def add_parser(commands) -> None:
     info.add_argument("name", help="a named model (tagger models list)")
     info.add_argument("--json", action="store_true", help="print one JSON object")
     info.set_defaults(run=run_info)
-    download = actions.add_parser("download", help="fetch a downloadable model into the cache")
+    download = actions.add_parser("download", help="fetch a downloadable model into the cache; say where it is")
     download.add_argument("name", help="a named model (tagger models list)")
     download.add_argument("--no-progress", action="store_true", help="no progress bar")
     download.set_defaults(run=run_download)
@@ -79,9 +79,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 def run_download(args: argparse.Namespace) -> int:
     model = named_models.entry(args.name)
-    if model.url is None:
-        where = "installed in" if model.installed else "not released yet; it would be stored in"
-        print(f"{model.name} is stored in the package, not downloaded: {where} {model.directory}", file=sys.stderr)
-        return 0 if model.installed else 2
-    print(f"{model.name}: {named_models.download(model, progress=not args.no_progress)}", file=sys.stderr)
+    directory = named_models.download(model, progress=not args.no_progress)
+    how = "stored in the package" if model.url is None else "downloaded"
+    print(f"{model.name}: {how}, {directory}", file=sys.stderr)
     return 0
