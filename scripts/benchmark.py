@@ -253,7 +253,7 @@ def render() -> None:
             f"{r['machine']['cores']} cores, {r['machine']['torch_threads']} threads |"
         )
     lines += ["", "Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
-    lines += accuracy_tables() + annotate_table() + ablation_table() + transfer_table()
+    lines += accuracy_tables() + speed_tables() + annotate_table() + ablation_table() + transfer_table()
     lines += optimiser_tables(RESULTS / "optimisers")
     with atomic_write(ROOT / "benchmarks" / "README.md") as out:
         out.write("\n".join(lines))
@@ -296,6 +296,53 @@ def accuracy_tables() -> list[str]:
         )
     lines += ["", "Rows named `+ ...` are the ablation: the accurate preset with only some of its resources.", ""]
     return lines + ["Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
+
+
+def speed_tables() -> list[str]:
+    """Rows for the results of ``scripts/benchmark_speed.py``: predict, the bare LSTM and spaCy in one run each."""
+    results = results_in("speed")
+    if not results:
+        return []
+    lines = [
+        "## Speed",
+        "",
+        "`scripts/benchmark_speed.py`: one process, one run, the test split pre-tokenised, tokens/s (best of the",
+        "passes after a warm-up). `predict` at batch 1 / 32 / 256 with confidences (without in brackets), after one",
+        "training epoch; the bare LSTM is a bidirectional `nn.LSTM` of the fast preset's encoder size on random",
+        "inputs, batched as `predict` batches 256 sentences and in plain sorted batches of 256; spaCy is `init config",
+        "--optimize efficiency` NER trained one epoch, `nlp.pipe` over the same sentences as `Doc`s.",
+        "",
+        "| date (commit) | corpus | threads | fast predict b1 / b32 / b256 "
+        "| accurate predict b1 / b32 / b256 | bare LSTM (as predict / plain) | spaCy pipe b32 / b256 | fast / spaCy "
+        "| fast / bare LSTM (as predict / plain) | accurate / spaCy | train epoch s: fast / accurate / spaCy "
+        "| peak RSS |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        ratios, bare, spacy = r["ratios"], r.get("bare_lstm", {}), r["spacy"]
+        lines.append(
+            f"| {dated(r)} | {r['corpus']} | {r['threads']} | {_rates(r.get('fast'))} | {_rates(r.get('accurate'))} | "
+            f"{bare.get('b256_as_predict', 0):,} / {bare.get('b256_plain', 0):,} (hidden {bare.get('hidden', '-')}) | "
+            f"{spacy['pipe_b32']:,} / {spacy['pipe_b256']:,} | **{ratios.get('fast_over_spacy', '-')}x** | "
+            f"**{ratios.get('fast_over_bare_lstm_b256_as_predict', '-')}** / "
+            f"{ratios.get('fast_over_bare_lstm_b256_plain', '-')} | **{ratios.get('accurate_over_spacy', '-')}x** | "
+            f"{_epoch(r.get('fast'))} / {_epoch(r.get('accurate'))} / {spacy['train_epoch_seconds']} | "
+            f"{r['peak_rss_mb']:,.0f} MB |"
+        )
+    return lines + ["", "Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
+
+
+def _rates(preset: dict | None) -> str:
+    if preset is None:
+        return "-"
+    rates = preset["predict"]
+    return " / ".join(
+        f"{rates.get(f'b{b}', 0):,} ({rates.get(f'b{b}_no_confidences', 0):,})" for b in (1, 32, 256)
+    )
+
+
+def _epoch(preset: dict | None) -> str:
+    return "-" if preset is None else f"{preset['train_epoch_seconds']}"
 
 
 def annotate_table() -> list[str]:

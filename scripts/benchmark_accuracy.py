@@ -3,6 +3,7 @@
     python scripts/benchmark_accuracy.py                               # both presets, three corpora, seeds 1-3
     python scripts/benchmark_accuracy.py --corpus ncbi-disease --preset accurate --seeds 1
     python scripts/benchmark_accuracy.py --corpus ncbi-disease --ablation   # the rows of the ablation table
+    python scripts/benchmark_accuracy.py --corpus ncbi-disease --preset fast --set hidden=100 --variant "hidden 100"
     python scripts/benchmark_accuracy.py --corpus ncbi-disease --preset fast --set epochs=1 \\
         --results /tmp/accuracy                                        # a quick check of the script
 
@@ -58,6 +59,9 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--no-refit", dest="refit", action="store_false", help="test the early-stopped model")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    parser.add_argument(
+        "--variant", help="file the results as PRESET VARIANT (a config changed by --set, e.g. 'hidden 100')"
+    )
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="local mirror of the catalogue's corpora")
     parser.add_argument("--results", type=Path, default=ACCURACY)
     parser.add_argument("--keep", type=Path, help="keep each training's output in KEEP/<corpus>-<name>-seed<N>")
@@ -65,6 +69,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for corpus in args.corpus:
         for name, values in trainings(corpus, args.preset, args.ablation).items():
+            name = f"{name} {args.variant}" if args.variant else name
             for seed in args.seeds:
                 config = TaggerConfig.from_dict(values).with_overrides([*args.set, f"seed={seed}"])
                 record = seed_result(args.results, corpus, name, config, args.refit, args.data_dir, args.keep)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from itertools import chain
+from typing import Iterable, Iterator, Sequence
 
 import torch
 
 from .charlm import BOUNDARY
 from .lm_store import CharVocab
 from .vocab import Vocab, casing, word_forms
+
+MAX_PADDING = 0.2  # of a prediction batch's tokens; more padding opens a new batch (measured: benchmarks/README.md)
 
 
 @dataclass
@@ -25,8 +28,29 @@ class Encoded:
 
 
 @dataclass
+class CharTable:
+    """The distinct character sequences of some sentences, padded, and the row of each; ``features`` is the
+    character encoder's output per row, for whoever computes it once for several batches."""
+
+    rows: dict[tuple[int, ...], int]
+    chars: torch.Tensor  # shape: (distinct_words, max_chars)
+    lengths: torch.Tensor  # shape: (distinct_words,)
+    features: torch.Tensor | None = None  # shape: (distinct_words, char encoder output)
+
+    @classmethod
+    def of(cls, sentences: Sequence[Encoded]) -> "CharTable":
+        rows: dict[tuple[int, ...], int] = {}
+        for sentence in sentences:
+            for sequence in sentence.chars:
+                rows.setdefault(sequence, len(rows))
+        lengths = [len(sequence) for sequence in rows]
+        return cls(rows, _filled(_mask(lengths), _flat(rows)), torch.tensor(lengths))
+
+
+@dataclass
 class Batch:
-    """Padded tensors of a batch; the characters are those of its distinct words only."""
+    """Padded tensors of a batch; the characters are those of its distinct words, or of a ``CharTable`` shared
+    with other batches (``char_features``: their encoding, when already computed)."""
 
     words: torch.Tensor  # shape: (batch, seq_len)
     casing: torch.Tensor  # shape: (batch, seq_len)
@@ -34,6 +58,7 @@ class Batch:
     chars: torch.Tensor  # shape: (distinct_words, max_chars)
     char_lengths: torch.Tensor  # shape: (distinct_words,)
     char_index: torch.Tensor  # shape: (batch, seq_len), row of ``chars`` per token
+    char_features: torch.Tensor | None = None  # shape: (distinct_words, char encoder output)
     tags: torch.Tensor | None = None  # shape: (batch, seq_len)
     lm_chars: torch.Tensor | None = None  # shape: (batch, text_len), each sentence's text for a character LM
     lm_lengths: torch.Tensor | None = None  # shape: (batch,)
@@ -111,30 +136,18 @@ class Encoder:
         return encoded
 
     @staticmethod
-    def collate(sentences: Sequence[Encoded]) -> Batch:
-        """Pad a batch; each distinct character sequence is encoded once."""
-        seq_len = max(len(s.words) for s in sentences)
-        size = (len(sentences), seq_len)
-        words = torch.zeros(size, dtype=torch.long)
-        shapes = torch.zeros(size, dtype=torch.long)
-        char_index = torch.zeros(size, dtype=torch.long)
-        mask = torch.zeros(size, dtype=torch.bool)
-        has_tags = sentences[0].tags is not None
-        tags = torch.zeros(size, dtype=torch.long) if has_tags else None
-        distinct: dict[tuple[int, ...], int] = {}
-        for row, sentence in enumerate(sentences):
-            n = len(sentence.words)
-            words[row, :n] = torch.tensor(sentence.words)
-            shapes[row, :n] = torch.tensor(sentence.casing)
-            char_index[row, :n] = torch.tensor([distinct.setdefault(c, len(distinct)) for c in sentence.chars])
-            mask[row, :n] = True
-            if has_tags:
-                tags[row, :n] = torch.tensor(sentence.tags)
-        char_lengths = torch.tensor([len(c) for c in distinct], dtype=torch.long)
-        chars = torch.zeros(len(distinct), int(char_lengths.max()), dtype=torch.long)
-        for row, sequence in enumerate(distinct):
-            chars[row, : len(sequence)] = torch.tensor(sequence)
-        batch = Batch(words, shapes, mask, chars, char_lengths, char_index, tags)
+    def collate(sentences: Sequence[Encoded], table: CharTable | None = None) -> Batch:
+        """Pad a batch; each distinct character sequence is encoded once, in ``table`` if given (it must hold
+        the batch's), else in one of the batch's own. Each field is one tensor, made at once."""
+        mask = _mask([len(s.words) for s in sentences])
+        table = table or CharTable.of(sentences)
+        char_index = [table.rows[c] for s in sentences for c in s.chars]
+        words, shapes, char_index = (
+            _filled(mask, values)
+            for values in (_flat(s.words for s in sentences), _flat(s.casing for s in sentences), char_index)
+        )
+        tags = _filled(mask, _flat(s.tags for s in sentences)) if sentences[0].tags is not None else None
+        batch = Batch(words, shapes, mask, table.chars, table.lengths, char_index, table.features, tags)
         if sentences[0].lm is not None:
             Encoder._collate_text(batch, [s.lm for s in sentences])
         return batch
@@ -143,30 +156,59 @@ class Encoder:
     def _collate_text(batch: Batch, texts: list[tuple[list[int], list[int], list[int]]]) -> None:
         """Pad the LM inputs of a batch into it."""
         lengths = [len(ids) for ids, _, _ in texts]
-        batch.lm_chars = torch.zeros(len(texts), max(lengths), dtype=torch.long)
-        batch.lm_starts = torch.zeros(batch.words.shape, dtype=torch.long)
-        batch.lm_ends = torch.zeros(batch.words.shape, dtype=torch.long)
-        for row, (ids, starts, ends) in enumerate(texts):
-            batch.lm_chars[row, : len(ids)] = torch.tensor(ids)
-            batch.lm_starts[row, : len(starts)] = torch.tensor(starts)
-            batch.lm_ends[row, : len(ends)] = torch.tensor(ends)
+        batch.lm_chars = _filled(_mask(lengths), _flat(ids for ids, _, _ in texts))
+        batch.lm_starts = _filled(batch.mask, _flat(starts for _, starts, _ in texts))
+        batch.lm_ends = _filled(batch.mask, _flat(ends for _, _, ends in texts))
         batch.lm_lengths = torch.tensor(lengths)
+
+
+def _mask(lengths: Sequence[int]) -> torch.Tensor:
+    """Shape (len(lengths), max(lengths)): true on each row's first ``lengths[row]`` steps."""
+    lengths = torch.tensor(lengths)
+    return torch.arange(int(lengths.max())) < lengths[:, None]
+
+
+def _flat(rows: Iterable[Sequence[int]]) -> list[int]:
+    return list(chain.from_iterable(rows))
+
+
+def _filled(mask: torch.Tensor, values: list[int]) -> torch.Tensor:
+    """Zeros shaped like ``mask`` with ``values`` where it is true, row by row."""
+    padded = torch.zeros(mask.shape, dtype=torch.long)
+    padded[mask] = torch.tensor(values, dtype=torch.long)
+    return padded
 
 
 def length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random | None = None) -> Iterator[list[int]]:
     """Indices grouped into batches of similar length.
 
-    Without ``rng``: sorted by length, longest first (for prediction). With it: lengths
-    are jittered so batches vary from epoch to epoch, and the batch order is shuffled.
+    Without ``rng`` (for prediction): sorted by length, longest first, a batch closing at ``batch_size``
+    sentences or before its padding would exceed ``MAX_PADDING`` of its tokens, so that no short sentence
+    waits through the steps of a long one. With it (for training): lengths are jittered so batches vary from
+    epoch to epoch, every batch but the last holds ``batch_size``, and the batch order is shuffled.
     """
     if rng is None:
-        order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-        yield from (order[i : i + batch_size] for i in range(0, len(order), batch_size))
+        yield from _tight_batches(sorted(range(len(lengths)), key=lambda i: -lengths[i]), lengths, batch_size)
         return
     order = sorted(range(len(lengths)), key=lambda i: lengths[i] + rng.uniform(-2, 2))
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     rng.shuffle(batches)
     yield from batches
+
+
+def _tight_batches(order: list[int], lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
+    """``order`` (longest first) cut into batches of at most ``batch_size`` whose padding stays within bounds."""
+    batch: list[int] = []
+    tokens = 0
+    for index in order:
+        longest = lengths[batch[0]] if batch else 0
+        if len(batch) == batch_size or longest * (len(batch) + 1) > (1 + MAX_PADDING) * (tokens + lengths[index]):
+            yield batch
+            batch, tokens = [], 0
+        batch.append(index)
+        tokens += lengths[index]
+    if batch:
+        yield batch
 
 
 def mixed_batches(corpora: Sequence[Sequence[int]], batch_size: int, rng: random.Random) -> list[list[int]]:

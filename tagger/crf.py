@@ -75,28 +75,62 @@ class ConstrainedCRF(nn.Module):
         return tags
 
     def posteriors(self, emissions: torch.Tensor, mask: torch.Tensor) -> "Posteriors":
-        """Forward-backward scores of the constrained CRF, in float64.
+        """Forward-backward scores of the constrained CRF, scaled (Rabiner 1989), as float64 log-scores.
 
-        Forward and backward scores grow with the sentence's length, and a probability is
-        their sum minus ``log_z``: in float32 that difference would lose ~1e-5 on a long
-        sentence, enough for a span's confidence to depend on its batch-mates.
+        Each step's forward and backward vectors are kept as probabilities that sum to 1 (float32
+        products and sums over the tags: a few cheap ops a step where a log-space step takes a
+        logsumexp), and the logs of their normalisers are summed in float64 at the end. So nothing
+        grows with the sentence's length: in float32 log space the forward and backward scores
+        would, and a probability (their sum minus ``log_z``) lose ~1e-5 on a long sentence.
+        Forbidden moves are exactly 0.
         """
-        start, transitions, end = (scores.double() for scores in self._scores())
-        emissions = emissions.double()
-        seq_len = emissions.shape[1]
-        alpha = [start + emissions[:, 0]]  # each: (batch, num_tags)
-        for t in range(1, seq_len):
-            step = torch.logsumexp(alpha[-1].unsqueeze(2) + transitions, dim=1) + emissions[:, t]
-            alpha.append(torch.where(mask[:, t, None], step, alpha[-1]))
-        beta = [end.expand_as(alpha[0])]
-        for t in range(seq_len - 2, -1, -1):
-            following = (emissions[:, t + 1] + beta[-1]).unsqueeze(1)  # shape: (batch, 1, num_tags)
-            step = torch.logsumexp(transitions + following, dim=2)
-            beta.append(torch.where(mask[:, t + 1, None], step, beta[-1]))
-        alpha_all = torch.stack(alpha, dim=1)  # shape: (batch, seq_len, num_tags)
-        beta_all = torch.stack(beta[::-1], dim=1)  # shape: (batch, seq_len, num_tags)
-        log_z = torch.logsumexp(alpha[-1] + end, dim=1)  # shape: (batch,)
-        return Posteriors(alpha_all, beta_all, log_z, emissions, transitions, end, mask)
+        start, transitions, end = self._scores()
+        peak = emissions.max(dim=2).values  # shape: (batch, seq_len)
+        emitted = (emissions - peak.unsqueeze(2)).exp()  # shape: (batch, seq_len, num_tags), each step's best 1
+        (starts, start_peak), (moves, move_peak), (ends, end_peak) = map(_scaled, (start, transitions, end))
+        steps, always = emissions.shape[1], mask[:, :1]
+        alphas, alpha_sums = [], []
+        for t in range(steps):
+            if t == 0:
+                vector, on = starts * emitted[:, 0], always
+            else:
+                vector, on = (alphas[-1].unsqueeze(2) * moves).sum(dim=1) * emitted[:, t], mask[:, t, None]
+            _keep(alphas, alpha_sums, vector, on)
+        betas, beta_sums = [], []  # from the last step back
+        for t in range(steps - 1, -1, -1):
+            if t == steps - 1:
+                vector, on = ends.expand_as(emitted[:, 0]), always
+            else:
+                following = (emitted[:, t + 1] * betas[-1]).unsqueeze(1)  # shape: (batch, 1, num_tags)
+                vector, on = (moves * following).sum(dim=2), mask[:, t + 1, None]
+            _keep(betas, beta_sums, vector, on)
+        moved = torch.where(mask, peak + move_peak, 0.0)[:, 1:]  # the factor each step took out of its normalisers
+        alpha = _log_scores(alphas, alpha_sums, torch.cat([peak[:, :1] + start_peak, moved], dim=1))
+        beta = _log_scores(betas, beta_sums, torch.cat([end_peak.expand(len(peak), 1), moved.flip(1)], dim=1))
+        end = end.double()
+        log_z = torch.logsumexp(alpha[:, -1] + end, dim=1)  # shape: (batch,)
+        return Posteriors(alpha, beta.flip(1), log_z, emissions.double(), transitions.double(), end, mask)
+
+
+def _scaled(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``exp(scores - peak)`` and ``peak``, the largest score: exponentiated without overflow."""
+    peak = scores.max()
+    return (scores - peak).exp(), peak
+
+
+def _keep(vectors: list, sums: list, vector: torch.Tensor, on: torch.Tensor) -> None:
+    """Append ``vector`` (batch, num_tags) divided by its sum, and the sum (batch, 1); where ``on`` (batch, 1) is
+    false, the last vector kept and 1."""
+    total = vector.sum(dim=1, keepdim=True)
+    vectors.append(torch.where(on, vector / total, vectors[-1]) if vectors else vector / total)
+    sums.append(torch.where(on, total, 1.0))
+
+
+def _log_scores(vectors: list, sums: list, factors: torch.Tensor) -> torch.Tensor:
+    """Float64 log-scores (batch, steps, num_tags) of normalised ``vectors`` whose steps took out ``sums`` (each
+    (batch, 1)) and ``factors`` (batch, steps), the log of what the scores were divided by, accumulated."""
+    taken = torch.cat(sums, dim=1).double().log() + factors.double()  # shape: (batch, steps)
+    return torch.stack(vectors, dim=1).double().log() + taken.cumsum(dim=1).unsqueeze(2)
 
 
 class Posteriors:
@@ -167,7 +201,7 @@ class Posteriors:
 
 
 class PathScores:
-    """Log-scores along one path per sequence, as plain lists for cheap lookups.
+    """Log-scores along one path per sequence: ``tokens`` a tensor, the rest plain lists for cheap lookups.
 
     ``opening`` and ``closing`` are the forward and backward scores of the path's tag at each
     token (with ``links``, counting only tags before that do not run into it and tags after that
@@ -176,7 +210,7 @@ class PathScores:
     """
 
     def __init__(self, tokens, opening, closing, cumulative, log_z, alternatives=None):
-        self.token_log_probs = tokens.tolist()  # log P(tag_t = path_t)
+        self.tokens = tokens  # log P(tag_t = path_t), shape (batch, seq_len)
         self.opening, self.closing = opening.tolist(), closing.tolist()
         self.cumulative, self.log_z = cumulative.tolist(), log_z.tolist()
         self.alternatives = None if alternatives is None else [part.tolist() for part in alternatives]

@@ -96,7 +96,7 @@ def raw_text_scores(
     """Score ``tagger`` on the raw text of the corpus file ``path`` by exact character spans.
 
     ``path`` holds documents with gold character spans (a format of ``formats.RAW_TEXT``:
-    PubTator, SemEval XML, JSONL; ``format``, ``encoding`` and ``lenient`` as ``read_corpus``
+    PubTator, SemEval XML, JSONL, BRAT; ``format``, ``encoding`` and ``lenient`` as ``read_corpus``
     takes them). Each document's text is tagged as a user's text is, by ``Tagger.tag``
     (our sentence splitter, the model's tokenizer, the heads ``head`` chooses); nothing of
     the gold tells it where sentences or tokens are. A predicted ``(start, end, label)`` is

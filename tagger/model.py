@@ -102,7 +102,9 @@ class BiLSTMCRF(nn.Module):
         """The shared encoder's output per token, dropout applied, shape (batch, seq_len, encoder.output_dim)."""
         features = [self.words(batch.words)]  # each: (batch, seq_len, dim)
         if self.chars is not None:
-            per_word = self.chars(batch.chars, batch.char_lengths)  # shape: (distinct_words, char_out)
+            per_word = batch.char_features  # shape: (distinct_words, char_out)
+            if per_word is None:
+                per_word = self.chars(batch.chars, batch.char_lengths)
             features.append(F.embedding(batch.char_index, per_word))  # a lookup whose backward sums in a fixed order
         if self.casing is not None:
             features.append(self.casing(batch.casing))

@@ -33,15 +33,17 @@ def codec(encoding: str) -> str:
     raise EncodingError(f"{encoding!r} is not a text encoding; expected a name such as utf-8, latin-1 or cp1252")
 
 
-def decode(data: bytes, where: str | Path, encoding: str = DEFAULT_ENCODING, hint: bool = True) -> str:
-    """``data`` as text in ``encoding``, a leading byte-order mark dropped; bad bytes raise naming ``where``
-    (and, with ``hint``, the ``--encoding`` option)."""
+def decode(
+    data: bytes, where: str | Path, encoding: str = DEFAULT_ENCODING, hint: bool = True, keep_bom: bool = False
+) -> str:
+    """``data`` as text in ``encoding``, a leading byte-order mark dropped unless ``keep_bom`` (for files whose
+    offsets count it); bad bytes raise naming ``where`` (and, with ``hint``, the ``--encoding`` option)."""
     try:
         text = data.decode(codec(encoding))
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         raise _bad_bytes(where, encoding, data[error.start], error.start, line, error.reason, hint) from None
-    return text[1:] if text.startswith(BOM) else text
+    return text[1:] if text.startswith(BOM) and not keep_bom else text
 
 
 def read_text(path: str | Path, encoding: str = DEFAULT_ENCODING, hint: bool = True) -> str:

@@ -80,6 +80,19 @@ def to_spans(tags: Sequence[str]) -> list[Span]:
     return spans
 
 
+def continuations(tags: Sequence[str]) -> list[list[bool]]:
+    """``[a][b]``: whether tag ``tags[b]`` on the next token continues the chunk of ``tags[a]``, as ``to_spans``
+    reads tags (an I- or E- of the same label after a B- or I-)."""
+    split = [split_tag(tag) for tag in tags]
+    return [
+        [
+            label_a is not None and prefix_a in ("B", "I") and prefix_b in ("I", "E") and label_b == label_a
+            for prefix_b, label_b in split
+        ]
+        for prefix_a, label_a in split
+    ]
+
+
 def from_spans(spans: Iterable[Span], length: int, scheme: str) -> list[str]:
     """Tags of ``length`` tokens holding non-overlapping ``spans`` in ``scheme``."""
     scheme = check_scheme(scheme)

@@ -19,8 +19,12 @@
 
 The tokens are the pipeline's own, whitespace tokens skipped; a component whose model cuts
 text otherwise (its ``tokenizer`` rules) logs a warning when it is added. Sentences are
-``doc.sents`` when an earlier component set them (``sentencizer``, a parser), else each doc
-is one sequence. Each span written carries its CRF probability as ``span._.bilstm_crf_score``.
+``doc.sents`` when an earlier component set them (``tagger_sentences``, ``sentencizer``, a parser),
+else each doc is one sequence. Each span written carries its CRF probability as ``span._.bilstm_crf_score``.
+
+The ``tagger_sentences`` component sets ``doc.sents`` as ``Tagger.tag`` cuts text (``text.sentences``,
+on the pipeline's tokens; setting ``max_tokens``, default ``text.MAX_TOKENS``), so that a pipeline of
+it, ``bilstm_crf`` and the model's tokenizer finds the spans ``Tagger.tag`` finds.
 """
 
 import hashlib
@@ -46,9 +50,10 @@ from .corpus import Sentence
 from .heads import DEFAULT_HEAD, HeadError
 from .named_models import NamedModelError, resolve
 from .tagger import CHECKSUM, ModelError, Tagger, read_weights
-from .text import DEFAULT_TOKENIZER, spacy_doc, spacy_tokenizer
+from .text import DEFAULT_TOKENIZER, MAX_TOKENS, sentence_ranges, spacy_doc, spacy_tokenizer
 
 FACTORY = "bilstm_crf"
+SENTENCES = "tagger_sentences"
 SCORE = "bilstm_crf_score"  # the ``Span`` extension holding each written span's probability
 # ``nlp.meta`` key listing the bilstm_crf components whose weights a saved pipeline holds:
 # when ``spacy.load`` recreates one, the factory leaves ``model`` unread and ``from_disk`` fills it.
@@ -95,6 +100,35 @@ def make_bilstm_crf(
     if name not in stored:
         stored.append(name)
     return component
+
+
+@Language.factory(SENTENCES, assigns=["token.is_sent_start"], default_config={"max_tokens": MAX_TOKENS})
+def make_sentences(nlp: Language, name: str, max_tokens: int) -> "SentenceComponent":
+    """The ``tagger_sentences`` factory: our sentence splitter, sentences of at most ``max_tokens`` tokens."""
+    return SentenceComponent(name, max_tokens)
+
+
+class SentenceComponent:
+    """Sets ``doc.sents`` where ``text.sentences`` cuts ``doc.text``, over the doc's non-space tokens.
+
+    A sentence begins at its first non-space token; the whitespace tokens before it close the one before.
+    """
+
+    def __init__(self, name: str, max_tokens: int = MAX_TOKENS):
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            raise ValueError(
+                f"{SENTENCES} component {name!r}: max_tokens must be a positive integer, not {max_tokens!r}"
+            )
+        self.name, self.max_tokens = name, max_tokens
+
+    def __call__(self, doc: Doc) -> Doc:
+        columns = doc.to_array(["IDX", "LENGTH", "IS_SPACE"]).tolist()  # no Token objects: faster
+        words = [(i, start, start + length) for i, (start, length, space) in enumerate(columns) if not space]
+        ranges = sentence_ranges(doc.text, [(start, end) for _, start, end in words], self.max_tokens)
+        starts = {0, *(words[first][0] for first, _ in ranges[1:])}
+        for token in doc:
+            token.is_sent_start = token.i in starts
+        return doc
 
 
 class BiLSTMCRFComponent(Pipe):
@@ -280,14 +314,14 @@ def pipeline(
     batch_size: int = 128,
     head: str | list[str] | None = None,
 ) -> Language:
-    """A complete ``lang`` pipeline: a tokenizer, spaCy's ``sentencizer`` and ``bilstm_crf`` with ``model``
-    (and its heads ``head``).
+    """A complete ``lang`` pipeline: a tokenizer, ``tagger_sentences`` and ``bilstm_crf`` with ``model``
+    (and its heads ``head``), which finds the spans ``Tagger.tag`` finds.
 
     The tokenizer has the model's rules (``tokenizer``), except that models of the default
     ``english`` rules get the language's own; ``nlp.to_disk`` saves the rules with it.
     """
     nlp = spacy.blank(lang)
-    nlp.add_pipe("sentencizer")
+    nlp.add_pipe(SENTENCES)
     settings = {"model": None, "spans_key": spans_key, "batch_size": batch_size, "head": head}
     component = nlp.add_pipe(FACTORY, config=settings)
     component.from_disk(model)

@@ -17,9 +17,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load, save
 
 from . import __version__
-from .batching import Encoded, Encoder, length_batches
+from .batching import CharTable, Encoded, Encoder, length_batches
 from .bilstm import upgrade_packed_names
 from .charlm import CharLM
+from .chunks import ChunkReader
 from .config import ConfigError, TaggerConfig
 from .corpus import Corpus, Sentence
 from .crf import Posteriors
@@ -45,7 +46,6 @@ from .schemes import (
     from_spans,
     labels_of,
     tags_for,
-    to_spans,
 )
 from .text import MAX_TOKENS, sentences
 from .vocab import CASINGS, PAD, UNK, Vocab, normalize_word
@@ -89,6 +89,7 @@ class Tagger:
         self.heads = [Head(head.name, head.tags, check_scheme(head.output_scheme)) for head in heads]
         self.encoder = Encoder(words, chars, config.lowercase, config.normalize_digits, lm_chars)
         self.links = [chunk_links(config.scheme, head.tags.items) for head in heads]  # what span confidences need
+        self.readers = [ChunkReader(head.tags.items) for head in heads]
         try:
             self.model = BiLSTMCRF(
                 len(words),
@@ -220,15 +221,16 @@ class Tagger:
         self.model.eval()
         results = [Prediction([]) for _ in sentences]
         lengths = [len(s) for s in sentences]
+        encoded = [self.encode(sentence) if length else None for sentence, length in zip(sentences, lengths)]
         with torch.inference_mode():
+            table = self._char_table([e for e in encoded if e is not None])
             for indices in length_batches(lengths, batch_size):
                 indices = [i for i in indices if lengths[i]]
                 if not indices:
                     continue
-                batch = self.encoder.collate([self.encode(sentences[i]) for i in indices])
+                batch = self.encoder.collate([encoded[i] for i in indices], table)
                 decoded = self.model.decode(batch, confidences or len(chosen) > 1, chosen)
-                rows = [lengths[i] for i in indices]
-                found = [self._predictions(h, best, posteriors, rows) for h, (best, posteriors) in zip(chosen, decoded)]
+                found = [self._predictions(h, best, scores, batch.mask) for h, (best, scores) in zip(chosen, decoded)]
                 if len(chosen) == 1:
                     for index, prediction in zip(indices, found[0]):
                         results[index] = prediction
@@ -240,24 +242,34 @@ class Tagger:
                     results[index] = merged(ours, names, [o[row][: lengths[index]] for o in outside], scheme)
         return results
 
+    def _char_table(self, encoded: list[Encoded]) -> CharTable | None:
+        """The distinct words of ``encoded`` through the character encoder, once for all their batches."""
+        if not encoded:
+            return None
+        table = CharTable.of(encoded)
+        if self.model.chars is not None:
+            table.features = self.model.chars(table.chars, table.lengths)
+        return table
+
     def _predictions(
-        self, head: int, best: torch.Tensor, posteriors: Posteriors | None, lengths: list[int]
+        self, head: int, best: torch.Tensor, posteriors: Posteriors | None, mask: torch.Tensor
     ) -> list[Prediction]:
         """The predictions of head number ``head`` from its best tag ids (batch, seq_len) and, if computed, the
-        posteriors behind them, for sentences of ``lengths``."""
-        tag_names, scheme = self.heads[head].tags.items, self.heads[head].output_scheme
-        paths = posteriors.along(best, self.links[head]) if posteriors is not None else None
+        posteriors behind them, for sentences where ``mask`` is true."""
+        scheme = self.heads[head].output_scheme
+        found = self.readers[head].spans(best, mask)
+        lengths = mask.sum(dim=1).tolist()
+        if posteriors is None:
+            return [
+                Prediction(from_spans(spans, length, scheme), [Span(s, e, label, math.nan) for s, e, label in spans])
+                for spans, length in zip(found, lengths)
+            ]
+        paths = posteriors.along(best, self.links[head])
+        token_scores = paths.tokens.exp().tolist()
         predictions = []
-        for row, (length, ids) in enumerate(zip(lengths, best.tolist())):
-            spans = to_spans([tag_names[i] for i in ids[:length]])
-            prediction = Prediction(from_spans(spans, length, scheme))
-            if paths is None:
-                prediction.spans = [Span(s, e, label, math.nan) for s, e, label in spans]
-            else:
-                prediction.token_scores = [math.exp(p) for p in paths.token_log_probs[row][:length]]
-                probability = [math.exp(paths.span_log_prob(row, s, e)) for s, e, _ in spans]
-                prediction.spans = [Span(s, e, label, p) for (s, e, label), p in zip(spans, probability)]
-            predictions.append(prediction)
+        for row, (spans, length) in enumerate(zip(found, lengths)):
+            scored = [Span(s, e, label, math.exp(paths.span_log_prob(row, s, e))) for s, e, label in spans]
+            predictions.append(Prediction(from_spans(spans, length, scheme), scored, token_scores[row][:length]))
         return predictions
 
     def encode(

@@ -84,25 +84,38 @@ def sentences(text: str, max_tokens: int = MAX_TOKENS, tokenizer: str = DEFAULT_
     into near-equal chunks, so memory stays bounded on text without punctuation. Tokens follow
     the rules ``tokenizer`` (one of ``TOKENIZERS``).
     """
+    tokens = _token_offsets(text, tokenizer)
+    return [
+        Sentence([text[s:e] for s, e in tokens[first:last]], offsets=tokens[first:last], text=text)
+        for first, last in sentence_ranges(text, tokens, max_tokens)
+    ]
+
+
+def sentence_ranges(text: str, tokens: list[tuple[int, int]], max_tokens: int = MAX_TOKENS) -> list[tuple[int, int]]:
+    """``(first, last)`` indices into ``tokens`` of each sentence of ``text``, ``last`` exclusive, as ``sentences``
+    cuts them: ``tokens`` are the ``(start, end)`` offsets of the non-space tokens of ``text``, in order, by any
+    tokenizer (the spaCy component passes its pipeline's)."""
     if max_tokens < 1:
         raise ValueError(f"max_tokens must be at least 1, not {max_tokens}")
-    tokens = _token_offsets(text, tokenizer)
-    result = []
+    ranges = []
     start = 0
     for end in _boundaries(text, tokens):
         pieces = -(-(end - start) // max_tokens)
         cuts = [start + (end - start) * i // pieces for i in range(pieces + 1)]
-        for first, last in zip(cuts, cuts[1:]):
-            offsets = tokens[first:last]
-            result.append(Sentence([text[s:e] for s, e in offsets], offsets=offsets, text=text))
+        ranges.extend(zip(cuts, cuts[1:]))
         start = end
-    return result
+    return ranges
 
 
 def _token_offsets(text: str, tokenizer: str = DEFAULT_TOKENIZER) -> list[tuple[int, int]]:
     """``(start, end)`` of each non-space token of ``text``; a byte-order mark that begins the text is in none."""
     columns = spacy_doc(text, tokenizer).to_array(["IDX", "LENGTH", "IS_SPACE"]).tolist()  # no Token objects: faster
-    offsets = [(start, start + length) for start, length, space in columns if not space]
+    return skip_bom(text, [(start, start + length) for start, length, space in columns if not space])
+
+
+def skip_bom(text: str, offsets: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``offsets`` of non-space tokens, the first without a byte-order mark that begins ``text`` (none if it
+    held only that)."""
     if offsets and offsets[0][0] == 0 and text.startswith(BOM):
         offsets[0] = (1, offsets[0][1])
         if offsets[0][0] == offsets[0][1] or text[1 : offsets[0][1]].isspace():

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
 import sys
 from pathlib import Path
 
 from ..files import atomic_write, output_error
+from ..formats import brat
 from ..text import DEFAULT_TOKENIZER, spacy_doc
 from .job import STDOUT, AnnotateError, Document
-
-NAME_BYTES = 255 - 16  # the longest file name most file systems take, in bytes, less what atomic_write's temporary adds
-PATH_BYTES = 1024  # BRAT paths longer than this (within the output folder) become one shortened name
 
 
 def write_jsonl(documents: list[Document], output: Path, part: int, with_text: bool = True) -> None:
@@ -38,11 +34,8 @@ def write_conll(documents: list[Document], output: Path, part: int) -> None:
     _append(output, "".join(lines))
 
 
-BRAT_FRAGMENT = re.compile(r"(?:\S| )+")  # brat's .ann lines hold no other whitespace
-
-
 def write_brat(documents: list[Document], output: Path, part: int) -> None:
-    """Write ``NAME.txt`` and its standoff ``NAME.ann`` per document, NAME from its id.
+    """Write ``NAME.txt`` and its standoff ``NAME.ann`` per document, NAME from its id (``brat.file_name``).
 
     Entities that cross a line break or a tab become discontinuous fragments. A NAME too long for
     the file system is shortened, with a hash of the id, and the ``.ann`` begins with a note that
@@ -52,21 +45,11 @@ def write_brat(documents: list[Document], output: Path, part: int) -> None:
     for document in documents:
         if document.error:
             continue
-        name, shortened = _file_name(document.id)
+        name, shortened = brat.file_name(document.id)
         text_file = output / f"{name}.txt"
-        lines = (
-            [f"#0\tAnnotatorNotes T1\tdocument id: {json.dumps(document.id, ensure_ascii=False)}\n"]
-            if shortened
-            else []
-        )
+        lines = [brat.id_note(document.id)] if shortened else []
         for number, span in enumerate(document.spans, start=1):
-            pieces = [
-                (span["start"] + m.start() + len(m.group()) - len(m.group().lstrip()), m.group().strip())
-                for m in BRAT_FRAGMENT.finditer(span["text"])
-                if m.group().strip()
-            ]
-            offsets = ";".join(f"{start} {start + len(piece)}" for start, piece in pieces)
-            lines.append(f"T{number}\t{span['label']} {offsets}\t{' '.join(piece for _, piece in pieces)}\n")
+            lines.append(brat.entity_line(number, span["start"], span["end"], span["label"], document.text))
             lines.append(f"#{number}\tAnnotatorNotes T{number}\tscore={span['score']:.4f}\n")
         try:
             if text_file.exists() and text_file.read_text(encoding="utf-8") != document.text:
@@ -100,27 +83,6 @@ def write_spacy(documents: list[Document], output: Path, part: int, tokenizer: s
 
 
 WRITERS = {"jsonl": write_jsonl, "conll": write_conll, "brat": write_brat, "spacy": write_spacy}
-
-
-def _file_name(id) -> tuple[str, bool]:
-    """A relative path made from a document id (no ``..``, no absolute root, odd characters as ``_``), and
-    whether it had to be shortened: each name to ``NAME_BYTES`` with its ``.ann``, the whole to ``PATH_BYTES``,
-    by a stable hash of the id."""
-    parts = [re.sub(r"[^\w.+-]", "_", part) for part in str(id).split("/") if part not in ("", ".", "..")]
-    name = "/".join(parts) or "document"
-    name = name[: -len(".txt")] if name.lower().endswith(".txt") and len(name) > 4 else name
-    digest = hashlib.sha256(json.dumps(id, ensure_ascii=False).encode("utf-8", "replace")).hexdigest()[:16]
-    room = NAME_BYTES - len(".ann") - len(digest) - 1
-
-    def cut(part: str) -> str:
-        return part.encode("utf-8")[:room].decode("utf-8", "ignore") + "-" + digest
-
-    parts = [cut(part) if len(part.encode("utf-8")) + len(".ann") > NAME_BYTES else part for part in name.split("/")]
-    shortened = "/".join(parts) != name
-    name = "/".join(parts)
-    if len(name.encode("utf-8")) + len(".ann") > PATH_BYTES:
-        name, shortened = cut(name.replace("/", "_")), True
-    return name, shortened
 
 
 def _append(path: Path, text: str) -> None:

@@ -20,7 +20,7 @@ def add_parser(commands) -> None:
         "corpora",
         help="list, fetch, inspect and convert corpora",
         description="The catalogue of named public corpora and their download; statistics of corpus files; "
-        "conversion between CoNLL, SemEval XML, span JSONL and PubTator.",
+        "conversion between CoNLL, SemEval XML, span JSONL, PubTator, BRAT standoff and spaCy DocBin.",
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = actions.add_parser(
@@ -67,8 +67,8 @@ def add_parser(commands) -> None:
         "character offsets are written back as read; --verbose lists the spans expanded to token boundaries.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    convert.add_argument("input", type=Path, help="corpus file to read")
-    convert.add_argument("output", type=Path, help="corpus file to write")
+    convert.add_argument("input", type=Path, help="corpus file (or folder of BRAT or DocBin files) to read")
+    convert.add_argument("output", type=Path, help="corpus file to write (BRAT: a folder, with --to brat)")
     add_reading_options(convert, "INPUT")
     convert.add_argument("--to", choices=FORMATS, help="format of OUTPUT; default: by extension")
     convert.set_defaults(run=run_convert)
@@ -103,9 +103,9 @@ def run_stats(args: argparse.Namespace) -> int:
     rows, corpora = [], []
     for item in args.paths:
         path = Path(item)
-        if not path.is_file() and not path.suffix:
-            catalogue.entry(item)  # neither a file nor a corpus name: an error listing the names
-        if path.is_file() or item not in catalogue.entries():
+        if not path.exists() and not path.suffix:
+            catalogue.entry(item)  # neither a file, a folder nor a corpus name: an error listing the names
+        if path.exists() or item not in catalogue.entries():
             rows.append({"path": str(path), "format": format_of(path, args.format)})
             corpora.append(read(args, path, purpose="report on"))
             continue

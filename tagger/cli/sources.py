@@ -28,7 +28,8 @@ def add_reading_options(parser: argparse.ArgumentParser, files: str) -> None:
     parser.add_argument(
         "--lenient",
         action="store_true",
-        help="skip and count bad sentences or documents of SemEval XML, PubTator and JSONL files instead of stopping",
+        help="skip and count bad sentences, documents or files of SemEval XML, PubTator, JSONL, BRAT and DocBin "
+        "instead of stopping",
     )
     parser.add_argument(
         "--columns",

@@ -21,8 +21,8 @@ def add_parser(commands) -> None:
         "export-spacy",
         help="write a model as a spaCy pipeline",
         description="Write a spaCy pipeline directory: a tokenizer with the model's rules (its config key "
-        "tokenizer; the language's own for english), spaCy's sentencizer and the bilstm_crf component holding a "
-        "copy of the model. Open it with spacy.load(OUTPUT).",
+        "tokenizer; the language's own for english), our sentence splitter (tagger_sentences, as tagger annotate cuts "
+        "text) and the bilstm_crf component holding a copy of the model. Open it with spacy.load(OUTPUT).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("model", type=Path, help="model directory")

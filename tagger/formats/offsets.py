@@ -93,6 +93,34 @@ def tag(sentence: Sentence, spans: list[CharSpan], notes: Counter, where: str) -
     return sentence
 
 
+def joined(split: list[Sentence], spans: list[CharSpan], notes: Counter) -> list[tuple[Sentence, list[CharSpan]]]:
+    """The sentences ``split`` of one text (in order, offsets into it), joined where a span of ``spans`` crosses
+    them (counted in ``notes["joined_sentences"]``), each with the spans that begin in it; without a sentence,
+    none, and the spans are counted as ``dropped``."""
+    if not split:  # the text holds only whitespace: no token for any span
+        notes["dropped"] += len(spans)
+        return []
+    cuts = [0, *(sentence.offsets[0][0] for sentence in split[1:])]  # sentence i owns the text from cuts[i]
+
+    def owner(offset: int) -> int:
+        return bisect_right(cuts, offset) - 1
+
+    continued = {i for start, end, _ in spans for i in range(owner(start), owner(end - 1))}  # i + 1 continues i
+    notes["joined_sentences"] += len(continued)
+    result: list[tuple[Sentence, list[CharSpan]]] = []
+    place = []  # where each split sentence went in result
+    for i, sentence in enumerate(split):
+        if i - 1 in continued:
+            result[-1][0].tokens.extend(sentence.tokens)
+            result[-1][0].offsets.extend(sentence.offsets)
+        else:
+            result.append((sentence, []))
+        place.append(len(result) - 1)
+    for span in spans:
+        result[place[owner(span[0])]][1].append(span)
+    return result
+
+
 def log_alignment(source: str | Path, notes: Counter) -> None:
     """One line on how a file's spans aligned, when any was expanded or dropped."""
     exact, expanded, dropped = (notes[key] for key in ALIGNMENT)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections import Counter
 from pathlib import Path
 from typing import Iterator
@@ -13,7 +12,7 @@ from ..files import atomic_write
 from ..reading import DEFAULT_ENCODING, read_text
 from ..text import DEFAULT_TOKENIZER
 from ..text import sentences as split_sentences
-from .offsets import CharSpan, char_spans, check_span, documents, log_alignment, parse_each, tag
+from .offsets import CharSpan, char_spans, check_span, documents, joined, log_alignment, parse_each, tag
 
 EXTENSIONS = (".pubtator",)
 TEXT_LINE = re.compile(r"([^|\t]+)\|([ta])\|(.*)")
@@ -111,28 +110,7 @@ def _sentences(
         for part, shift in ((text[:title_length], 0), (text[title_length + 1 :], title_length + 1))
         for sentence in split_sentences(part, tokenizer=tokenizer)
     ]
-    if not split:  # title and abstract hold only whitespace: no token for any span
-        notes["dropped"] += len(spans)
-        return []
-    cuts = [0, *(sentence.offsets[0][0] for sentence in split[1:])]  # sentence i owns the text from cuts[i]
-
-    def owner(offset: int) -> int:
-        return bisect_right(cuts, offset) - 1
-
-    joined = {i for start, end, _ in spans for i in range(owner(start), owner(end - 1))}  # i + 1 continues i
-    notes["joined_sentences"] += len(joined)
-    result: list[tuple[Sentence, list[CharSpan]]] = []
-    place = []  # where each split sentence went in result
-    for i, sentence in enumerate(split):
-        if i - 1 in joined:
-            result[-1][0].tokens.extend(sentence.tokens)
-            result[-1][0].offsets.extend(sentence.offsets)
-        else:
-            result.append((sentence, []))
-        place.append(len(result) - 1)
-    for span in spans:
-        result[place[owner(span[0])]][1].append(span)
-    return result
+    return joined(split, spans, notes)
 
 
 def write(corpus: Corpus, path: str | Path) -> None:

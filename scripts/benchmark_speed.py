@@ -1,0 +1,210 @@
+"""Time prediction, training and annotation against the machine's limit and spaCy, in one process and one run.
+
+    python scripts/benchmark_speed.py                       # NCBI-disease, both presets, 1 thread
+    python scripts/benchmark_speed.py --presets fast --documents 0 --quick   # a quick look
+
+On a corpus' test split, pre-tokenised, after one training epoch of each on its train split:
+(a) ``Tagger.predict`` of each preset at batch 1, 32 and 256, with and without confidences; (b) a
+bare bidirectional ``nn.LSTM`` of the fast preset's encoder size (random inputs of its input size) over
+the same sentences, batched as ``predict`` batches them and in plain sorted batches of 256: the
+machine's limit for that model; (c) spaCy's NER of ``init config --optimize efficiency``, trained one
+epoch on the same train split, ``nlp.pipe`` over the same sentences as ``Doc``s; (d) the seconds of
+that one training epoch, ours and spaCy's; (e) ``tagger annotate`` end to end on ``--documents`` raw
+documents with 1 and 2 processes (``benchmark_annotate.py``'s corpus and timing). A rate is the best
+of ``--passes`` timed passes after a warm-up pass. Every rate, the ratios to the bare LSTM and to
+spaCy, and the peak memory go to one JSON file in ``benchmarks/results/speed/``, with the machine,
+threads, versions and commit; ``scripts/benchmark.py --render`` puts them in ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import torch
+from benchmark import DATA_DIR, provenance, read_splits, render, write_result
+from benchmark_annotate import build_corpus
+from benchmark_annotate import run as run_annotate
+
+from tagger import Tagger, TaggerConfig, catalogue, presets
+from tagger.batching import length_batches
+from tagger.corpus import Corpus
+from tagger.training import Trainer
+
+RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "speed"
+BATCH_SIZES = (1, 32, 256)
+BATCH_1_SENTENCES = 500  # batch 1 is timed on the first sentences only
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", default="ncbi-disease", help="catalogue corpus (default: %(default)s)")
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="where the corpora lie")
+    parser.add_argument("--presets", nargs="+", default=["fast", "accurate"], choices=presets.names())
+    parser.add_argument("--threads", type=int, default=1, help="torch threads, set once (default: %(default)s)")
+    parser.add_argument("--passes", type=int, default=3, help="timed passes per rate (default: %(default)s)")
+    parser.add_argument("--documents", type=int, default=10_000, help="annotate corpus size; 0 skips (e)")
+    parser.add_argument("--quick", action="store_true", help="a fifth of the test split, no batch 1; not saved")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    result = {"corpus": args.corpus, **provenance(), "threads": args.threads, "passes": args.passes, "set": args.set}
+    domain = catalogue.entry(args.corpus).domain
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        models = {}
+        for preset in args.presets:
+            config = TaggerConfig(**presets.values(preset, domain)).with_overrides(
+                [*args.set, f"threads={args.threads}", "epochs=1", f"seed={args.seed}"]
+            )
+            train, dev, test = read_splits(args.corpus, args.data_dir, config)
+            sentences = [s.tokens for s in test]
+            if args.quick:
+                sentences = sentences[: len(sentences) // 5]
+            models[preset], result[preset] = time_preset(config, train, dev, sentences, scratch / preset, args)
+            print(f"{preset}: {json.dumps(result[preset]['predict'])}")
+        if "fast" in models:
+            result["bare_lstm"] = time_bare_lstm(models["fast"], sentences, args.passes)
+            print(f"bare LSTM: {json.dumps(result['bare_lstm'])}")
+        result["spacy"] = time_spacy(train, sentences, args.passes)
+        print(f"spaCy: {json.dumps(result['spacy'])}")
+        result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        result["ratios"] = ratios(result)
+        if args.documents and "fast" in models:
+            result["annotate"] = time_annotate(scratch / "fast" / "model", args, scratch)
+    print(f"ratios: {json.dumps(result['ratios'])}")
+    if not args.quick:  # a quick look is not a measurement of the corpus
+        print(f"-> {write_result(result, RESULTS, f'speed-{args.corpus}')}")
+        render()
+
+
+def time_preset(
+    config: TaggerConfig, train: Corpus, dev: Corpus, sentences: list[list[str]], output: Path, args
+) -> tuple[Tagger, dict]:
+    """One training epoch of ``config`` on ``train``, then ``predict``'s rates on ``sentences``."""
+    tagger = Tagger.build(config, train, [s.tokens for s in dev] + sentences)
+    training = Trainer(tagger, train, dev, output, callbacks=[]).fit()
+    tagger.save(output / "model")
+    epoch = training.history[0]
+    record = {
+        "config": {key: getattr(config, key) for key in ("hidden", "char_encoder", "char_hidden", "word_dim")},
+        "char_lm": bool(config.char_lm),
+        "train_epoch_seconds": round(epoch.seconds, 1),
+        "train_tokens_per_second": round(sum(len(s) for s in train) / epoch.seconds),
+        "predict": {},
+    }
+    for confidences in (True, False):
+        for batch_size in BATCH_SIZES if not args.quick else BATCH_SIZES[1:]:
+            chosen = sentences[:BATCH_1_SENTENCES] if batch_size == 1 else sentences
+            rate = best_rate(partial(tagger.predict, chosen, batch_size, confidences), chosen, args.passes)
+            record["predict"][f"b{batch_size}{'' if confidences else '_no_confidences'}"] = rate
+    return tagger, record
+
+
+def time_bare_lstm(tagger: Tagger, sentences: list[list[str]], passes: int) -> dict:
+    """A bidirectional ``nn.LSTM`` of ``tagger``'s encoder size, inference only, over random inputs of the sentences'
+    lengths: batched as ``predict`` batches 256, and in plain length-sorted batches of 256."""
+    layer = tagger.model.encoder.layers[0].left_to_right
+    lstm = torch.nn.LSTM(layer.input_size, layer.hidden_size, batch_first=True, bidirectional=True).eval()
+    lengths = [len(s) for s in sentences]
+    ordered = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    plans = {
+        "b256_as_predict": list(length_batches(lengths, 256)),
+        "b256_plain": [ordered[i : i + 256] for i in range(0, len(ordered), 256)],
+    }
+    record = {"input_size": layer.input_size, "hidden": layer.hidden_size}
+    for name, batches in plans.items():
+        inputs = [torch.randn(len(batch), max(lengths[i] for i in batch), layer.input_size) for batch in batches]
+
+        def run(inputs=inputs):
+            with torch.inference_mode():
+                for x in inputs:
+                    lstm(x)
+
+        record[name] = best_rate(run, sentences, passes)
+    return record
+
+
+def time_spacy(train: Corpus, sentences: list[list[str]], passes: int) -> dict:
+    """spaCy's efficiency NER: one epoch on ``train`` (spaCy's default batches of 1,000 words), then ``nlp.pipe``."""
+    import spacy
+    from spacy.cli.init_config import init_config
+    from spacy.tokens import Doc
+    from spacy.training import Example
+    from spacy.training.batchers import minibatch_by_words
+
+    nlp = spacy.util.load_model_from_config(
+        init_config(lang="en", pipeline=["ner"], optimize="efficiency"), auto_fill=True
+    )
+    examples = [
+        Example(Doc(nlp.vocab, words=s.tokens), Doc(nlp.vocab, words=s.tokens, ents=s.tags))
+        for s in train.in_scheme("IOB2")
+    ]
+    optimizer = nlp.initialize(lambda: examples)
+    started = time.perf_counter()
+    for batch in minibatch_by_words(examples, size=1000):
+        nlp.update(batch, sgd=optimizer, drop=0.1)
+    epoch = time.perf_counter() - started
+    record = {
+        "config": "init config --lang en --pipeline ner --optimize efficiency",
+        "train_epoch_seconds": round(epoch, 1),
+        "train_tokens_per_second": round(sum(len(s) for s in train) / epoch),
+    }
+    for batch_size in (32, 256):
+        docs = [[Doc(nlp.vocab, words=s) for s in sentences] for _ in range(passes + 1)]  # made before the clock runs
+        record[f"pipe_b{batch_size}"] = best_rate(partial(_pipe, nlp, docs, batch_size), sentences, passes)
+    return record
+
+
+def _pipe(nlp, unused: list, batch_size: int) -> list:
+    """``nlp.pipe`` over the next of the ``unused`` lists of fresh docs."""
+    return list(nlp.pipe(unused.pop(), batch_size=batch_size))
+
+
+def time_annotate(model: Path, args, scratch: Path) -> dict:
+    """``tagger annotate`` with the fast model on ``--documents`` raw documents, 1 and 2 processes."""
+    corpus = scratch / "documents.jsonl"
+    documents = build_corpus(args.data_dir, args.documents, args.seed)
+    corpus.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in documents), encoding="utf-8")
+    runs = {}
+    for processes in (1, 2):
+        run = run_annotate(model, corpus, scratch / f"out-{processes}.jsonl", "local", processes, args.threads)
+        runs[f"n{processes}"] = {key: run[key] for key in ("documents", "tokens", "seconds", "tokens_per_second")}
+        runs[f"n{processes}"]["peak_rss_mb"] = run["peak_rss_mb"]
+        print(f"annotate x{processes}: {json.dumps(runs[f'n{processes}'])}")
+    return runs
+
+
+def best_rate(run: Callable[[], object], sentences: list[list[str]], passes: int) -> int:
+    """Tokens per second of ``run`` over ``sentences``: the best of ``passes`` timed runs after a warm-up run."""
+    run()
+    seconds = []
+    for _ in range(passes):
+        started = time.perf_counter()
+        run()
+        seconds.append(time.perf_counter() - started)
+    return round(sum(map(len, sentences)) / min(seconds))
+
+
+def ratios(result: dict) -> dict:
+    """Each preset's predict (batch 256, confidences on) over spaCy's pipe at 256 and over the bare LSTM."""
+    found = {}
+    for preset in ("fast", "accurate"):
+        if preset in result:
+            ours = result[preset]["predict"]["b256"]
+            found[f"{preset}_over_spacy"] = round(ours / result["spacy"]["pipe_b256"], 2)
+            if "bare_lstm" in result:
+                for plan in ("b256_as_predict", "b256_plain"):
+                    found[f"{preset}_over_bare_lstm_{plan}"] = round(ours / result["bare_lstm"][plan], 2)
+    return found
+
+
+if __name__ == "__main__":
+    main()
