@@ -314,8 +314,9 @@ def pipeline(
     batch_size: int = 128,
     head: str | list[str] | None = None,
 ) -> Language:
-    """A complete ``lang`` pipeline: a tokenizer, ``tagger_sentences`` and ``bilstm_crf`` with ``model``
-    (and its heads ``head``), which finds the spans ``Tagger.tag`` finds.
+    """A complete ``lang`` pipeline: a tokenizer, ``tagger_sentences`` and ``bilstm_crf`` with ``model`` (a model
+    or run directory, or a named model; and its heads ``head``), which finds the spans ``Tagger.tag`` finds;
+    its ``meta`` from the model's card (``pipeline_meta``).
 
     The tokenizer has the model's rules (``tokenizer``), except that models of the default
     ``english`` rules get the language's own; ``nlp.to_disk`` saves the rules with it.
@@ -324,12 +325,13 @@ def pipeline(
     nlp.add_pipe(SENTENCES)
     settings = {"model": None, "spans_key": spans_key, "batch_size": batch_size, "head": head}
     component = nlp.add_pipe(FACTORY, config=settings)
-    component.from_disk(model)
+    directory = resolve(model)  # a name or a run directory: the model directory, said once
+    component.from_disk(directory)
     rules = component.tagger.config.tokenizer
     if rules != DEFAULT_TOKENIZER:
         nlp.tokenizer = spacy_tokenizer(rules, nlp.vocab)
     try:
-        card = cards.read(resolve(model))
+        card = cards.read(directory)
     except cards.CardError:  # a model saved without a card: the meta says what the model itself knows
         card = None
     nlp.meta.update(pipeline_meta(component.labels, card))
