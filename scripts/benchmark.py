@@ -28,17 +28,14 @@ from pathlib import Path
 
 import torch
 
-from tagger import Tagger, TaggerConfig, __version__, catalogue
-from tagger.callbacks import standard
+from tagger import Tagger, TaggerConfig, __version__, catalogue, recipes
+from tagger.callbacks import EpochReport
 from tagger.cards import commit
-from tagger.cli.train import EpochReport
 from tagger.corpus import Corpus
 from tagger.evaluation import evaluate
 from tagger.files import atomic_write
 from tagger.formats import read_corpus
 from tagger.plots import png_figure
-from tagger.training import Trainer, refit
-from tagger.transfer import build
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -83,23 +80,19 @@ def run(corpus: str, data_dir: Path, config: TaggerConfig, refitting: bool, keep
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
         output = keep or Path(scratch)
-        result = {"corpus": corpus, **provenance(), **train_and_test(config, train, dev, test, output)}
+        trained = train_recipe(config, train, dev, test, output, refitting)
+        result = {"corpus": corpus, **provenance(), **training_record(trained, train, test)}
         result["protocol"] = "train, early stopping on dev"
-        model_dir = output / "model"
-        if refitting:
-            epochs = result["best_epoch"]
-            texts = [s.tokens for s in test]  # with config.vectors, their words with a vector join the vocabulary
-            callbacks = [*standard(output / "refit"), EpochReport()]
-            refitted = refit(config, train, dev, epochs, output / "refit", callbacks, texts=texts)
-            model_dir = refitted.model_dir
+        if trained.refitted is not None:
+            epochs = trained.result.best_epoch
             result |= {
                 "protocol": f"train+dev refit for {epochs} epochs, after early stopping on dev",
                 "test_before_refit": {k: result["test"][k] for k in ("precision", "recall", "f1")},
-                **test_scores(Tagger.load(model_dir), test),
-                "refit_seconds_per_epoch": seconds_per_epoch(refitted.history),
+                **test_scores(Tagger.load(trained.final), test),
+                "refit_seconds_per_epoch": seconds_per_epoch(trained.refitted.history),
             }
         result["train_seconds_total"] = round(time.perf_counter() - started, 1)
-        tagger = Tagger.load(model_dir)
+        tagger = Tagger.load(trained.final)
     return result | {
         "infer_tokens_per_second": {str(size): inference_speed(tagger, test, size) for size in BATCH_SIZES},
         "infer_passes": INFER_PASSES,
@@ -117,33 +110,42 @@ def read_splits(corpus: str, data_dir: Path, config: TaggerConfig) -> tuple[Corp
         split: read_corpus(path, entry.format, tokenizer=config.tokenizer)
         for split, path in catalogue.locate(entry, data_dir=data_dir).items()
     }
-    train, dev = splits["train"], splits.get("dev")
-    if dev is None:
-        train, dev = train.split(config.dev_fraction, config.seed)
+    train, dev = recipes.with_dev(splits["train"], splits.get("dev"), config, f"{corpus} has no dev split")
     return train, dev, splits["test"]
 
 
 def train_and_test(config: TaggerConfig, train: Corpus, dev: Corpus, test: Corpus, output: Path) -> dict:
-    """Train with early stopping on ``dev`` (best model in ``output/model``), score it once on ``test``.
-
-    The record: the config as trained (``word_dim`` as set by any vectors), sizes, test and
-    dev scores, epochs and times.
-    """
+    """Train with early stopping on ``dev`` (best model in ``output/model``), score it once on ``test``: the
+    ``training_record`` and the training's seconds."""
     started = time.perf_counter()
-    tagger = build(config, train, [s.tokens for s in dev] + [s.tokens for s in test])
-    trainer = Trainer(tagger, train, dev, output, [*standard(output), EpochReport()])
-    training = trainer.fit()
+    record = training_record(train_recipe(config, train, dev, test, output), train, test)
+    return record | {"train_seconds_total": round(time.perf_counter() - started, 1)}
+
+
+def train_recipe(
+    config: TaggerConfig, train: Corpus, dev: Corpus, test: Corpus, output: Path, refitting: bool = False
+) -> recipes.Trained:
+    """The recipe of ``tagger train`` into ``output``, with an epoch report; dev and test words with a vector join
+    the vocabulary (with ``config.vectors``)."""
+    texts = [s.tokens for s in test]
+    trainer = recipes.start(config, train, dev, output, [EpochReport()], [s.tokens for s in dev] + texts)
+    return recipes.fit(trainer, train, dev, refitting, [EpochReport()], texts=texts)
+
+
+def training_record(trained: recipes.Trained, train: Corpus, test: Corpus) -> dict:
+    """The early-stopped model's record: the config as trained (``word_dim`` as set by any vectors), sizes, test
+    and dev scores, epochs and times."""
+    trainer, training = trained.trainer, trained.result
     return {
         "config": trainer.config.to_dict(),
         "sentences": len(train),
-        "pretrained_words": tagger.pretrained,
+        "pretrained_words": trainer.tagger.pretrained,
         **test_scores(Tagger.load(trainer.model_dir), test),
         "dev_f1": training.best_dev_f1,
         "epochs": len(training.history),
         "best_epoch": training.best_epoch,
         "stopped_because": training.stopped_because,
         "train_seconds_per_epoch": seconds_per_epoch(training.history),
-        "train_seconds_total": round(time.perf_counter() - started, 1),
     }
 
 

@@ -1,12 +1,14 @@
 """What runs around each epoch of training: the callbacks a ``Trainer`` is composed of.
 
 ``standard`` gives those of ``tagger train``: checkpointing, early stopping, the JSON log and
-the learning curve. A tuning trial or a library user picks their own; they run in order.
+the learning curve; ``ProgressBar`` and ``EpochReport`` show progress. A tuning trial or a
+library user picks their own; they run in order.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +18,8 @@ from .plots import png_figure
 
 if TYPE_CHECKING:
     from .training import Trainer, TrainingResult
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -155,3 +159,28 @@ class ProgressBar(Callback):
 
     def on_epoch_end(self, trainer: "Trainer", record: EpochRecord, improved: bool) -> None:
         self.bar.close()
+
+
+class EpochReport(Callback):
+    """One log line per epoch."""
+
+    def on_epoch_end(self, trainer: "Trainer", record: EpochRecord, improved: bool) -> None:
+        dev = "no dev"
+        if record.dev_f1 is not None:
+            dev = f"dev P {record.dev_precision:.4f} R {record.dev_recall:.4f} F1 {record.dev_f1:.4f}"
+            if record.corpora:
+                each = ", ".join(f"{name} {scores['f1']:.4f}" for name, scores in record.corpora.items())
+                dev = f"{dev.replace('dev', 'dev mean', 1)} ({each})"
+            dev += " *" if improved else ""
+        logger.info(
+            "epoch %3d  loss %.4f  %s  %.1fs (%.0f sent/s)  gradient norm %.3g (max %.3g), clipped %d of %d steps",
+            record.epoch,
+            record.loss,
+            dev,
+            record.seconds,
+            record.sentences_per_second,
+            record.grad_norm_mean,
+            record.grad_norm_max,
+            record.clipped_steps,
+            record.steps,
+        )

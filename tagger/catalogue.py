@@ -117,9 +117,14 @@ def entry(name: str) -> Entry:
     return entries()[name]
 
 
+def cache_root() -> Path:
+    """``$XDG_CACHE_HOME/tagger``, by default ``~/.cache/tagger``: downloaded corpora and models are kept below."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tagger"
+
+
 def cache_dir() -> Path:
     """Where downloads are kept: ``$XDG_CACHE_HOME/tagger/corpora``, by default ``~/.cache/tagger/corpora``."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tagger" / "corpora"
+    return cache_root() / "corpora"
 
 
 def mirrors(data_dir: str | Path | None = None) -> list[Path]:
@@ -162,12 +167,15 @@ def _cached(path: Path, expected: str | None) -> bool:
     return True
 
 
-def fetch(url: str, path: str | Path, expected: str | None = None, progress: bool = True) -> Path:
+def fetch(
+    url: str, path: str | Path, expected: str | None = None, progress: bool = True, offline: str | None = None
+) -> Path:
     """Download ``url`` to ``path`` atomically, checking its SHA-256 against ``expected`` when given.
 
     Connection errors, timeouts, truncated bodies and 5xx or 429 answers are tried again, up to
     ``RETRIES`` attempts in all, after ``BACKOFF`` seconds and then twice as long each time.
-    Raises ``DownloadError``, one line saying what failed; nothing is left at ``path`` then.
+    Raises ``DownloadError``, one line saying what failed; nothing is left at ``path`` then. When the server
+    cannot be reached, ``offline`` (by default: how to use a local mirror of a corpus) ends the message.
     """
     path = Path(path)
     attempt = 1
@@ -178,9 +186,9 @@ def fetch(url: str, path: str | Path, expected: str | None = None, progress: boo
             if attempt == RETRIES:
                 hint = ""
                 if isinstance(error, _Unreachable):
-                    hint = (
-                        f". Offline? Put {path.parent.name}/{path.name} in a local mirror "
-                        f"(--data-dir or ${DATA_DIR_VARIABLE})"
+                    hint = ". Offline? " + (
+                        offline
+                        or f"Put {path.parent.name}/{path.name} in a local mirror (--data-dir or ${DATA_DIR_VARIABLE})"
                     )
                 raise DownloadError(f"cannot download {url}: {error} ({RETRIES} attempts){hint}") from None
             wait = BACKOFF * 2 ** (attempt - 1)

@@ -3,9 +3,10 @@
 ``nlp.add_pipe("bilstm_crf", config={"model": PATH})`` takes these settings:
 
 - ``model`` (required): a model directory holding ``config.json``, ``vocab.json`` and
-  ``weights.safetensors``, read when the component is created; ``None`` leaves the weights
-  to ``from_disk``/``from_bytes``. A pipeline saved with ``nlp.to_disk`` keeps its own copy
-  of the weights and never reads this path again.
+  ``weights.safetensors``, a run directory holding ``model/``, or a named model
+  (``{"model": "ncbi-disease"}``, see ``tagger models list``), read when the component is
+  created; ``None`` leaves the weights to ``from_disk``/``from_bytes``. A pipeline saved with
+  ``nlp.to_disk`` keeps its own copy of the weights and never reads this path again.
 - ``spans_key`` (default ``None``): ``None`` writes ``doc.ents``; a key writes
   ``doc.spans[key]``, whose spans may overlap ``doc.ents``.
 - ``overwrite`` (default ``False``): for ``doc.ents``, whether our entities replace the
@@ -29,6 +30,7 @@ it, ``bilstm_crf`` and the model's tokenizer finds the spans ``Tagger.tag`` find
 import hashlib
 import logging
 import multiprocessing
+import re
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -43,9 +45,10 @@ from spacy.scorer import get_ner_prf
 from spacy.tokens import Doc, Span, Token
 from spacy.util import minibatch
 
-from . import __version__
+from . import DISTRIBUTION, __version__, cards
 from .corpus import Sentence
-from .heads import HeadError
+from .heads import DEFAULT_HEAD, HeadError
+from .named_models import NamedModelError, resolve
 from .tagger import CHECKSUM, ModelError, Tagger, read_weights
 from .text import DEFAULT_TOKENIZER, MAX_TOKENS, sentence_ranges, spacy_doc, spacy_tokenizer
 
@@ -88,7 +91,7 @@ def make_bilstm_crf(
     if model is not None and not recreated:
         try:
             tagger = Tagger.load(model)
-        except ModelError as error:
+        except (ModelError, NamedModelError) as error:
             raise ModelError(f"{FACTORY} component {name!r}: {error}") from None
         _check_tokenizer(nlp, tagger, name)
     component = BiLSTMCRFComponent(name, tagger, spans_key, overwrite, batch_size, model if recreated else None, head)
@@ -234,7 +237,7 @@ class BiLSTMCRFComponent(Pipe):
         if self.tagger is None and self.model_path is not None:
             try:
                 self.tagger = self._checked(Tagger.load(self.model_path))
-            except ModelError as error:
+            except (ModelError, NamedModelError) as error:
                 raise ModelError(f"{FACTORY} component {self.name!r}: {error}") from None
         if self.tagger is None:
             raise ModelError(
@@ -311,8 +314,9 @@ def pipeline(
     batch_size: int = 128,
     head: str | list[str] | None = None,
 ) -> Language:
-    """A complete ``lang`` pipeline: a tokenizer, ``tagger_sentences`` and ``bilstm_crf`` with ``model``
-    (and its heads ``head``), which finds the spans ``Tagger.tag`` finds.
+    """A complete ``lang`` pipeline: a tokenizer, ``tagger_sentences`` and ``bilstm_crf`` with ``model`` (a model
+    or run directory, or a named model; and its heads ``head``), which finds the spans ``Tagger.tag`` finds;
+    its ``meta`` from the model's card (``pipeline_meta``).
 
     The tokenizer has the model's rules (``tokenizer``), except that models of the default
     ``english`` rules get the language's own; ``nlp.to_disk`` saves the rules with it.
@@ -321,13 +325,49 @@ def pipeline(
     nlp.add_pipe(SENTENCES)
     settings = {"model": None, "spans_key": spans_key, "batch_size": batch_size, "head": head}
     component = nlp.add_pipe(FACTORY, config=settings)
-    component.from_disk(model)
+    directory = resolve(model)  # a name or a run directory: the model directory, said once
+    component.from_disk(directory)
     rules = component.tagger.config.tokenizer
     if rules != DEFAULT_TOKENIZER:
         nlp.tokenizer = spacy_tokenizer(rules, nlp.vocab)
-    nlp.meta["description"] = f"BiLSTM-CRF tagger for {', '.join(component.labels)} (tagger {__version__})"
-    nlp.meta["requirements"] = [f"tagger>={__version__}"]
+    try:
+        card = cards.read(directory)
+    except cards.CardError:  # a model saved without a card: the meta says what the model itself knows
+        card = None
+    nlp.meta.update(pipeline_meta(component.labels, card))
     return nlp
+
+
+def pipeline_meta(labels: list[str], card: dict | None) -> dict:
+    """spaCy's ``meta.json`` facts of a pipeline of our component with ``labels``, from the model's ``card``
+    (``None`` without one): name, version, description, licence, ``performance`` (``ents_p``, ``ents_r``,
+    ``ents_f`` and ``ents_per_type`` of its last default-mode test scores, as fractions) and ``requirements``
+    (this project's distribution, so that ``spacy package`` installs it)."""
+    heads = [head["name"] for head in card["heads"]] if card else []
+    named = "_".join(re.sub(r"[^a-z0-9]+", "_", head.lower()).strip("_") for head in heads if head != DEFAULT_HEAD)
+    description = f"BiLSTM-CRF tagger for {', '.join(labels)} (tagger {__version__})"
+    meta = {
+        "name": f"bilstm_crf_{named}" if named else "bilstm_crf",
+        "version": __version__,
+        "description": f"{description}. {card['intended_use']}" if card else description,
+        "requirements": [f"{DISTRIBUTION}>={__version__}"],
+    }
+    licences = sorted({head["corpus"]["licence"] for head in card["heads"] if "corpus" in head}) if card else []
+    if licences:
+        meta["license"] = ", ".join(licences)
+    scored = [test for test in card["test"] if test.get("mode") == "default"] if card else []
+    if scored:
+        test = scored[-1]
+        meta["performance"] = {
+            "ents_p": test["precision"],
+            "ents_r": test["recall"],
+            "ents_f": test["f1"],
+            "ents_per_type": {
+                label: {"p": row["precision"], "r": row["recall"], "f": row["f1"]}
+                for label, row in test.get("per_type", {}).items()
+            },
+        }
+    return meta
 
 
 def _offsets(token: Token) -> tuple[int, int]:

@@ -28,6 +28,7 @@ from .files import atomic_write
 from .heads import DEFAULT_HEAD, Head, HeadError, check_names, choose
 from .lm_store import CharVocab, LMError, load_lm
 from .model import BiLSTMCRF
+from .named_models import resolve
 from .predictions import (  # Prediction and Span are re-exported: they lived here
     Prediction,
     Span,
@@ -437,11 +438,14 @@ class Tagger:
     def load(cls, directory: str | Path) -> "Tagger":
         """Load a model directory onto the CPU; never unpickles anything.
 
+        ``directory`` may also be a run directory holding ``model/``, or a named model (``Tagger.load("bc5cdr")``,
+        see ``tagger models list``): ``named_models.resolve`` says which directory it is.
+
         Weights that differ from the SHA-256 recorded in ``config.json`` (models saved before
         checksums have none, and load as they are), or that hold NaN or infinite values, are a
         ``ModelError``.
         """
-        directory = Path(directory)
+        directory = resolve(directory)
         missing = [name for name in (CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE) if not (directory / name).is_file()]
         if missing:
             raise ModelError(

@@ -129,3 +129,20 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def vectors_cache(tmp_path, monkeypatch):
+    """An empty vectors cache; ``add(name)`` puts a small word2vec text file there."""
+    from tagger import presets
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+    def add(name: str) -> None:
+        words = ["the", "cancer", "patients", "with", "of", "breast", "and"]
+        path = presets.vectors_dir() / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows = [f"{word} " + " ".join(f"{0.1 * (i + d):.1f}" for d in range(4)) for i, word in enumerate(words)]
+        path.write_text("\n".join([f"{len(words)} 4", *rows]) + "\n", encoding="utf-8")
+
+    return add

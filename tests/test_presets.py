@@ -15,21 +15,6 @@ from tagger.lm_store import load_lm
 QUICK = ["--set", "hidden=16", "--set", "char_hidden=8", "--epochs", "1", "--no-progress"]
 
 
-@pytest.fixture
-def vectors_cache(tmp_path, monkeypatch):
-    """An empty vectors cache; ``add(name)`` puts a small word2vec text file there."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-
-    def add(name: str) -> None:
-        words = ["the", "cancer", "patients", "with", "of", "breast", "and"]
-        path = presets.vectors_dir() / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        rows = [f"{word} " + " ".join(f"{0.1 * (i + d):.1f}" for d in range(4)) for i, word in enumerate(words)]
-        path.write_text("\n".join([f"{len(words)} 4", *rows]) + "\n", encoding="utf-8")
-
-    return add
-
-
 def test_every_preset_is_described_and_resolves_for_every_domain(vectors_cache):
     assert set(presets.names()) >= {"fast", "accurate"}
     for name in presets.names():

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from ..annotate import ENGINES, FORMATS, INPUT_FORMATS, AnnotateError, Job, Summary, annotate
 from ..annotate.job import STDOUT_ERRORS
+from ..named_models import resolve
 from ..text import MAX_TOKENS
 from .heads import add_head_option
+from .sources import MODEL_HELP
 
 
 def add_parser(commands) -> None:
@@ -24,7 +26,7 @@ def add_parser(commands) -> None:
         "when any failed.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--model", required=True, type=Path, help="model directory")
+    parser.add_argument("--model", required=True, type=Path, help=MODEL_HELP)
     parser.add_argument(
         "inputs",
         nargs="+",
@@ -85,7 +87,7 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     job = Job(
-        args.model,
+        resolve(args.model),
         args.inputs,
         args.output,
         format=args.format,

@@ -12,11 +12,13 @@ from ..corpus import Corpus
 from ..evaluation import MODES, evaluate, raw_text_scores, warn_of_unpredicted
 from ..formats import RAW_TEXT, conll, format_of, write_corpus
 from ..label_maps import LabelMap, read_label_map, relabel
+from ..named_models import resolve
 from ..schemes import to_spans
 from ..tagger import Tagger
 from .heads import add_head_option
 from .report import print_scores
 from .sources import (
+    MODEL_HELP,
     add_corpus_options,
     add_reading_options,
     locate,
@@ -34,7 +36,7 @@ def add_parser(commands) -> None:
         description="Entity-level precision, recall and F1 (seqeval), micro-averaged and per type.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--model", required=True, type=Path, help="model directory")
+    parser.add_argument("--model", required=True, type=Path, help=MODEL_HELP)
     corpus = parser.add_mutually_exclusive_group(required=True)
     corpus.add_argument("--data", type=Path, help="labelled corpus")
     add_corpus_options(parser, corpus, "the --split")
@@ -80,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     if args.split and not args.corpus:
         raise CatalogueError("--split chooses a split of --corpus; with --data, the file is the split")
     label_map = read_label_map(args.label_map) if args.label_map is not None else {}
+    args.model = resolve(args.model)  # the directory whose card --update-card updates
     tagger = Tagger.load(args.model)
     tagger.chosen_heads(args.head)  # an unknown head fails before the corpus is read
     card = cards.read(args.model) if args.update_card else None  # so is a model without a card

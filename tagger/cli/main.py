@@ -21,10 +21,10 @@ from ..schemes import SchemeError
 from ..tagger import ModelError
 from ..training import DivergedError
 from ..vectors import VectorsError
-from . import annotate, corpora, embeddings, evaluate, lm, lr_find, predict, spacy_export, train, tune
+from . import annotate, corpora, embeddings, evaluate, lm, lr_find, models, predict, spacy_export, train, tune
 from .training_data import CorporaError
 
-COMMANDS = (train, tune, lr_find, evaluate, predict, annotate, corpora, spacy_export, embeddings, lm)
+COMMANDS = (train, tune, lr_find, evaluate, predict, annotate, corpora, models, spacy_export, embeddings, lm)
 USER_ERRORS = (
     CardError,
     CatalogueError,

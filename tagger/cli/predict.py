@@ -11,7 +11,7 @@ from ..corpus import EmptyCorpusError
 from ..reading import decode, read_text
 from ..tagger import Tagger
 from .heads import add_head_option
-from .sources import add_encoding_option, positive
+from .sources import MODEL_HELP, add_encoding_option, positive
 
 
 def add_parser(commands) -> None:
@@ -22,7 +22,7 @@ def add_parser(commands) -> None:
         "each entity with its character offsets.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--model", required=True, type=Path, help="model directory")
+    parser.add_argument("--model", required=True, type=Path, help=MODEL_HELP)
     parser.add_argument("input", nargs="?", default="-", help="a text file, or - for standard input")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the text and its spans")
     parser.add_argument("--batch-size", type=positive, default=128, help="sentences per forward pass")

@@ -145,6 +145,9 @@ positive = at_least(1)
 non_negative = at_least(0)
 
 
+MODEL_HELP = "model directory, a run directory holding model/, or a named model (tagger models list)"
+
+
 def positive_number(text: str) -> float:
     """An argparse type: a finite number above 0."""
     try:

@@ -4,24 +4,18 @@ their mean), and score it on test."""
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import statistics
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from .. import cards
-from ..callbacks import Callback, ProgressBar, standard
+from .. import cards, recipes
+from ..callbacks import EpochReport, ProgressBar
 from ..config import VECTOR_FORMATS, TaggerConfig, file_values
 from ..corpus import Corpus
-from ..evaluation import evaluate
-from ..files import atomic_write
 from ..lr_finder import JSON_FILE, PNG_FILE, range_test
 from ..tagger import Tagger
-from ..training import SCORES, Trainer, refit
-from ..transfer import build
 from .report import print_scores
 from .sources import (
     add_corpus_options,
@@ -34,7 +28,7 @@ from .training_data import read_training_corpora, sources
 
 logger = logging.getLogger("tagger")
 TRAINING_OUTPUTS = (
-    *("model", "refit", "checkpoint.pt", "log.jsonl", "learning-curve.png", "test-scores.json"),
+    *("model", "refit", "checkpoint.pt", "log.jsonl", "learning-curve.png", recipes.TEST_SCORES),
     *(JSON_FILE, PNG_FILE),
 )
 
@@ -195,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
         settings = settings_given(args, overrides, config)
         if auto_lr:
             settings.pop("lr", None)  # the first run's lr-find chose the checkpoint's lr
-        trainer = Trainer.resume(args.output, train, dev, [*standard(args.output), *extras], settings)
+        trainer = recipes.start(config, train, dev, args.output, extras, resume=settings)
     else:
         texts = [s.tokens for corpus in dev.values() for s in corpus] + test_texts
         if auto_lr:
@@ -203,58 +197,32 @@ def run(args: argparse.Namespace) -> int:
             tested.save(args.output / JSON_FILE, args.output / PNG_FILE)
             logger.info("%s; training at it (curve in %s)", tested.describe(), args.output / PNG_FILE)
             config = replace(config, lr=tested.suggested_lr)
-        trainer = Trainer(build(config, train, texts), train, dev, args.output, [*standard(args.output), *extras])
+        trainer = recipes.start(config, train, dev, args.output, extras, texts)
     sentences = sum(map(len, train.values())), sum(map(len, dev.values()))
     logger.info("training on %d sentences, dev %d; output in %s", *sentences, args.output)
-    result = trainer.fit()
-    logger.info(
-        "stopped: %s. Best %s %.4f at epoch %d. Model: %s",
-        result.stopped_because,
-        "dev F1" if len(train) == 1 else f"mean dev F1 of the {len(train)} corpora",
-        result.best_dev_f1,
-        result.best_epoch,
-        trainer.model_dir,
-    )
-    training = {"best_epoch": result.best_epoch, "best_dev_f1": result.best_dev_f1}
-    training["stopped_because"] = result.stopped_because
-    model_dirs = {trainer.model_dir: {**training, "refit": False}}
-    if args.refit:
-        logger.info("refitting on train + dev (%d sentences) for %d epochs", sum(sentences), result.best_epoch)
-        refit_dir = args.output / "refit"
-        callbacks = [*standard(refit_dir), *extras]
-        refitted = refit(trainer.config, train, dev, result.best_epoch, refit_dir, callbacks, args.resume, test_texts)
-        logger.info("refitted model: %s", refitted.model_dir)
-        model_dirs[refitted.model_dir] = {**training, "refit": True}
+    trained = recipes.fit(trainer, train, dev, args.refit, extras, args.resume, test_texts)
     data = {source.name: cards.data_facts(train[source.name], dev[source.name], source.corpus) for source in found}
-    for model_dir, how in model_dirs.items():
+    several = len(train) > 1
+    for model_dir, how in trained.models.items():
         if not model_dir.is_dir():  # a resumed run whose best model was saved elsewhere, or removed since
             logger.warning("no model in %s: no test scores or card for it", model_dir)
             continue
-        tagger, tests = Tagger.load(model_dir), []
-        if test:
-            scored = score_tests(tagger, test, model_dir, several=len(train) > 1)
-            with atomic_write(model_dir.parent / "test-scores.json") as out:
-                json.dump(scored, out, indent=2)
-            each = scored["corpora"] if len(train) > 1 else {name: scored for name in test}
-            tests = [cards.test_facts(name, test[name].source, scores) for name, scores in each.items()]
-        cards.write(model_dir, cards.facts(tagger, data, how, tests))
+        tagger = Tagger.load(model_dir)
+        scored = recipes.test_scores(tagger, test, several)
+        print_tests(scored, test, model_dir, several)
+        recipes.record(model_dir, tagger, data, how, test, scored, several)
     return 0
 
 
-def score_tests(tagger: Tagger, test: dict[str, Corpus], model_dir: Path, several: bool) -> dict:
-    """Score and print ``tagger`` on each test corpus (with ``several`` heads, by its head of the corpus' name);
-    the scores as ``test-scores.json`` holds them: of the one corpus, or of each and their mean."""
-    corpora = {}
-    for name, corpus in test.items():
-        corpora[name], _ = evaluate(tagger, corpus, head=name if several else None)
-        print(f"Test ({corpus.source}) of {model_dir}{f', head {name}' if several else ''}:")
-        print_scores(corpora[name])
-    if not several:
-        return next(iter(corpora.values()))
-    mean = {key: statistics.fmean(scores[key] for scores in corpora.values()) for key in SCORES}
-    print(f"Mean over {len(corpora)} test corpora: ", end="")
-    print(f"P {mean['precision']:.4f} R {mean['recall']:.4f} F1 {mean['f1']:.4f}")
-    return {"mean": mean, "corpora": corpora}
+def print_tests(scored: dict[str, dict], test: dict[str, Corpus], model_dir: Path, several: bool) -> None:
+    """Print the scores of each test corpus (by its head of the corpus' name, with ``several``) and their mean."""
+    for name, scores in scored.items():
+        print(f"Test ({test[name].source}) of {model_dir}{f', head {name}' if several else ''}:")
+        print_scores(scores)
+    if several and scored:
+        mean = recipes.scores_file(scored, several)["mean"]
+        print(f"Mean over {len(scored)} test corpora: ", end="")
+        print(f"P {mean['precision']:.4f} R {mean['recall']:.4f} F1 {mean['f1']:.4f}")
 
 
 def read_config(args: argparse.Namespace, overrides: list[str]) -> TaggerConfig:
@@ -274,28 +242,3 @@ def settings_given(args: argparse.Namespace, overrides: list[str], config: Tagge
     if args.config:
         keys |= set(file_values(args.config))  # read_config has read it without error
     return {key: getattr(config, key) for key in keys}
-
-
-class EpochReport(Callback):
-    """One log line per epoch."""
-
-    def on_epoch_end(self, trainer, record, improved) -> None:
-        dev = "no dev"
-        if record.dev_f1 is not None:
-            dev = f"dev P {record.dev_precision:.4f} R {record.dev_recall:.4f} F1 {record.dev_f1:.4f}"
-            if record.corpora:
-                each = ", ".join(f"{name} {scores['f1']:.4f}" for name, scores in record.corpora.items())
-                dev = f"{dev.replace('dev', 'dev mean', 1)} ({each})"
-            dev += " *" if improved else ""
-        logger.info(
-            "epoch %3d  loss %.4f  %s  %.1fs (%.0f sent/s)  gradient norm %.3g (max %.3g), clipped %d of %d steps",
-            record.epoch,
-            record.loss,
-            dev,
-            record.seconds,
-            record.sentences_per_second,
-            record.grad_norm_mean,
-            record.grad_norm_max,
-            record.clipped_steps,
-            record.steps,
-        )

@@ -18,6 +18,7 @@ from pathlib import Path
 from ..config import TaggerConfig, read_json
 from ..corpus import Corpus
 from ..heads import DEFAULT_HEAD, check_names
+from ..recipes import with_dev
 from .sources import PURPOSES, catalogue_splits, read, read_splits, refuse_split_files
 
 SPLITS = ("train", "dev", "test")
@@ -107,22 +108,6 @@ def read_train_dev_test(args: argparse.Namespace, config: TaggerConfig) -> tuple
     splits = read_splits(args, *names, tokenizer=config.tokenizer)
     why = f"{args.corpus} has no dev split" if args.corpus else "no --dev given"
     return (*with_dev(splits["train"], splits["dev"], config, why), splits.get("test"))
-
-
-def with_dev(train: Corpus, dev: Corpus | None, config: TaggerConfig, why: str) -> tuple[Corpus, Corpus]:
-    """``train`` and ``dev``; without ``dev``, ``dev_fraction`` of train held out by the seed, and ``why`` logged."""
-    if dev is not None:
-        return train, dev
-    train, dev = train.split(config.dev_fraction, config.seed)
-    logger.info(
-        "%s: holding out %d of %d training sentences (%.0f%%, seed %d) as dev",
-        why,
-        len(dev),
-        len(train) + len(dev),
-        100 * config.dev_fraction,
-        config.seed,
-    )
-    return train, dev
 
 
 def _listed(path: Path) -> list[Source]:

@@ -1,0 +1,93 @@
+"""Train, test and release the named models of the models catalogue (``tagger/models/catalogue.json``).
+
+    python scripts/release_models.py                          # every model, seed 1
+    python scripts/release_models.py --only bc5cdr --only bc5cdr-fast --seed 1
+    python scripts/release_models.py --only NAME --catalogue CAT.json --store DIR --set epochs=1   # a quick check
+
+Each model is trained as ``tagger train --corpus CORPUS --preset PRESET --refit --seed SEED`` would train it:
+its preset's config for the corpus' domain, early stopping on the dev split (a corpus without one holds out
+``dev_fraction`` of train by the seed), then a fresh model on train + dev for the best epoch count. That model
+is scored once on the test split, gets its card (``meta.json``, ``README.md``), is copied into
+``STORE/NAME`` and its entry in the catalogue gets the SHA-256 of every file, the size and the test scores.
+The same seed, code and machine give the same models again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import torch
+from benchmark import DATA_DIR, read_splits
+
+from tagger import Tagger, TaggerConfig, cards, named_models, presets, recipes
+from tagger.callbacks import EpochReport
+from tagger.named_models import FILES, ModelEntry
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", action="append", metavar="NAME", help="release only these models (repeatable)")
+    parser.add_argument("--seed", type=int, default=1, help="the seed of every training")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="local mirror of the catalogue's corpora")
+    parser.add_argument("--catalogue", type=Path, default=named_models.TABLE, help="the models catalogue to update")
+    parser.add_argument("--store", type=Path, default=named_models.STORE, help="where released models are stored")
+    parser.add_argument("--keep", type=Path, help="keep each training's run directory in KEEP/NAME")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    models = named_models.entries(args.catalogue)
+    unknown = sorted(set(args.only or ()) - set(models))
+    if unknown:
+        parser.error(f"--only {', '.join(unknown)}: not in {args.catalogue} (it has {', '.join(models)})")
+    for name in args.only or models:
+        config = TaggerConfig.from_dict(presets.values(models[name].preset, models[name].domain))
+        config = config.with_overrides([*args.set, f"seed={args.seed}"])
+        with tempfile.TemporaryDirectory() as scratch:
+            work = args.keep / name if args.keep else Path(scratch)
+            models[name] = release(models[name], config, args.data_dir, work, args.store)
+        named_models.save_table(models, args.catalogue)
+        test = models[name].test
+        print(
+            f"{name}: test P {test['precision']:.4f} R {test['recall']:.4f} F1 {test['f1']:.4f}, "
+            f"{models[name].size / 1e6:.1f} MB, in {args.store / name}"
+        )
+
+
+def release(model: ModelEntry, config: TaggerConfig, data_dir: Path, work: Path, store: Path) -> ModelEntry:
+    """Train ``model`` by ``config`` in ``work``, score and card it, store it in ``store/NAME``; its new entry."""
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    train, dev, test = ({model.corpus: split} for split in read_splits(model.corpus, data_dir, config))
+    texts = [s.tokens for s in test[model.corpus]]
+    trainer = recipes.start(config, train, dev, work, [EpochReport()], [s.tokens for s in dev[model.corpus]] + texts)
+    trained = recipes.fit(trainer, train, dev, True, [EpochReport()], texts=texts)
+    tagger = Tagger.load(trained.final)
+    scored = recipes.test_scores(tagger, test, several=False)
+    data = {model.corpus: cards.data_facts(train[model.corpus], dev[model.corpus], model.corpus)}
+    recipes.record(trained.final, tagger, data, trained.models[trained.final], test, scored, several=False)
+    stored = store_copy(trained.final, store / model.name)
+    scores = scored[model.corpus]
+    return named_models.released(
+        model, stored, {"corpus": model.corpus, **{key: scores[key] for key in ("precision", "recall", "f1")}}
+    )
+
+
+def store_copy(model_dir: Path, target: Path) -> Path:
+    """Copy the model's files (``FILES``) to ``target``, replacing what was there only once the copy is whole."""
+    staging = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    staging.mkdir(parents=True)
+    for file in FILES:
+        shutil.copy2(model_dir / file, staging / file)
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(staging, target)
+    return target
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""The training recipe of ``tagger train``, the benchmarks and the model release, written once: train with early
+stopping on dev into ``OUTPUT/model``; optionally refit a fresh model on train + dev for the best epoch count into
+``OUTPUT/refit/model``; score each model on test; write ``test-scores.json`` beside it and its card into it.
+
+Train, dev and test come as one corpus or as dicts of head names to corpora (``several`` heads: one per corpus,
+each scored by its own head). A corpus without a dev split holds one out of train first (``with_dev``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import cards
+from .callbacks import Callback, standard
+from .config import TaggerConfig
+from .corpus import Corpus
+from .evaluation import evaluate
+from .files import atomic_write
+from .tagger import Tagger
+from .training import SCORES, Corpora, Trainer, TrainingResult, refit
+from .transfer import build
+
+TEST_SCORES = "test-scores.json"
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Trained:
+    """A finished recipe: the early-stopped ``trainer`` and its ``result``, and the refit's trainer if asked."""
+
+    trainer: Trainer
+    result: TrainingResult
+    refitted: Trainer | None = None
+
+    @property
+    def models(self) -> dict[Path, dict]:
+        """Each model directory, with how it was trained (a card's ``training`` facts)."""
+        result = self.result
+        training = {"best_epoch": result.best_epoch, "best_dev_f1": result.best_dev_f1}
+        training["stopped_because"] = result.stopped_because
+        models = {self.trainer.model_dir: {**training, "refit": False}}
+        if self.refitted is not None:
+            models[self.refitted.model_dir] = {**training, "refit": True}
+        return models
+
+    @property
+    def final(self) -> Path:
+        """The directory of the model to use: the refit's when there is one."""
+        return (self.refitted or self.trainer).model_dir
+
+
+def with_dev(train: Corpus, dev: Corpus | None, config: TaggerConfig, why: str) -> tuple[Corpus, Corpus]:
+    """``train`` and ``dev``; without ``dev``, ``dev_fraction`` of train held out by the seed, and ``why`` logged."""
+    if dev is not None:
+        return train, dev
+    train, dev = train.split(config.dev_fraction, config.seed)
+    logger.info(
+        "%s: holding out %d of %d training sentences (%.0f%%, seed %d) as dev",
+        why,
+        len(dev),
+        len(train) + len(dev),
+        100 * config.dev_fraction,
+        config.seed,
+    )
+    return train, dev
+
+
+def start(
+    config: TaggerConfig,
+    train: Corpora,
+    dev: Corpora,
+    output: str | Path,
+    callbacks: Sequence[Callback] = (),
+    texts: Sequence[Sequence[str]] = (),
+    resume: dict | None = None,
+) -> Trainer:
+    """A trainer into ``output`` with the standard callbacks and then ``callbacks``: a fresh model built from
+    ``config`` for ``train`` and ``texts`` (as ``Tagger.build`` takes them: dev and test tokens), or, given
+    ``resume`` (the settings the resumed run must share), the one of ``output``'s checkpoint."""
+    every = [*standard(output), *callbacks]
+    if resume is not None:
+        return Trainer.resume(output, train, dev, every, resume)
+    return Trainer(build(config, train, texts), train, dev, output, every)
+
+
+def fit(
+    trainer: Trainer,
+    train: Corpora,
+    dev: Corpora,
+    refitting: bool = False,
+    callbacks: Sequence[Callback] = (),
+    resume: bool = False,
+    texts: Sequence[Sequence[str]] = (),
+) -> Trained:
+    """Train ``trainer`` to early stopping; with ``refitting``, then a fresh model on train + dev for the best epoch
+    count into ``OUTPUT/refit`` (standard callbacks and ``callbacks``; ``resume`` continues its checkpoint;
+    ``texts``: test tokens, for ``Tagger.build``)."""
+    result = trainer.fit()
+    corpora = len(train) if isinstance(train, Mapping) else 1
+    logger.info(
+        "stopped: %s. Best %s %.4f at epoch %d. Model: %s",
+        result.stopped_because,
+        "dev F1" if corpora == 1 else f"mean dev F1 of the {corpora} corpora",
+        result.best_dev_f1,
+        result.best_epoch,
+        trainer.model_dir,
+    )
+    if not refitting:
+        return Trained(trainer, result)
+    sentences = sentence_count(train) + sentence_count(dev)
+    logger.info("refitting on train + dev (%d sentences) for %d epochs", sentences, result.best_epoch)
+    output = trainer.output / "refit"
+    every = [*standard(output), *callbacks]
+    refitted = refit(trainer.config, train, dev, result.best_epoch, output, every, resume, texts)
+    logger.info("refitted model: %s", refitted.model_dir)
+    return Trained(trainer, result, refitted)
+
+
+def sentence_count(corpora: Corpora) -> int:
+    return sum(map(len, corpora.values())) if isinstance(corpora, Mapping) else len(corpora)
+
+
+def test_scores(tagger: Tagger, test: Mapping[str, Corpus], several: bool) -> dict[str, dict]:
+    """The scores (seqeval, default mode) of ``tagger`` on each test corpus by name; with ``several`` heads, each
+    scored by the head of its name."""
+    return {name: evaluate(tagger, corpus, head=name if several else None)[0] for name, corpus in test.items()}
+
+
+def scores_file(scored: dict[str, dict], several: bool) -> dict:
+    """What ``test-scores.json`` holds: the one corpus' scores, or with ``several`` each corpus' and their mean."""
+    if not several:
+        return next(iter(scored.values()))
+    mean = {key: statistics.fmean(scores[key] for scores in scored.values()) for key in SCORES}
+    return {"mean": mean, "corpora": scored}
+
+
+def record(
+    model_dir: Path,
+    tagger: Tagger,
+    data: Mapping[str, dict],
+    how: dict,
+    test: Mapping[str, Corpus],
+    scored: dict[str, dict],
+    several: bool,
+) -> None:
+    """Write ``test-scores.json`` beside ``model_dir`` (when ``scored`` has scores) and the card into it.
+
+    ``data``: each head's ``cards.data_facts``; ``how``: as ``Trained.models`` gives; ``scored``: as ``test_scores``.
+    """
+    tests = []
+    if scored:
+        with atomic_write(model_dir.parent / TEST_SCORES) as out:
+            json.dump(scores_file(scored, several), out, indent=2)
+        tests = [cards.test_facts(name, test[name].source, scores) for name, scores in scored.items()]
+    cards.write(model_dir, cards.facts(tagger, data, how, tests))
