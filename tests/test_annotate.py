@@ -20,6 +20,7 @@ from spacy.tokens import DocBin
 
 from tagger import Tagger
 from tagger.annotate import AnnotateError, Document, Job, annotate, tag_documents, write_brat
+from tagger.annotate.tagging import _cut_ahead
 from tagger.cli.main import main
 from tagger.formats import conll
 
@@ -64,6 +65,27 @@ def assert_same_spans(found: list[dict], expected: list[dict]) -> None:
     """Equal spans; scores equal up to float noise from different batch-mates."""
     assert [{**s, "score": None} for s in found] == [{**s, "score": None} for s in expected]
     assert [s["score"] for s in found] == pytest.approx([s["score"] for s in expected], abs=1e-5)
+
+
+def test_windows_cut_one_ahead_come_in_order_with_their_sentences(tagger, texts):
+    windows = [
+        [Document(i, "test", text) for i, text in enumerate(texts[start : start + 25], start)]
+        for start in range(0, len(texts), 25)
+    ]
+    windows[1][3].error = "unreadable"  # not cut
+    ahead = list(_cut_ahead(tagger, iter(windows), 64))
+    assert [window for window, _ in ahead] == windows
+    for window, split in ahead:
+        assert split == tagger.cut([d.text for d in window if d.error is None], 64)
+
+
+def test_a_window_whose_cutting_fails_is_tagged_document_by_document(tagger, texts):
+    window = [Document(0, "test", texts[0]), Document(1, "test", None), Document(2, "test", texts[2])]
+    [(same, split)] = list(_cut_ahead(tagger, iter([window]), 64))
+    assert same is window and split is None
+    tagged = tag_documents(tagger, window, split=split)
+    assert tagged[1].error.startswith("tagging failed: ") and tagged[0].error is tagged[2].error is None
+    assert tagged[0].spans == tag_documents(tagger, [Document(0, "test", texts[0])])[0].spans
 
 
 @settings(max_examples=40, deadline=None)
