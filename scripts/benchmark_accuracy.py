@@ -40,7 +40,12 @@ from tagger.files import atomic_write
 
 ACCURACY = RESULTS / "accuracy"
 CORPORA = ("ncbi-disease", "bc5cdr", "semeval14-laptop")
-DISEASE = {"SpecificDisease": "Disease", "DiseaseClass": "Disease", "Modifier": "Disease", "CompositeMention": "Disease"}
+DISEASE = {
+    "SpecificDisease": "Disease",
+    "DiseaseClass": "Disease",
+    "Modifier": "Disease",
+    "CompositeMention": "Disease",
+}
 RAW_TEXT = {"ncbi-disease": ("ncbi-disease-pubtator/test.pubtator", DISEASE)}  # file, label map
 # Rows of the ablation: the accurate preset with only these of its resources (cumulative).
 ABLATION = {

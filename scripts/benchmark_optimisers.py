@@ -29,7 +29,6 @@ from pathlib import Path
 
 import optuna
 import torch
-from optuna.trial import TrialState
 from benchmark import (
     CORPORA,
     DATA_DIR,
@@ -41,6 +40,7 @@ from benchmark import (
     train_and_test,
     write_result,
 )
+from optuna.trial import TrialState
 
 from tagger import TaggerConfig
 from tagger.config import OPTIMIZERS

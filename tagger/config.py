@@ -52,7 +52,7 @@ class TaggerConfig:
     vectors_format: str = "auto"  # auto, word2vec, word2vec-binary, glove, fasttext or spacy
     freeze_vectors: bool = False  # pretrained rows stay fixed; other words' rows are still trained
     vectors_keep: int = 0  # also keep the table's first N words (most frequent), for words no corpus text has
-    tokenizer: str = DEFAULT_TOKENIZER  # rules that cut raw text into tokens (annotate, tag_text, spaCy): text.TOKENIZERS
+    tokenizer: str = DEFAULT_TOKENIZER  # cuts raw text into tokens (annotate, tag_text, spaCy): text.TOKENIZERS
     # characters
     char_encoder: str = "lstm"  # lstm (Lample et al. 2016), cnn (Ma & Hovy 2016) or none
     char_dim: int = 30

@@ -21,7 +21,9 @@ SCHEMES = {
 }
 
 
-def initialise(model: nn.Module, scheme: str, scale: float = 0.05, forget_bias: float = 0.0, skip: str | tuple[str, ...] = "") -> None:
+def initialise(
+    model: nn.Module, scheme: str, scale: float = 0.05, forget_bias: float = 0.0, skip: str | tuple[str, ...] = ""
+) -> None:
     """Redraw ``model``'s weight matrices by ``scheme`` (``default``: keep torch's), and set LSTM forget-gate biases.
 
     ``orthogonal``: orthogonal recurrent matrices, ``glorot_uniform`` for the rest. Parameters whose

@@ -84,7 +84,11 @@ def lm_meta(directory: Path, direction: str) -> dict:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise LMError(f"{path}: cannot read the LM description ({error})") from None
-    if not isinstance(meta, dict) or meta.get("format_version") != LM_FORMAT_VERSION or meta.get("direction") != direction:
+    if (
+        not isinstance(meta, dict)
+        or meta.get("format_version") != LM_FORMAT_VERSION
+        or meta.get("direction") != direction
+    ):
         raise LMError(f"{path}: not a {direction} character LM of format {LM_FORMAT_VERSION}")
     return meta
 

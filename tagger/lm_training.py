@@ -131,7 +131,9 @@ class LMTrainer:
     def checkpoint_path(self) -> Path:
         return self.output / f"checkpoint-{self.direction}.json"
 
-    def fit(self, on_step: Callable[[int], None] | None = None, on_checkpoint: Callable[[], None] | None = None) -> dict:
+    def fit(
+        self, on_step: Callable[[int], None] | None = None, on_checkpoint: Callable[[], None] | None = None
+    ) -> dict:
         """Train ``epochs`` passes; ``on_step`` gets the characters of each step. Returns the LM's facts."""
         settings, progress = self.settings, self.progress
         started = time.perf_counter() - progress["seconds"]
@@ -173,7 +175,9 @@ class LMTrainer:
                 targets = self.heldout[:, start + 1 : start + 1 + self.settings.bptt]
                 inputs = inputs[:, : targets.shape[1]]
                 outputs, state = self.lm(inputs, state)
-                total += float(F.cross_entropy(self.lm.logits(outputs).flatten(0, 1), targets.flatten(), reduction="sum"))
+                total += float(
+                    F.cross_entropy(self.lm.logits(outputs).flatten(0, 1), targets.flatten(), reduction="sum")
+                )
                 count += targets.numel()
         self.lm.train()
         return total / count / math.log(2)
@@ -182,12 +186,19 @@ class LMTrainer:
         """Score held-out text; save the LM when it is the best so far, anneal lr when not; write the checkpoint."""
         progress = self.progress
         bpc = self.bits_per_char()
-        chars = (progress["epoch"] * self.steps_per_epoch + progress["step"]) * self.streams.shape[0] * self.settings.bptt
+        chars = (
+            (progress["epoch"] * self.steps_per_epoch + progress["step"]) * self.streams.shape[0] * self.settings.bptt
+        )
         progress["history"].append(
             {"epoch": progress["epoch"] + 1, "step": progress["step"], "chars": chars, "bpc": bpc, "lr": progress["lr"]}
         )
-        logger.info("%s LM: epoch %d step %d, held-out %.4f bits/char", self.direction, progress["epoch"] + 1,
-                    progress["step"], bpc)
+        logger.info(
+            "%s LM: epoch %d step %d, held-out %.4f bits/char",
+            self.direction,
+            progress["epoch"] + 1,
+            progress["step"],
+            bpc,
+        )
         if progress["best_bpc"] is None or bpc < progress["best_bpc"]:
             progress["best_bpc"] = bpc
             save_lm(self.output, self.direction, self.lm, self.vocab, self.facts())
@@ -252,7 +263,9 @@ class LMTrainer:
         if record["text_sha256"] != hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest():
             changed.append("the text differs")
         if changed:
-            raise LMError(f"cannot --resume {direction} with other settings than the interrupted run: {'; '.join(changed)}")
+            raise LMError(
+                f"cannot --resume {direction} with other settings than the interrupted run: {'; '.join(changed)}"
+            )
         trainer = cls(text, direction, settings, output, CharVocab(record["chars"]))
         tensors = load(data)
         trainer.lm.load_state_dict({name[6:]: t for name, t in tensors.items() if name.startswith("model.")})

@@ -39,8 +39,8 @@ def tokenized(
 ) -> Iterator[Path]:
     """``path`` as UTF-8, one sentence per line of space-separated tokens: itself if ``pretokenized`` (and
     UTF-8 without a byte-order mark), else a temporary file of its lines split into sentences and tokens
-    by ``tagger.text`` with the rules ``tokenizer`` (or only re-encoded, if ``pretokenized``). Text that is not in ``encoding`` is an
-    ``EncodingError`` naming the byte offset; text without a word, a ``VectorsError``."""
+    by ``tagger.text`` with the rules ``tokenizer`` (or only re-encoded, if ``pretokenized``). Text that is
+    not in ``encoding`` is an ``EncodingError`` naming the byte offset; text without a word, a ``VectorsError``."""
     path = Path(path)
     if pretokenized and codec(encoding) == "utf-8":
         check_text_file(path, encoding)
@@ -53,7 +53,11 @@ def tokenized(
         out_path, words = Path(directory) / "tokenized.txt", 0
         with open(out_path, "w", encoding="utf-8") as out:
             for line in text_lines(path, encoding):
-                split = [line.split()] if pretokenized else [sentence.tokens for sentence in sentences(line, tokenizer=tokenizer)]
+                split = (
+                    [line.split()]
+                    if pretokenized
+                    else [sentence.tokens for sentence in sentences(line, tokenizer=tokenizer)]
+                )
                 out.writelines(" ".join(tokens) + "\n" for tokens in split if tokens)
                 words += sum(len(tokens) for tokens in split)
         if not words:

@@ -146,7 +146,9 @@ def tiny_corpus(file_server, cache, monkeypatch):
         (file_server.root / "tiny" / f"{split}.tsv").write_text(text)
         digest = catalogue.sha256(file_server.root / "tiny" / f"{split}.tsv")
         files.append(catalogue.CorpusFile(split, f"{split}.tsv", file_server.url(f"tiny/{split}.tsv"), digest))
-    entry = catalogue.Entry("tiny", "NER: chemicals", "biomedical", "conll", "CC0", "Nobody 2024", "a test", tuple(files))
+    entry = catalogue.Entry(
+        "tiny", "NER: chemicals", "biomedical", "conll", "CC0", "Nobody 2024", "a test", tuple(files)
+    )
     monkeypatch.setitem(catalogue.entries(), "tiny", entry)
     return entry
 

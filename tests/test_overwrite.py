@@ -29,7 +29,9 @@ def model(sample, tmp_path_factory):
 
 def digests(*roots):
     """Every file under ``roots`` by path, with the SHA-256 of its bytes."""
-    files = [path for root in roots for path in ([root] if root.is_file() else sorted(root.rglob("*"))) if path.is_file()]
+    files = [
+        path for root in roots for path in ([root] if root.is_file() else sorted(root.rglob("*"))) if path.is_file()
+    ]
     return {str(path): hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
 
 
@@ -78,7 +80,9 @@ def test_annotate_into_an_input_folder_or_over_the_model_is_refused(model, tmp_p
     (folder / "a.txt").write_text("Mutations in BRCA1 cause breast cancer.")
     before = digests(folder, model)
     for output, fmt in ((folder / "out.jsonl", "jsonl"), (folder, "brat"), (model / "weights.jsonl", "jsonl")):
-        code = main(["annotate", "--model", str(model), str(folder), "--output", str(output), "--format", fmt, "--no-progress"])
+        code = main(
+            ["annotate", "--model", str(model), str(folder), "--output", str(output), "--format", fmt, "--no-progress"]
+        )
         assert code == 2, output
     assert capsys.readouterr().err.count("error:") == 3
     assert digests(folder, model) == before

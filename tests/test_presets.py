@@ -74,7 +74,10 @@ def test_train_refuses_a_preset_without_its_vectors_in_one_line(sample, tmp_path
     files = ["--train", str(sample / "train.tsv"), "--output", str(tmp_path / "run")]
     assert main(["train", *files, "--preset", "fast", "--domain", "reviews", *QUICK]) == 2
     error = capsys.readouterr().err
-    assert error.startswith("tagger train: error: word vectors 'reviews-w2v-100.bin' not found") and "Traceback" not in error
+    assert (
+        error.startswith("tagger train: error: word vectors 'reviews-w2v-100.bin' not found")
+        and "Traceback" not in error
+    )
 
 
 def test_several_corpora_take_the_domain_they_share(vectors_cache):

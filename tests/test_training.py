@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from tagger import Tagger, TaggerConfig
+from tagger.callbacks import Callback, standard
 from tagger.corpus import Corpus
 from tagger.formats import read_corpus
-from tagger.callbacks import Callback, standard
 from tagger.training import DivergedError, Trainer
 
 FAST = dict(word_dim=50, char_dim=16, char_hidden=16, hidden=64)

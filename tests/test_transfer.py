@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from tagger import Tagger, TaggerConfig
+from tagger.callbacks import Callback, standard
 from tagger.cli.main import main
 from tagger.config import ConfigError
 from tagger.corpus import Corpus, Sentence
 from tagger.formats import read_corpus
-from tagger.callbacks import Callback, standard
 from tagger.training import Trainer
 from tagger.transfer import build
 from tagger.vocab import Vocab

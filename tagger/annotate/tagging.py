@@ -128,7 +128,12 @@ def _context() -> multiprocessing.context.BaseContext:
 
 def tagging_settings(job: Job) -> dict:
     """``tag_documents``' keyword arguments for ``job``."""
-    return {"batch_size": job.batch_size, "max_tokens": job.max_tokens, "tags": job.format == "conll", "heads": job.heads}
+    return {
+        "batch_size": job.batch_size,
+        "max_tokens": job.max_tokens,
+        "tags": job.format == "conll",
+        "heads": job.heads,
+    }
 
 
 def tagged_windows(job: Job, tagger: Tagger, windows: Iterator[list[Document]]) -> Iterator[list[Document]]:
