@@ -6,11 +6,14 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..annotate import ENGINES, FORMATS, INPUT_FORMATS, AnnotateError, Job, Summary, annotate
-from ..annotate.job import STDOUT_ERRORS
+from ..annotate.job import ENGINES, FORMATS, INPUT_FORMATS, STDOUT_ERRORS, AnnotateError, Job
 from ..text import MAX_TOKENS
 from .heads import add_head_option
+
+if TYPE_CHECKING:
+    from ..annotate.run import Summary
 
 
 def add_parser(commands) -> None:
@@ -106,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
         heads=args.head,
     )
     from tqdm import tqdm
+
+    from ..annotate.run import annotate
 
     try:
         job.check()  # before the bar: a refused command line prints its error alone

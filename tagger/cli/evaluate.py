@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import cards, catalogue
 from ..catalogue import SPLITS, CatalogueError
@@ -13,7 +14,6 @@ from ..evaluation import MODES, evaluate, raw_text_scores, warn_of_unpredicted
 from ..formats import RAW_TEXT, conll, format_of, write_corpus
 from ..label_maps import LabelMap, read_label_map, relabel
 from ..schemes import to_spans
-from ..tagger import Tagger
 from .heads import add_head_option
 from .report import print_scores
 from .sources import (
@@ -25,6 +25,9 @@ from .sources import (
     read_split,
     refuse_overwriting_inputs,
 )
+
+if TYPE_CHECKING:
+    from ..tagger import Tagger
 
 
 def add_parser(commands) -> None:
@@ -75,6 +78,8 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..tagger import Tagger
+
     refuse_overwriting_inputs(args, {"--predictions": args.predictions})
     predictions_format = format_of(args.predictions) if args.predictions else None
     if args.split and not args.corpus:

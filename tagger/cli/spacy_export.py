@@ -9,10 +9,7 @@ import sys
 import uuid
 from pathlib import Path
 
-import spacy
-
 from ..files import output_error
-from ..spacy_component import FACTORY, pipeline
 from .sources import positive, refuse_overwriting_inputs
 
 
@@ -36,6 +33,10 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import spacy
+
+    from ..spacy_component import FACTORY, pipeline
+
     output: Path = args.output
     refuse_overwriting_inputs(args, {"OUTPUT": output})
     if output.exists() and (not output.is_dir() or any(output.iterdir())):

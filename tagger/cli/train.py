@@ -9,8 +9,7 @@ import logging
 import statistics
 from dataclasses import replace
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from .. import cards
 from ..callbacks import Callback, ProgressBar, standard
@@ -19,9 +18,6 @@ from ..corpus import Corpus
 from ..evaluation import evaluate
 from ..files import atomic_write
 from ..lr_finder import JSON_FILE, PNG_FILE, range_test
-from ..tagger import Tagger
-from ..training import SCORES, Trainer, refit
-from ..transfer import build
 from .report import print_scores
 from .sources import (
     add_corpus_options,
@@ -31,6 +27,9 @@ from .sources import (
     refuse_overwriting_inputs,
 )
 from .training_data import read_training_corpora, sources
+
+if TYPE_CHECKING:
+    from ..tagger import Tagger
 
 logger = logging.getLogger("tagger")
 TRAINING_OUTPUTS = (
@@ -170,6 +169,10 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..tagger import Tagger
+    from ..training import Trainer, refit
+    from ..transfer import build
+
     found = sources(args)
     refuse_overwriting_inputs(args, {"--output": args.output}, TRAINING_OUTPUTS, [p for s in found for p in s.paths])
     overrides = [f"epochs={args.epochs}"] if args.epochs is not None else []
@@ -244,6 +247,8 @@ def run(args: argparse.Namespace) -> int:
 def score_tests(tagger: Tagger, test: dict[str, Corpus], model_dir: Path, several: bool) -> dict:
     """Score and print ``tagger`` on each test corpus (with ``several`` heads, by its head of the corpus' name);
     the scores as ``test-scores.json`` holds them: of the one corpus, or of each and their mean."""
+    from ..training import SCORES
+
     corpora = {}
     for name, corpus in test.items():
         corpora[name], _ = evaluate(tagger, corpus, head=name if several else None)
@@ -263,6 +268,8 @@ def read_config(args: argparse.Namespace, overrides: list[str]) -> TaggerConfig:
     config = TaggerConfig.from_dict(values, str(args.config) if args.config else None)
     config = config.with_overrides([*args.set, *overrides])
     if config.threads:
+        import torch
+
         torch.set_num_threads(config.threads)
     return config
 
