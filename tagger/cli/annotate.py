@@ -40,7 +40,13 @@ def add_parser(commands) -> None:
         type=Path,
         help="a file for jsonl and conll, a folder otherwise; - for JSONL on standard output (no --resume)",
     )
-    parser.add_argument("--format", choices=FORMATS, default=defaults.format, help="output format")
+    parser.add_argument(
+        "--output-format",
+        "--format",
+        choices=FORMATS,
+        default=defaults.format,
+        help="output format (--format: its old name)",
+    )
     parser.add_argument(
         "--errors",
         type=Path,
@@ -91,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         args.model,
         args.inputs,
         args.output,
-        format=args.format,
+        format=args.output_format,
         errors=args.errors,
         input_format=args.input_format,
         id_field=args.id_field,

@@ -8,7 +8,7 @@ import os
 import sys
 
 from .. import __version__
-from . import annotate, corpora, embeddings, evaluate, lm, lr_find, predict, spacy_export, train, tune
+from . import annotate, corpora, embeddings, evaluate, lm, lr_find, options, predict, spacy_export, train, tune
 
 COMMANDS = (train, tune, lr_find, evaluate, predict, annotate, corpora, spacy_export, embeddings, lm)
 
@@ -32,6 +32,7 @@ def user_errors() -> tuple[type[Exception], ...]:
     from ..tagger import ModelError
     from ..training import DivergedError
     from ..vectors import VectorsError
+    from .options import OptionError
     from .training_data import CorporaError
 
     return (
@@ -45,6 +46,7 @@ def user_errors() -> tuple[type[Exception], ...]:
         LabelMapError,
         LMError,
         ModelError,
+        OptionError,
         OutputError,
         OverwriteError,
         PresetError,
@@ -74,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:
         logging.getLogger("gensim").setLevel(logging.WARNING)  # it logs every step of reading and training
     try:
+        options.resolve(args)
         return args.run(args) or 0
     except KeyboardInterrupt:
         print(f"tagger {args.command}: interrupted", file=sys.stderr)
