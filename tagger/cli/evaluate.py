@@ -24,6 +24,7 @@ from .sources import (
     read,
     read_split,
     refuse_overwriting_inputs,
+    txt_as_conll,
 )
 
 if TYPE_CHECKING:
@@ -113,7 +114,9 @@ def _raw_text(args: argparse.Namespace, tagger: Tagger, label_map: LabelMap, car
         path, format = locate(args, entry, (split,))[split], entry.format
     else:
         path, format = args.data, args.format
-    scores = raw_text_scores(tagger, path, label_map, args.batch_size, format, args.encoding, args.lenient, args.head)
+    options = (args.batch_size, format, args.encoding, args.lenient, args.head)
+    with txt_as_conll(path, format):
+        scores = raw_text_scores(tagger, path, label_map, *options)
     return _report(args, scores, tagger, card, str(path))
 
 
