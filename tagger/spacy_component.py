@@ -39,7 +39,7 @@ from spacy.scorer import get_ner_prf
 from spacy.tokens import Doc, Span, Token
 from spacy.util import minibatch
 
-from . import __version__
+from . import DISTRIBUTION, __version__
 from .corpus import Sentence
 from .heads import HeadError
 from .tagger import CHECKSUM, ModelError, Tagger, read_weights
@@ -292,7 +292,7 @@ def pipeline(
     if rules != DEFAULT_TOKENIZER:
         nlp.tokenizer = spacy_tokenizer(rules, nlp.vocab)
     nlp.meta["description"] = f"BiLSTM-CRF tagger for {', '.join(component.labels)} (tagger {__version__})"
-    nlp.meta["requirements"] = [f"tagger>={__version__}"]
+    nlp.meta["requirements"] = [f"{DISTRIBUTION}>={__version__}"]
     return nlp
 
 
