@@ -1,10 +1,14 @@
-"""``.txt`` is CoNLL to train and evaluate but raw text to annotate: a .txt file that fails as CoNLL says so."""
+"""``.txt`` is CoNLL to train and evaluate but raw text to annotate: a .txt file that fails as CoNLL says so, and
+annotate warns of an input that reads like CoNLL."""
 
 from __future__ import annotations
+
+import logging
 
 import pytest
 
 from tagger.cli.main import main
+from tagger.formats import conll
 
 HINT = "A .txt file is read here as CoNLL"
 
@@ -49,3 +53,22 @@ def test_an_empty_or_undecodable_txt_file_keeps_its_own_error(tmp_path, capsys):
     latin1.write_bytes("caf\xe9 O\n".encode("latin-1"))
     assert HINT not in error_of(["train", "--train", str(empty), "--output", str(tmp_path / "a")], capsys)
     assert HINT not in error_of(["train", "--train", str(latin1), "--output", str(tmp_path / "b")], capsys)
+
+
+def test_conll_text_is_told_from_prose(sample, prose):
+    assert conll.looks_like((sample / "train.tsv").read_text(encoding="utf-8"))
+    assert conll.looks_like("-DOCSTART- O\n\nAspirin\tB-Chemical\nhelps\tO\n")
+    assert not conll.looks_like(prose.read_text(encoding="utf-8"))
+    assert not conll.looks_like((sample / "sample.txt").read_text(encoding="utf-8"))
+    assert not conll.looks_like("") and not conll.looks_like("O\nO\n")
+
+
+def test_annotate_warns_of_an_input_that_reads_like_conll(tiny_model, sample, prose, tmp_path, caplog):
+    tagged = tmp_path / "tagged.txt"
+    tagged.write_bytes((sample / "train.tsv").read_bytes())
+    argv = ["annotate", "--model", str(tiny_model), "--no-progress", "--threads", "1"]
+    with caplog.at_level(logging.WARNING, logger="tagger"):
+        assert main([*argv, str(tagged), str(prose), "--output", str(tmp_path / "out.jsonl")]) == 0
+    warned = [record.getMessage() for record in caplog.records if "reads like a CoNLL file" in record.getMessage()]
+    assert len(warned) == 1 and warned[0].startswith(str(tagged))
+    assert f"tagger evaluate --data {tagged}" in warned[0]
