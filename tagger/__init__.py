@@ -8,12 +8,9 @@ DISTRIBUTION = "bilstm-crf-tagger"  # the name pip installs it by (PyPI's ``tagg
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "Prediction": "tagger",
-        "Span": "tagger",
-        "TaggedText": "predictions",
-        "Tagger": "tagger",
-        "TaggerConfig": "config",
-        "TextSpan": "predictions",
+        "config": ("TaggerConfig",),
+        "predictions": ("TaggedText", "TextSpan"),
+        "tagger": ("Prediction", "Span", "Tagger"),
     },
 )
 __all__ = ["DISTRIBUTION", "Prediction", "Span", "TaggedText", "Tagger", "TaggerConfig", "TextSpan", "__version__"]

@@ -7,8 +7,11 @@ from importlib import import_module
 from typing import Callable
 
 
-def lazy_exports(package: str, modules: dict[str, str]) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
-    """The ``__getattr__`` and ``__dir__`` of ``package`` for ``modules``: {public name: its module, relative}."""
+def lazy_exports(
+    package: str, exports: dict[str, tuple[str, ...]]
+) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
+    """The ``__getattr__`` and ``__dir__`` of ``package`` for ``exports``: {module, relative: its public names}."""
+    modules = {name: module for module, names in exports.items() for name in names}
 
     def __getattr__(name: str) -> object:
         if name not in modules:
@@ -16,6 +19,6 @@ def lazy_exports(package: str, modules: dict[str, str]) -> tuple[Callable[[str],
         return getattr(import_module(f".{modules[name]}", package), name)
 
     def __dir__() -> list[str]:
-        return sorted([*vars(import_module(package)), *modules])
+        return sorted({*vars(import_module(package)), *modules})
 
     return __getattr__, __dir__

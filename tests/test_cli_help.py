@@ -62,3 +62,25 @@ def test_a_command_that_runs_imports_what_it_needs(tiny_model, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "entities in" in done.stderr
+
+
+def test_the_packages_import_light_and_give_their_names_on_first_use():
+    script = f"""
+import json, sys
+import tagger, tagger.annotate
+light = sorted(name for name in {HEAVY!r} if name in sys.modules)
+names = [tagger.Tagger.__module__, tagger.TaggerConfig.__module__, tagger.annotate.annotate.__module__]
+try:
+    tagger.nothing
+except AttributeError as error:
+    missing = str(error)
+print(json.dumps([light, names, "Tagger" in dir(tagger), missing]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [
+        [],
+        ["tagger.tagger", "tagger.config", "tagger.annotate.run"],
+        True,
+        "module 'tagger' has no attribute 'nothing'",
+    ]

@@ -18,11 +18,10 @@ from ..lazy import lazy_exports
 __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        **dict.fromkeys(("DIRECTORY_FORMATS", "ENGINES", "FORMATS", "INPUT_FORMATS", "AnnotateError"), "job"),
-        **dict.fromkeys(("Document", "Job"), "job"),
-        **dict.fromkeys(("Counts", "Summary", "annotate"), "run"),
-        "tag_documents": "tagging",
-        **dict.fromkeys(("WRITERS", "write_brat", "write_conll", "write_jsonl", "write_spacy"), "writers"),
+        "job": ("DIRECTORY_FORMATS", "ENGINES", "FORMATS", "INPUT_FORMATS", "AnnotateError", "Document", "Job"),
+        "run": ("Counts", "Summary", "annotate"),
+        "tagging": ("tag_documents",),
+        "writers": ("WRITERS", "write_brat", "write_conll", "write_jsonl", "write_spacy"),
     },
 )
 
