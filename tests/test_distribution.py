@@ -9,13 +9,16 @@ from __future__ import annotations
 import configparser
 import importlib
 import importlib.metadata
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-import spacy
 from spacy import displacy
-from spacy.tokens import Span
+from spacy.tokens import Doc, Span
 from spacy.util import registry
+from spacy.vocab import Vocab
 
 import tagger
 from tagger.displacy_colors import COLORS, displacy_colors
@@ -71,8 +74,7 @@ def test_every_label_of_the_sample_corpus_has_a_colour(sample):
 
 def rendered(labels: list[str]) -> str:
     """displaCy's HTML of a doc with one entity of each of ``labels``."""
-    nlp = spacy.blank("en")
-    doc = nlp(" ".join(f"word{i}" for i in range(len(labels))))
+    doc = Doc(Vocab(), words=[f"word{i}" for i in range(len(labels))])
     doc.ents = [Span(doc, i, i + 1, label=label) for i, label in enumerate(labels)]
     return displacy.render(doc, style="ent")
 
@@ -92,6 +94,26 @@ def test_displacy_draws_our_labels_in_their_colours_from_the_registry(registered
     for label in ("DISEASE", "CHEMICAL", "ASPECT"):
         assert f"background: {COLORS[label]}" in html
     assert "background: #ddd" not in html  # displaCy's grey for unknown labels
+
+
+def test_spacy_reads_our_colours_through_the_entry_point_setup_cfg_declares(tmp_path):
+    """The entry point as an installation writes it (a dist-info of setup.cfg's group), read by spaCy itself."""
+    info = tmp_path / "bilstm_crf_tagger-0.1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: bilstm-crf-tagger\nVersion: 0.1.0\n")
+    points = entry_points()["spacy_displacy_colors"]
+    lines = "".join(f"{name} = {target}\n" for name, target in points.items())
+    (info / "entry_points.txt").write_text(f"[spacy_displacy_colors]\n{lines}")
+    script = (
+        "from spacy import displacy; from spacy.tokens import Doc, Span; from spacy.vocab import Vocab\n"
+        "doc = Doc(Vocab(), words=['BRCA1', 'aspirin'])\n"
+        "doc.ents = [Span(doc, 0, 1, 'Gene'), Span(doc, 1, 2, 'Chemical')]\n"
+        "print(displacy.render(doc, style='ent'))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"background: {COLORS['GENE']}" in done.stdout and f"background: {COLORS['CHEMICAL']}" in done.stdout
 
 
 def test_the_installed_entry_point_gives_displacy_our_colours():
