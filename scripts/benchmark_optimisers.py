@@ -46,7 +46,8 @@ from tagger import TaggerConfig
 from tagger.config import OPTIMIZERS
 from tagger.formats import read_corpus
 from tagger.lr_finder import range_test
-from tagger.tuning import DEFAULT_SPACE, SearchSpace, open_study, tune
+from tagger.search_space import DEFAULT_SPACE, SearchSpace
+from tagger.tuning import open_study, tune
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLERS = ("gp", "tpe")

@@ -1,10 +1,16 @@
 """BiLSTM-CRF sequence tagging for opinion targets and biomedical entities."""
 
+from .lazy import lazy_exports
+
 __version__ = "0.1.0"
-DISTRIBUTION = "bilstm-crf-tagger"  # the name this project is installed by (pip install bilstm-crf-tagger)
+DISTRIBUTION = "bilstm-crf-tagger"  # the name pip installs it by (PyPI's ``tagger`` is another project)
 
-from .config import TaggerConfig  # noqa: E402
-from .predictions import TaggedText, TextSpan  # noqa: E402
-from .tagger import Prediction, Span, Tagger  # noqa: E402
-
-__all__ = ["Prediction", "Span", "TaggedText", "Tagger", "TaggerConfig", "TextSpan", "__version__"]
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "config": ("TaggerConfig",),
+        "predictions": ("TaggedText", "TextSpan"),
+        "tagger": ("Prediction", "Span", "Tagger"),
+    },
+)
+__all__ = ["DISTRIBUTION", "Prediction", "Span", "TaggedText", "Tagger", "TaggerConfig", "TextSpan", "__version__"]

@@ -21,6 +21,7 @@ from .files import atomic_write
 
 META_FILE, CARD_FILE = "meta.json", "README.md"
 CARD_VERSION = 1
+TEST_SCORES = "test-scores.json"  # beside a model directory: its test scores, as tagger train wrote them
 ARCHITECTURE = (  # the config keys a card names whatever their values
     *("scheme", "tokenizer", "word_dim", "char_encoder", "char_hidden", "casing_dim", "hidden", "layers"),
     "char_lm_hidden",

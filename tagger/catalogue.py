@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from . import __version__
+from . import DISTRIBUTION, __version__
 from .files import atomic_path
 
 SPLITS = ("train", "dev", "test")
@@ -209,7 +209,7 @@ def _download(url: str, path: Path, expected: str | None, progress: bool) -> Pat
     """One attempt: stream ``url`` into a temporary file beside ``path`` and move it there if it is whole and good."""
     from tqdm import tqdm
 
-    request = urllib.request.Request(url, headers={"User-Agent": f"tagger/{__version__}"})
+    request = urllib.request.Request(url, headers={"User-Agent": f"{DISTRIBUTION}/{__version__}"})
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response, atomic_path(path) as temporary:
             size = int(response.headers.get("Content-Length") or 0) or None

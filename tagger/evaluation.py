@@ -6,9 +6,6 @@ import logging
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from seqeval.metrics import classification_report
-from seqeval.scheme import IOB1, IOB2, IOBES
-
 from .corpus import Corpus, CorpusFormatError, Sentence
 from .formats import RAW_TEXT, format_of, read_corpus
 from .formats.offsets import documents
@@ -18,7 +15,6 @@ from .schemes import check_scheme, convert
 MODES = ("default", "strict")
 RAW_TEXT_MATCHING = "exact character spans"
 logger = logging.getLogger(__name__)
-_SCHEME_CLASSES = {"IOB1": IOB1, "IOB2": IOB2, "IOBES": IOBES}
 
 
 def score(
@@ -29,6 +25,9 @@ def score(
     ``default`` is conlleval's lenient chunking; ``strict`` counts only chunks that are
     well formed in ``scheme``.
     """
+    from seqeval import scheme as schemes  # here, not above: it takes a second to import, and the help needs MODES
+    from seqeval.metrics import classification_report
+
     scheme = check_scheme(scheme)
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -36,7 +35,7 @@ def score(
         raise ValueError("gold and predicted tag sequences differ in number or length")
     if not gold:
         raise ValueError("no tag sequences to score")
-    options = {"mode": "strict", "scheme": _SCHEME_CLASSES[scheme]} if mode == "strict" else {}
+    options = {"mode": "strict", "scheme": getattr(schemes, scheme)} if mode == "strict" else {}
     report = classification_report(
         [list(g) for g in gold], [list(p) for p in predicted], output_dict=True, zero_division=0, **options
     )

@@ -13,13 +13,10 @@ from safetensors.torch import load, save
 
 from .charlm import UNK, CharLM
 from .files import atomic_write
+from .lm_settings import LMError
 
 LM_FORMAT_VERSION = 1
 DIRECTIONS = ("forward", "backward")
-
-
-class LMError(ValueError):
-    """A directory or file that is not a character LM of this format, or text it cannot be trained on."""
 
 
 class CharVocab:

@@ -5,6 +5,9 @@ vary with the batch) is smoothed by an exponential moving average (bias-correcte
 stops when the smoothed loss exceeds ``DIVERGED`` times its lowest value, or the loss is no
 longer finite. The suggested rate is where the smoothed loss falls fastest against log(lr),
 before its lowest point.
+
+torch, numpy and the trainer are imported by the functions that use them: the command line's
+options read the defaults and file names here without them.
 """
 
 from __future__ import annotations
@@ -16,15 +19,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-import numpy as np
-import torch
-
 from .config import ConfigError, TaggerConfig
 from .corpus import Corpus
 from .files import atomic_write
 from .plots import png_figure
-from .training import DivergedError, Trainer
-from .transfer import build
 
 START, END, STEPS = 1e-6, 1.0, 200
 JSON_FILE, PNG_FILE = "lr-find.json", "lr-find.png"  # the names tagger lr-find and tagger train --set lr=auto give
@@ -77,6 +75,11 @@ def range_test(
     """Train a fresh model for ``config`` (``transfer.build``) on ``train`` (a corpus, or head names to corpora,
     as ``Trainer`` takes them) for up to ``steps`` batches at rates from ``start`` to ``end``, growing
     exponentially; the global random state is left as it was."""
+    import torch
+
+    from .training import DivergedError, Trainer
+    from .transfer import build
+
     if not 0 < start < end or steps < 3:
         raise ConfigError(f"lr-find needs 0 < start < end and at least 3 steps, not {start}, {end} and {steps}")
     with torch.random.fork_rng():
@@ -113,6 +116,8 @@ def range_test(
 def steepest(lrs: list[float], smoothed: list[float]) -> float:
     """The rate where ``smoothed`` falls fastest against log(rate), up to its lowest point; the first tenth,
     where the average has seen few batches, is skipped."""
+    import numpy as np
+
     if len(lrs) < 3:
         raise ConfigError(f"lr-find: only {len(lrs)} steps ran; start the range lower (--start)")
     lowest = int(np.argmin(smoothed))

@@ -25,7 +25,6 @@ from .tagger import Tagger
 from .training import SCORES, Corpora, Trainer, TrainingResult, refit
 from .transfer import build
 
-TEST_SCORES = "test-scores.json"
 logger = logging.getLogger(__name__)
 
 
@@ -154,7 +153,7 @@ def record(
     """
     tests = []
     if scored:
-        with atomic_write(model_dir.parent / TEST_SCORES) as out:
+        with atomic_write(model_dir.parent / cards.TEST_SCORES) as out:
             json.dump(scores_file(scored, several), out, indent=2)
         tests = [cards.test_facts(name, test[name].source, scores) for name, scores in scored.items()]
     cards.write(model_dir, cards.facts(tagger, data, how, tests))

@@ -131,7 +131,7 @@ def test_output_dash_writes_jsonl_to_standard_output_and_the_errors_file_only_on
 @pytest.mark.parametrize(
     "options, message",
     [
-        (["--format", "conll"], "--output - writes JSONL to standard output; --format conll needs a path"),
+        (["--format", "conll"], "--output - writes JSONL to standard output; --output-format conll needs a path"),
         (["--resume"], "cannot --resume into standard output (--output -)"),
     ],
 )

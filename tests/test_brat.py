@@ -145,8 +145,8 @@ def test_spans_written_by_annotate_read_back_the_same(tiny_model, sample, tmp_pa
 
 def test_convert_stats_train_and_evaluate_take_a_brat_folder(sample, tmp_path, capsys):
     jsonl = tmp_path / "dev.jsonl"
-    assert main(["corpora", "convert", str(sample / "dev.tsv"), str(jsonl)]) == 0
-    assert main(["corpora", "convert", str(jsonl), str(tmp_path / "dev"), "--to", "brat"]) == 0
+    assert main(["corpora", "convert", str(sample / "dev.tsv"), "--output", str(jsonl)]) == 0
+    assert main(["corpora", "convert", str(jsonl), "--output", str(tmp_path / "dev"), "--output-format", "brat"]) == 0
     assert main(["corpora", "stats", str(tmp_path / "dev"), "--json"]) == 0
     out = capsys.readouterr().out
     stats = json.loads(out[out.index("{") :])

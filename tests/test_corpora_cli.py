@@ -56,7 +56,8 @@ def test_stats_json_on_the_laptop_corpus(shared_corpora, capsys):
 
 
 def test_stats_table_and_format_option(reviews, tmp_path, capsys):
-    assert main(["corpora", "convert", str(reviews), str(tmp_path / "reviews.txt"), "--to", "jsonl"]) == 0
+    output = ["--output", str(tmp_path / "reviews.txt"), "--output-format", "jsonl"]
+    assert main(["corpora", "convert", str(reviews), *output]) == 0
     assert "wrote 4 sentences, 3 entities" in capsys.readouterr().out
     assert main(["corpora", "stats", str(tmp_path / "reviews.txt"), "--format", "jsonl"]) == 0
     out = capsys.readouterr().out
@@ -66,18 +67,18 @@ def test_stats_table_and_format_option(reviews, tmp_path, capsys):
 
 def test_convert_xml_to_jsonl_and_back_keeps_every_term(shared_corpora, tmp_path):
     test_xml = shared_corpora / "semeval14-laptop" / "test.xml"
-    assert main(["corpora", "convert", str(test_xml), str(tmp_path / "test.jsonl")]) == 0
-    assert main(["corpora", "convert", str(tmp_path / "test.jsonl"), str(tmp_path / "test.xml")]) == 0
+    assert main(["corpora", "convert", str(test_xml), "--output", str(tmp_path / "test.jsonl")]) == 0
+    assert main(["corpora", "convert", str(tmp_path / "test.jsonl"), "--output", str(tmp_path / "test.xml")]) == 0
     assert _terms(tmp_path / "test.xml") == _terms(test_xml)
 
 
 def test_bad_input_is_one_line_naming_the_sentence_unless_lenient(reviews, tmp_path, capsys):
     reviews.write_text(reviews.read_text().replace('from="4"', 'from="5"', 1), encoding="utf-8")
-    assert main(["corpora", "convert", str(reviews), str(tmp_path / "out.tsv")]) == 2
+    assert main(["corpora", "convert", str(reviews), "--output", str(tmp_path / "out.tsv")]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith(f"tagger corpora: error: {reviews}: sentence '1': <aspectTerm") and "\n" not in error
     assert not (tmp_path / "out.tsv").exists()
-    assert main(["corpora", "convert", str(reviews), str(tmp_path / "out.tsv"), "--lenient"]) == 0
+    assert main(["corpora", "convert", str(reviews), "--output", str(tmp_path / "out.tsv"), "--lenient"]) == 0
     assert read_corpus(tmp_path / "out.tsv").notes == {}
     assert len(read_corpus(tmp_path / "out.tsv")) == 3
 

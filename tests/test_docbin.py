@@ -101,7 +101,7 @@ def test_convert_writes_tokens_sentences_and_tags_that_read_back_the_same(shared
     pubtator = shared_corpora / "ncbi-disease-pubtator" / "test.pubtator"
     for source in (sample / "test.tsv", pubtator):
         output = tmp_path / f"{source.stem}.spacy"
-        assert main(["corpora", "convert", str(source), str(output)]) == 0
+        assert main(["corpora", "convert", str(source), "--output", str(output)]) == 0
         assert [(s.tokens, s.tags) for s in read_corpus(output)] == [(s.tokens, s.tags) for s in read_corpus(source)]
     again = read_corpus(tmp_path / "test.spacy")
     assert [(s.id, s.offsets, s.text) for s in again] == [(s.id, s.offsets, s.text) for s in read_corpus(pubtator)]
@@ -110,7 +110,7 @@ def test_convert_writes_tokens_sentences_and_tags_that_read_back_the_same(shared
 
 
 def test_stats_and_evaluate_take_a_docbin(tiny_model, sample, tmp_path, capsys):
-    assert main(["corpora", "convert", str(sample / "test.tsv"), str(tmp_path / "test.spacy")]) == 0
+    assert main(["corpora", "convert", str(sample / "test.tsv"), "--output", str(tmp_path / "test.spacy")]) == 0
     capsys.readouterr()
     assert main(["corpora", "stats", str(tmp_path / "test.spacy"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["format"] == "spacy"

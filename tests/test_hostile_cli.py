@@ -161,23 +161,35 @@ CASES = [
     (["corpora", "stats", "{bom.tsv}", "{binary.jsonl}"], ["binary.jsonl:2: not utf-8"]),
     (["corpora", "stats", "{binary.txt}", "--format", "pubtator"], ["binary.txt:2: not utf-8"]),
     (["corpora", "stats", "{latin1.tsv}", "--encoding", "klingon"], None),  # argparse's own usage error
-    (["corpora", "convert", "{empty.tsv}", "{root}/out.jsonl"], ["empty.tsv: no sentences to convert"]),
-    (["corpora", "convert", "{binary.tsv}", "{root}/out.jsonl"], ["binary.tsv:2: not utf-8"]),
-    (["corpora", "convert", "{latin1.tsv}", "{root}/out.jsonl"], ["latin1.tsv:3: not utf-8"]),
-    (["corpora", "convert", "{bom.tsv}", "{bom.tsv}"], ["is the input"]),
+    (["corpora", "convert", "{empty.tsv}", "--output", "{root}/out.jsonl"], ["empty.tsv: no sentences to convert"]),
+    (["corpora", "convert", "{binary.tsv}", "--output", "{root}/out.jsonl"], ["binary.tsv:2: not utf-8"]),
+    (["corpora", "convert", "{latin1.tsv}", "--output", "{root}/out.jsonl"], ["latin1.tsv:3: not utf-8"]),
+    (["corpora", "convert", "{bom.tsv}", "--output", "{bom.tsv}"], ["is the input"]),
     # embeddings
     (
-        ["embeddings", "train", "--input", "{empty.txt}", "--algorithm", "word2vec", "--out", "{root}/v.txt"],
+        ["embeddings", "train", "--input", "{empty.txt}", "--algorithm", "word2vec", "--output", "{root}/v.txt"],
         ["empty.txt"],
     ),
-    (["embeddings", "train", "--input", "{blank.txt}", "--algorithm", "word2vec", "--out", "{root}/v.txt"], ["blank"]),
-    (["embeddings", "train", "--input", "{binary.txt}", "--algorithm", "word2vec", "--out", "{root}/v.txt"], ["0x80"]),
-    (["embeddings", "train", "--input", "{latin1.txt}", "--algorithm", "word2vec", "--out", "{root}/v.txt"], ["0xe9"]),
     (
-        ["embeddings", "train", "--input", "{bom.txt}", "--algorithm", "word2vec", "--out", "{bom.txt}"],
+        ["embeddings", "train", "--input", "{blank.txt}", "--algorithm", "word2vec", "--output", "{root}/v.txt"],
+        ["blank"],
+    ),
+    (
+        ["embeddings", "train", "--input", "{binary.txt}", "--algorithm", "word2vec", "--output", "{root}/v.txt"],
+        ["0x80"],
+    ),
+    (
+        ["embeddings", "train", "--input", "{latin1.txt}", "--algorithm", "word2vec", "--output", "{root}/v.txt"],
+        ["0xe9"],
+    ),
+    (
+        ["embeddings", "train", "--input", "{bom.txt}", "--algorithm", "word2vec", "--output", "{bom.txt}"],
         ["is the input"],
     ),
-    (["embeddings", "train", "--input", "{root}/missing.txt", "--algorithm", "word2vec", "--out", "{root}/v.txt"], []),
+    (
+        ["embeddings", "train", "--input", "{root}/missing.txt", "--algorithm", "word2vec", "--output", "{root}/v.txt"],
+        [],
+    ),
     # outputs that cannot be written, settings beyond what the machine can do
     (["train", "--train", "{bom.tsv}", "--output", "{file}/run"], ["cannot write", "file is a file, not a folder"]),
     (["train", "--train", "{bom.tsv}", "--output", OUT, "--set", "hidden=100000000"], ["does not fit in memory"]),
@@ -188,7 +200,7 @@ CASES = [
     (["annotate", "--model", "{model}", "{bom.txt}", "--output", "{file}/out.jsonl"], ["file is a file, not a folder"]),
     (["annotate", "--model", "{model}", "{bom.txt}", "--output", "{file}/brat", "--format", "brat"], ["not a folder"]),
     (["annotate", "--model", "{model}", "{bom.txt}", "--output", OUT, "--threads", "100000"], ["threads must be"]),
-    (["corpora", "convert", "{bom.tsv}", "{file}/out.jsonl"], ["file is a file, not a folder"]),
+    (["corpora", "convert", "{bom.tsv}", "--output", "{file}/out.jsonl"], ["file is a file, not a folder"]),
     (
         [
             "embeddings",
@@ -197,22 +209,28 @@ CASES = [
             "{bom.txt}",
             "--algorithm",
             "word2vec",
-            "--out",
+            "--output",
             "{file}/v.txt",
             "--min-count",
             "1",
         ],
         ["not a folder"],
     ),
-    (["export-spacy", "{model}", "{file}/pipeline"], ["file is a file, not a folder"]),
-    (["export-spacy", "{model}", OUT, "--lang", "klingon"], ["--lang klingon: spaCy has no such language"]),
+    (["export-spacy", "--model", "{model}", "--output", "{file}/pipeline"], ["file is a file, not a folder"]),
+    (
+        ["export-spacy", "--model", "{model}", "--output", OUT, "--lang", "klingon"],
+        ["--lang klingon: spaCy has no such language"],
+    ),
     # export-spacy
-    (["export-spacy", "{truncated}", "{root}/pipeline"], ["SHA-256"]),
-    (["export-spacy", "{old-truncated}", "{root}/pipeline"], ["cannot read weights"]),
-    (["export-spacy", "{empty.txt}", "{root}/pipeline"], ["is not a tagger model"]),
-    (["export-spacy", "{mistyped}", "{root}/pipeline"], ["mistyped/config.json: output_scheme of head"]),
-    (["export-spacy", "{model}", "{model}"], ["is the input"]),
-    (["export-spacy", "{model}", "{root}"], ["holds the input"]),
+    (["export-spacy", "--model", "{truncated}", "--output", "{root}/pipeline"], ["SHA-256"]),
+    (["export-spacy", "--model", "{old-truncated}", "--output", "{root}/pipeline"], ["cannot read weights"]),
+    (["export-spacy", "--model", "{empty.txt}", "--output", "{root}/pipeline"], ["is not a tagger model"]),
+    (
+        ["export-spacy", "--model", "{mistyped}", "--output", "{root}/pipeline"],
+        ["mistyped/config.json: output_scheme of head"],
+    ),
+    (["export-spacy", "--model", "{model}", "--output", "{model}"], ["is the input"]),
+    (["export-spacy", "--model", "{model}", "--output", "{root}"], ["holds the input"]),
 ]
 
 
@@ -291,8 +309,8 @@ SUBPROCESS = [
     ["predict", "--model", "{model}", "{latin1.txt}"],
     ["evaluate", "--model", "{truncated}", "--data", "{bom.tsv}"],
     ["corpora", "stats", "{empty.tsv}"],
-    ["embeddings", "train", "--input", "{binary.txt}", "--algorithm", "word2vec", "--out", "{root}/v.txt"],
-    ["export-spacy", "{old-truncated}", "{root}/pipeline"],
+    ["embeddings", "train", "--input", "{binary.txt}", "--algorithm", "word2vec", "--output", "{root}/v.txt"],
+    ["export-spacy", "--model", "{old-truncated}", "--output", "{root}/pipeline"],
 ]
 
 

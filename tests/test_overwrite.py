@@ -92,7 +92,7 @@ def test_convert_onto_its_input_is_refused(sample, tmp_path, capsys):
     corpus = tmp_path / "train.tsv"
     shutil.copy(sample / "train.tsv", corpus)
     before = digests(corpus)
-    assert main(["corpora", "convert", str(corpus), str(corpus)]) == 2
+    assert main(["corpora", "convert", str(corpus), "--output", str(corpus)]) == 2
     assert "is the input" in capsys.readouterr().err
     assert digests(corpus) == before
 
@@ -131,7 +131,7 @@ def test_export_spacy_and_embeddings_refuse_their_input(model, tmp_path, capsys)
     text = tmp_path / "text.txt"
     text.write_text("one two three\n")
     before = digests(model, text)
-    assert main(["export-spacy", str(model), str(model)]) == 2
-    assert main(["embeddings", "train", "--input", str(text), "--algorithm", "word2vec", "--out", str(text)]) == 2
+    assert main(["export-spacy", "--model", str(model), "--output", str(model)]) == 2
+    assert main(["embeddings", "train", "--input", str(text), "--algorithm", "word2vec", "--output", str(text)]) == 2
     assert capsys.readouterr().err.count("is the input") == 2
     assert digests(model, text) == before

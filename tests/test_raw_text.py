@@ -92,7 +92,7 @@ def test_annotate_cuts_documents_and_their_spacy_docs_by_the_models_rules(model,
 
 
 def test_an_exported_pipeline_saves_the_models_rules_and_loads_them_again(model, rules, tmp_path):
-    assert main(["export-spacy", str(model), str(tmp_path / "pipeline")]) == 0
+    assert main(["export-spacy", "--model", str(model), "--output", str(tmp_path / "pipeline")]) == 0
     nlp = spacy.load(tmp_path / "pipeline")  # the tokenizer as spaCy's from_disk reads it
     assert len(nlp.tokenizer("GSK-3beta")) == (3 if rules == "biomedical" else 1)
     assert [ent.text for ent in nlp(TEXT).ents] == CUTS[rules]

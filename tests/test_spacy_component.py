@@ -301,15 +301,15 @@ def test_bad_models_fail_when_the_pipeline_is_built(model, tmp_path):
 
 def test_export_spacy_writes_a_complete_pipeline(model, sample, tmp_path):
     output = tmp_path / "pipeline"
-    assert main(["export-spacy", str(model), str(output)]) == 0
+    assert main(["export-spacy", "--model", str(model), "--output", str(output)]) == 0
     nlp = spacy.load(output)
     assert nlp.pipe_names == ["tagger_sentences", "bilstm_crf"]
     doc = nlp((sample / "sample.txt").read_text(encoding="utf-8"))
     assert len(list(doc.sents)) > 3 and doc.ents
     html = displacy.render(doc, style="ent")
     assert all(ent.text in html and ent.label_ in html for ent in doc.ents)
-    assert main(["export-spacy", str(model), str(output)]) == 2
-    assert main(["export-spacy", str(tmp_path / "nowhere"), str(tmp_path / "other")]) == 2
+    assert main(["export-spacy", "--model", str(model), "--output", str(output)]) == 2
+    assert main(["export-spacy", "--model", str(tmp_path / "nowhere"), "--output", str(tmp_path / "other")]) == 2
     assert not (tmp_path / "other").exists()
 
 

@@ -121,7 +121,7 @@ def model(request, tiny_model, sample, tmp_path_factory):
 @pytest.fixture(scope="module")
 def exported(model, tmp_path_factory):
     output = tmp_path_factory.mktemp("exported") / "pipeline"
-    assert main(["export-spacy", str(model), str(output)]) == 0
+    assert main(["export-spacy", "--model", str(model), "--output", str(output)]) == 0
     return output
 
 

@@ -12,8 +12,9 @@ from tagger import Tagger, TaggerConfig, tuning
 from tagger.cli.main import main
 from tagger.config import ConfigError
 from tagger.formats import read_corpus
+from tagger.search_space import DEFAULT_SPACE, SearchSpace
 from tagger.training import Trainer
-from tagger.tuning import DEFAULT_SPACE, PruneWeakTrials, SearchSpace, open_study
+from tagger.tuning import PruneWeakTrials, open_study
 
 TINY = ["--set", "word_dim=8", "--set", "char_dim=4", "--set", "char_hidden=4", "--set", "casing_dim=2"]
 SPACE = {"lr": {"low": 0.001, "high": 0.01, "log": True}, "hidden": {"choices": [8, 16]}}

@@ -30,7 +30,7 @@ def test_tokenised_text_is_detected(raw_text, tmp_path):
 
 @pytest.mark.parametrize("out, kind", [("v.txt", "word2vec"), ("v.bin", "word2vec-binary")])
 def test_word2vec_writes_a_file_the_loader_reads(raw_text, tmp_path, capsys, out, kind):
-    args = ["--input", str(raw_text), "--algorithm", "word2vec", "--dim", "8", "--out", str(tmp_path / out)]
+    args = ["--input", str(raw_text), "--algorithm", "word2vec", "--dim", "8", "--output", str(tmp_path / out)]
     assert main(["embeddings", "train", *args, "--min-count", "2", "--epochs", "2", "--threads", "1"]) == 0
     vectors = read_vectors(tmp_path / out, kind)
     assert vectors.dim == 8 and not vectors.subwords
@@ -42,7 +42,7 @@ def test_word2vec_writes_a_file_the_loader_reads(raw_text, tmp_path, capsys, out
 
 def test_fasttext_bin_keeps_subwords(raw_text, tmp_path):
     out = tmp_path / "ft.bin"
-    args = ["--input", str(raw_text), "--algorithm", "fasttext", "--dim", "6", "--out", str(out), "--min-count", "2"]
+    args = ["--input", str(raw_text), "--algorithm", "fasttext", "--dim", "6", "--output", str(out), "--min-count", "2"]
     assert main(["embeddings", "train", *args, "--epochs", "1", "--threads", "1", "--buckets", "500"]) == 0
     vectors = read_vectors(out)
     assert vectors.subwords and vectors.vector("tumour") is not None
@@ -50,7 +50,7 @@ def test_fasttext_bin_keeps_subwords(raw_text, tmp_path):
 
 
 def test_text_too_small_is_a_clear_error(raw_text, tmp_path, capsys):
-    args = ["--input", str(raw_text), "--algorithm", "word2vec", "--out", str(tmp_path / "v.txt")]
+    args = ["--input", str(raw_text), "--algorithm", "word2vec", "--output", str(tmp_path / "v.txt")]
     assert main(["embeddings", "train", *args, "--min-count", "1000"]) == 2
     assert "no word occurs 1000 times or more" in capsys.readouterr().err
     assert not (tmp_path / "v.txt").exists()

@@ -10,13 +10,20 @@ The modules: ``job`` (settings and documents), ``sources`` (reading), ``tagging`
 ``writers`` (one per output format), ``run`` (the run and its progress file), and for
 the Ray engine ``ray_engine`` (windows tagged by actors on a cluster) and ``parts`` (the
 part files they write, merged in order). Both engines share the readers, the tagging
-function, the writers and the progress file.
+function, the writers and the progress file. Their names are imported from them on first use.
 """
 
-from .job import DIRECTORY_FORMATS, ENGINES, FORMATS, INPUT_FORMATS, AnnotateError, Document, Job
-from .run import Counts, Summary, annotate
-from .tagging import tag_documents
-from .writers import WRITERS, write_brat, write_conll, write_jsonl, write_spacy
+from ..lazy import lazy_exports
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "job": ("DIRECTORY_FORMATS", "ENGINES", "FORMATS", "INPUT_FORMATS", "AnnotateError", "Document", "Job"),
+        "run": ("Counts", "Summary", "annotate"),
+        "tagging": ("tag_documents",),
+        "writers": ("WRITERS", "write_brat", "write_conll", "write_jsonl", "write_spacy"),
+    },
+)
 
 __all__ = [
     "DIRECTORY_FORMATS",

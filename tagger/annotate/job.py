@@ -88,11 +88,13 @@ class Job:
             raise AnnotateError("no inputs: give .txt files, folders, JSONL files or - for standard input")
         if self.to_stdout and self.format != "jsonl":
             raise AnnotateError(
-                f"--output - writes JSONL to standard output; --format {self.format} needs a path to write to"
+                f"--output - writes JSONL to standard output; --output-format {self.format} needs a path to write to"
             )
         kind = "folder" if self.format in DIRECTORY_FORMATS else "file"
         if not self.to_stdout and self.output.exists() and self.output.is_dir() != (kind == "folder"):
-            raise AnnotateError(f"--format {self.format} writes a {kind}, but {self.output} exists and is not one")
+            raise AnnotateError(
+                f"--output-format {self.format} writes a {kind}, but {self.output} exists and is not one"
+            )
         missing = [path for path in self.inputs if path != STDIN and not Path(path).exists()]
         if missing:
             raise FileNotFoundError(f"input not found: {', '.join(missing)}")

@@ -171,7 +171,7 @@ def _fresh_state(job: Job, labels: list[str], model: dict[str, str]) -> dict:
     if job.format in DIRECTORY_FORMATS:
         if job.output.exists() and (not job.output.is_dir() or any(job.output.iterdir())):
             raise AnnotateError(
-                f"{job.output} must be a new or empty folder for --format {job.format}; "
+                f"{job.output} must be a new or empty folder for --output-format {job.format}; "
                 "add --resume to continue an interrupted run into it"
             )
         try:

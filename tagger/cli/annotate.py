@@ -6,13 +6,20 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..annotate import ENGINES, FORMATS, INPUT_FORMATS, AnnotateError, Job, Summary, annotate
-from ..annotate.job import STDOUT_ERRORS
+from ..annotate.job import ENGINES, FORMATS, INPUT_FORMATS, STDIN, STDOUT_ERRORS, AnnotateError, Job
+from ..annotate.sources import JSONL_SUFFIXES
+from ..formats import conll
 from ..named_models import resolve
 from ..text import MAX_TOKENS
 from .heads import add_head_option
 from .sources import MODEL_HELP
+
+if TYPE_CHECKING:
+    from ..annotate.run import Summary
+
+logger = logging.getLogger("tagger")
 
 
 def add_parser(commands) -> None:
@@ -39,7 +46,13 @@ def add_parser(commands) -> None:
         type=Path,
         help="a file for jsonl and conll, a folder otherwise; - for JSONL on standard output (no --resume)",
     )
-    parser.add_argument("--format", choices=FORMATS, default=defaults.format, help="output format")
+    parser.add_argument(
+        "--output-format",
+        "--format",
+        choices=FORMATS,
+        default=defaults.format,
+        help="output format (--format: its old name)",
+    )
     parser.add_argument(
         "--errors",
         type=Path,
@@ -90,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         resolve(args.model),
         args.inputs,
         args.output,
-        format=args.format,
+        format=args.output_format,
         errors=args.errors,
         input_format=args.input_format,
         id_field=args.id_field,
@@ -109,11 +122,15 @@ def run(args: argparse.Namespace) -> int:
     )
     from tqdm import tqdm
 
+    from ..annotate.run import annotate
+
     try:
         job.check()  # before the bar: a refused command line prints its error alone
     except AnnotateError as error:
         print(f"tagger annotate: error: {error}", file=sys.stderr)
         return 2
+    if args.input_format != "jsonl":
+        warn_of_conll(args.inputs)
     if job.engine == "ray" and not args.verbose:
         import ray.data  # noqa: F401 (importing it sets up its logging, which the next line quiets)
 
@@ -131,6 +148,25 @@ def run(args: argparse.Namespace) -> int:
             return 2
     print(describe(summary, job), file=sys.stderr)
     return 1 if summary.total.failed else 0
+
+
+def warn_of_conll(inputs: list[str], head: int = 4096) -> None:
+    """Warn of each input file (not folder, JSONL file or standard input) whose first ``head`` bytes read like a
+    CoNLL file: annotate tags a file as raw text, tokens and tags alike, where evaluate would score it."""
+    for source in inputs:
+        path = Path(source)
+        if source == STDIN or source.lower().endswith(JSONL_SUFFIXES) or not path.is_file():
+            continue
+        with open(path, "rb") as stream:
+            start = stream.read(head + 1)
+        text = start[:head].decode("utf-8", errors="replace")
+        if conll.looks_like(text if len(start) <= head else text.rpartition("\n")[0]):  # whole lines only
+            logger.warning(
+                "%s reads like a CoNLL file (a token and its tag a line); annotate tags it as raw text, tags "
+                "included. To score a labelled corpus, use tagger evaluate --data %s",
+                path,
+                path,
+            )
 
 
 def describe(summary: Summary, job: Job) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from .. import catalogue
 from ..formats import FORMATS, format_of, write_corpus
 from ..stats import corpus_stats, oov_rate
+from .options import add_path_option
 from .sources import add_data_dir_option, add_reading_options, read, refuse_overwriting_inputs
 
 HISTOGRAM_WIDTH = 40  # characters of the longest bar
@@ -63,14 +64,17 @@ def add_parser(commands) -> None:
     convert = actions.add_parser(
         "convert",
         help="convert a corpus file to another format",
-        description="Read INPUT and write OUTPUT, each in the format its extension names. Spans read with "
-        "character offsets are written back as read; --verbose lists the spans expanded to token boundaries.",
+        description="Read INPUT and write --output, each in the format its extension names (or --format and "
+        "--output-format say). Spans read with character offsets are written back as read; --verbose lists the "
+        "spans expanded to token boundaries.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     convert.add_argument("input", type=Path, help="corpus file (or folder of BRAT or DocBin files) to read")
-    convert.add_argument("output", type=Path, help="corpus file to write (BRAT: a folder, with --to brat)")
+    add_path_option(convert, "output", "corpus file to write (BRAT: a folder, with --output-format brat)")
     add_reading_options(convert, "INPUT")
-    convert.add_argument("--to", choices=FORMATS, help="format of OUTPUT; default: by extension")
+    convert.add_argument(
+        "--output-format", "--to", choices=FORMATS, help="format of --output; default: by extension (--to: old name)"
+    )
     convert.set_defaults(run=run_convert)
 
 
@@ -159,8 +163,8 @@ def histogram(lengths: dict[int, int]) -> list[str]:
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    refuse_overwriting_inputs(args, {"OUTPUT": args.output})
-    output_format = format_of(args.output, args.to)
+    refuse_overwriting_inputs(args, {"--output": args.output})
+    output_format = format_of(args.output, args.output_format)
     corpus = read(args, args.input, purpose="convert")
     write_corpus(corpus, args.output, output_format)
     entities = sum(len(sentence.spans) for sentence in corpus)

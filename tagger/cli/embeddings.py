@@ -34,7 +34,13 @@ def add_parser(commands) -> None:
     train.add_argument("--input", required=True, type=Path, help="raw UTF-8 text, or tokenised one sentence a line")
     train.add_argument("--algorithm", required=True, choices=("word2vec", "fasttext"), help="what to train")
     train.add_argument("--dim", type=positive, default=100, help="vector dimension")
-    train.add_argument("--out", required=True, type=Path, help="vectors file to write (.bin, .txt or .vec)")
+    train.add_argument(
+        "--output",
+        "--out",
+        required=True,
+        type=Path,
+        help="vectors file to write (.bin, .txt or .vec); --out is its old name",
+    )
     train.add_argument("--epochs", type=positive, default=5, help="passes over INPUT")
     train.add_argument("--min-count", type=positive, default=5, help="words rarer than this get no vector")
     train.add_argument("--window", type=positive, default=5, help="context words on each side")
@@ -58,7 +64,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     if not args.input.is_file():
         raise FileNotFoundError(f"input text not found: {args.input}")
-    refuse_overwriting_inputs(args, {"--out": args.out})
+    refuse_overwriting_inputs(args, {"--output": args.output})
     pretokenized = args.pretokenized or vector_training.is_pretokenized(args.input, encoding=args.encoding)
     logger.info("%s: %s", args.input, "pretokenized" if pretokenized else f"tokenising by the {args.tokenizer} rules")
     started = time.perf_counter()
@@ -76,9 +82,9 @@ def run_train(args: argparse.Namespace) -> int:
             callbacks=(vector_training.EpochProgress(args.epochs, bar=not args.no_progress),),
             source=args.input,
         )
-    vector_training.save_vectors(model, args.out)
+    vector_training.save_vectors(model, args.output)
     print(
-        f"wrote {len(model.wv)} {args.dim}-dimensional {args.algorithm} vectors to {args.out} "
+        f"wrote {len(model.wv)} {args.dim}-dimensional {args.algorithm} vectors to {args.output} "
         f"({time.perf_counter() - started:.1f}s)"
     )
     return 0

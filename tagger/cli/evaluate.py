@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import cards, catalogue
 from ..catalogue import SPLITS, CatalogueError
@@ -14,7 +15,6 @@ from ..formats import RAW_TEXT, conll, format_of, write_corpus
 from ..label_maps import LabelMap, read_label_map, relabel
 from ..named_models import resolve
 from ..schemes import to_spans
-from ..tagger import Tagger
 from .heads import add_head_option
 from .report import print_scores
 from .sources import (
@@ -26,7 +26,11 @@ from .sources import (
     read,
     read_split,
     refuse_overwriting_inputs,
+    txt_as_conll,
 )
+
+if TYPE_CHECKING:
+    from ..tagger import Tagger
 
 
 def add_parser(commands) -> None:
@@ -77,6 +81,8 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..tagger import Tagger
+
     refuse_overwriting_inputs(args, {"--predictions": args.predictions})
     predictions_format = format_of(args.predictions) if args.predictions else None
     if args.split and not args.corpus:
@@ -111,7 +117,9 @@ def _raw_text(args: argparse.Namespace, tagger: Tagger, label_map: LabelMap, car
         path, format = locate(args, entry, (split,))[split], entry.format
     else:
         path, format = args.data, args.format
-    scores = raw_text_scores(tagger, path, label_map, args.batch_size, format, args.encoding, args.lenient, args.head)
+    options = (args.batch_size, format, args.encoding, args.lenient, args.head)
+    with txt_as_conll(path, format):
+        scores = raw_text_scores(tagger, path, label_map, *options)
     return _report(args, scores, tagger, card, str(path))
 
 

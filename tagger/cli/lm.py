@@ -6,14 +6,13 @@ import argparse
 import logging
 from pathlib import Path
 
+from ..lm_settings import LMSettings
 from .sources import refuse_overwriting_inputs
 
 logger = logging.getLogger("tagger")
 
 
 def add_parser(commands) -> None:
-    from ..lm_training import LMSettings
-
     defaults = LMSettings()
     group = commands.add_parser("lm", help="character language models for tagger train --char-lm")
     subcommands = group.add_subparsers(dest="lm_command", required=True, metavar="SUBCOMMAND")
@@ -58,7 +57,7 @@ def run_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ..lm_store import DIRECTIONS, LMError
-    from ..lm_training import LMSettings, LMTrainer, read_text
+    from ..lm_training import LMTrainer, read_text
 
     refuse_overwriting_inputs(args, {"--output": args.output})
     keys = ("hidden", "layers", "char_dim", "bptt", "batch_size", "epochs", "heldout_chars", "checkpoint_every",

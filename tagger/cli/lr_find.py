@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..lr_finder import END, JSON_FILE, PNG_FILE, START, STEPS, range_test
+from ..lr_finder import END, JSON_FILE, PNG_FILE, START, STEPS
 from .sources import add_corpus_options, add_preset_options, add_reading_options, refuse_overwriting_inputs
 from .train import read_config
 from .training_data import read_train_dev_test
@@ -45,6 +45,8 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..lr_finder import range_test
+
     refuse_overwriting_inputs(args, {"--output": args.output}, (JSON_FILE, PNG_FILE))
     config = read_config(args, [])
     train, dev, _ = read_train_dev_test(args, config)

@@ -8,41 +8,52 @@ import os
 import sys
 
 from .. import __version__
-from ..cards import CardError
-from ..catalogue import CatalogueError
-from ..config import ConfigError
-from ..corpus import CorpusFormatError
-from ..files import OutputError, OverwriteError
-from ..heads import HeadError
-from ..label_maps import LabelMapError
-from ..lm_store import LMError
-from ..presets import PresetError
-from ..schemes import SchemeError
-from ..tagger import ModelError
-from ..training import DivergedError
-from ..vectors import VectorsError
-from . import annotate, corpora, embeddings, evaluate, lm, lr_find, models, predict, spacy_export, train, tune
-from .training_data import CorporaError
+from . import annotate, corpora, embeddings, evaluate, lm, lr_find, models, options, predict, spacy_export, train, tune
 
 COMMANDS = (train, tune, lr_find, evaluate, predict, annotate, corpora, models, spacy_export, embeddings, lm)
-USER_ERRORS = (
-    CardError,
-    CatalogueError,
-    ConfigError,
-    CorporaError,
-    CorpusFormatError,
-    DivergedError,
-    HeadError,
-    LabelMapError,
-    LMError,
-    ModelError,
-    OutputError,
-    OverwriteError,
-    PresetError,
-    SchemeError,
-    VectorsError,
-    FileNotFoundError,
-)
+
+
+def user_errors() -> tuple[type[Exception], ...]:
+    """The errors a command reports in one line, without a traceback.
+
+    Imported when an error is raised, not before: their modules need torch, and the help and
+    the light commands do not.
+    """
+    from ..cards import CardError
+    from ..catalogue import CatalogueError
+    from ..config import ConfigError
+    from ..corpus import CorpusFormatError
+    from ..files import OutputError, OverwriteError
+    from ..heads import HeadError
+    from ..label_maps import LabelMapError
+    from ..lm_store import LMError
+    from ..presets import PresetError
+    from ..schemes import SchemeError
+    from ..tagger import ModelError
+    from ..training import DivergedError
+    from ..vectors import VectorsError
+    from .options import OptionError
+    from .training_data import CorporaError
+
+    return (
+        CardError,
+        CatalogueError,
+        ConfigError,
+        CorporaError,
+        CorpusFormatError,
+        DivergedError,
+        HeadError,
+        LabelMapError,
+        LMError,
+        ModelError,
+        OptionError,
+        OutputError,
+        OverwriteError,
+        PresetError,
+        SchemeError,
+        VectorsError,
+        FileNotFoundError,
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -65,16 +76,19 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:
         logging.getLogger("gensim").setLevel(logging.WARNING)  # it logs every step of reading and training
     try:
+        options.resolve(args)
         return args.run(args) or 0
-    except USER_ERRORS as error:
-        print(f"tagger {args.command}: error: {error}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"tagger {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader of standard output went away (tagger ... | head): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit's flush cannot fail again
         return 141
+    except Exception as error:
+        if not isinstance(error, user_errors()):
+            raise
+        print(f"tagger {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

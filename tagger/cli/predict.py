@@ -9,7 +9,6 @@ from pathlib import Path
 
 from ..corpus import EmptyCorpusError
 from ..reading import decode, read_text
-from ..tagger import Tagger
 from .heads import add_head_option
 from .sources import MODEL_HELP, add_encoding_option, positive
 
@@ -32,6 +31,8 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..tagger import Tagger
+
     if args.input != "-" and not Path(args.input).exists():
         raise FileNotFoundError(f"input text not found: {args.input}")
     where = "standard input" if args.input == "-" else args.input

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from itertools import product
 from pathlib import Path
 
 from .. import catalogue, presets
 from ..catalogue import CatalogueError
-from ..corpus import Corpus, CorpusFormatError
+from ..corpus import Corpus, CorpusFormatError, EmptyCorpusError
 from ..files import refuse_overwrite
-from ..formats import EXTENSIONS, FORMATS, format_of, jsonl, read_corpus
+from ..formats import EXTENSIONS, FORMATS, RAW_TEXT, format_of, jsonl, read_corpus
 from ..reading import EncodingError, codec
 from ..text import DEFAULT_TOKENIZER
 
@@ -180,7 +181,9 @@ def read(
     ``EmptyCorpusError`` naming the file, and a JSONL file to train on whose records have no span an error."""
     format = args.format if entry is None else entry.format
     columns = args.columns if entry is None else args.columns or entry.columns
-    corpus = read_corpus(path, format, args.lenient, columns, args.encoding, tokenizer).require_sentences(purpose)
+    with txt_as_conll(path, format):
+        corpus = read_corpus(path, format, args.lenient, columns, args.encoding, tokenizer)
+    corpus = corpus.require_sentences(purpose)
     if purpose == PURPOSES["train"] and format_of(path, format) == "jsonl" and not any(s.char_spans for s in corpus):
         keys = ", ".join(repr(key) for key in jsonl.SPAN_KEYS)
         raise CorpusFormatError(
@@ -188,6 +191,24 @@ def read(
             "nothing; is it an export of annotations?"
         )
     return corpus
+
+
+@contextlib.contextmanager
+def txt_as_conll(path: Path, format: str | None) -> Iterator[None]:
+    """A ``CorpusFormatError`` from reading ``path``, a ``.txt`` file read as CoNLL for want of ``--format``, with
+    the reason and what to do: the same extension is raw text to ``tagger annotate``."""
+    try:
+        yield
+    except (EncodingError, EmptyCorpusError):
+        raise
+    except CorpusFormatError as error:
+        if format is not None or Path(path).suffix.lower() != ".txt":
+            raise
+        raise CorpusFormatError(
+            f"{error}. A .txt file is read here as CoNLL (a token and its tag a line, blank lines between sentences); "
+            f"if {path} is raw text with annotations, name its format with --format ({', '.join(RAW_TEXT)}), and to "
+            "tag raw text without labels use tagger annotate or tagger predict, which read .txt files as raw text"
+        ) from None
 
 
 def locate(args: argparse.Namespace, entry: catalogue.Entry, splits: tuple[str, ...]) -> dict[str, Path]:

@@ -9,10 +9,8 @@ import sys
 import uuid
 from pathlib import Path
 
-import spacy
-
 from ..files import output_error
-from ..spacy_component import FACTORY, pipeline
+from .options import add_path_option
 from .sources import positive, refuse_overwriting_inputs
 
 
@@ -22,11 +20,12 @@ def add_parser(commands) -> None:
         help="write a model as a spaCy pipeline",
         description="Write a spaCy pipeline directory: a tokenizer with the model's rules (its config key "
         "tokenizer; the language's own for english), our sentence splitter (tagger_sentences, as tagger annotate cuts "
-        "text) and the bilstm_crf component holding a copy of the model. Open it with spacy.load(OUTPUT).",
+        "text) and the bilstm_crf component holding a copy of the model. Open it with spacy.load(OUTPUT). The "
+        "positionals MODEL OUTPUT of earlier versions still work (deprecated).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("model", type=Path, help="model directory")
-    parser.add_argument("output", type=Path, help="pipeline directory to create (must not exist, or be empty)")
+    add_path_option(parser, "model", "model directory")
+    add_path_option(parser, "output", "pipeline directory to create (must not exist, or be empty)")
     parser.add_argument(
         "--lang", default="en", help="spaCy language code of the pipeline, and of its tokenizer for english models"
     )
@@ -36,8 +35,12 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import spacy
+
+    from ..spacy_component import FACTORY, pipeline
+
     output: Path = args.output
-    refuse_overwriting_inputs(args, {"OUTPUT": output})
+    refuse_overwriting_inputs(args, {"--output": output})
     if output.exists() and (not output.is_dir() or any(output.iterdir())):
         print(f"tagger export-spacy: error: {output} exists and is not an empty directory", file=sys.stderr)
         return 2

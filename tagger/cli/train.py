@@ -7,15 +7,13 @@ import argparse
 import logging
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from .. import cards, recipes
+from .. import cards
 from ..callbacks import EpochReport, ProgressBar
 from ..config import VECTOR_FORMATS, TaggerConfig, file_values
 from ..corpus import Corpus
 from ..lr_finder import JSON_FILE, PNG_FILE, range_test
-from ..tagger import Tagger
 from .report import print_scores
 from .sources import (
     add_corpus_options,
@@ -26,9 +24,12 @@ from .sources import (
 )
 from .training_data import read_training_corpora, sources
 
+if TYPE_CHECKING:
+    from ..tagger import Tagger
+
 logger = logging.getLogger("tagger")
 TRAINING_OUTPUTS = (
-    *("model", "refit", "checkpoint.pt", "log.jsonl", "learning-curve.png", recipes.TEST_SCORES),
+    *("model", "refit", "checkpoint.pt", "log.jsonl", "learning-curve.png", cards.TEST_SCORES),
     *(JSON_FILE, PNG_FILE),
 )
 
@@ -164,6 +165,9 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .. import recipes
+    from ..tagger import Tagger
+
     found = sources(args)
     refuse_overwriting_inputs(args, {"--output": args.output}, TRAINING_OUTPUTS, [p for s in found for p in s.paths])
     overrides = [f"epochs={args.epochs}"] if args.epochs is not None else []
@@ -209,18 +213,18 @@ def run(args: argparse.Namespace) -> int:
             continue
         tagger = Tagger.load(model_dir)
         scored = recipes.test_scores(tagger, test, several)
-        print_tests(scored, test, model_dir, several)
+        mean = recipes.scores_file(scored, several)["mean"] if several and scored else None
+        print_tests(scored, test, model_dir, mean)
         recipes.record(model_dir, tagger, data, how, test, scored, several)
     return 0
 
 
-def print_tests(scored: dict[str, dict], test: dict[str, Corpus], model_dir: Path, several: bool) -> None:
-    """Print the scores of each test corpus (by its head of the corpus' name, with ``several``) and their mean."""
+def print_tests(scored: dict[str, dict], test: dict[str, Corpus], model_dir: Path, mean: dict | None) -> None:
+    """Print the scores of each test corpus (by its head of the corpus' name, with several) and their ``mean``."""
     for name, scores in scored.items():
-        print(f"Test ({test[name].source}) of {model_dir}{f', head {name}' if several else ''}:")
+        print(f"Test ({test[name].source}) of {model_dir}{f', head {name}' if mean else ''}:")
         print_scores(scores)
-    if several and scored:
-        mean = recipes.scores_file(scored, several)["mean"]
+    if mean:
         print(f"Mean over {len(scored)} test corpora: ", end="")
         print(f"P {mean['precision']:.4f} R {mean['recall']:.4f} F1 {mean['f1']:.4f}")
 
@@ -231,6 +235,8 @@ def read_config(args: argparse.Namespace, overrides: list[str]) -> TaggerConfig:
     config = TaggerConfig.from_dict(values, str(args.config) if args.config else None)
     config = config.with_overrides([*args.set, *overrides])
     if config.threads:
+        import torch
+
         torch.set_num_threads(config.threads)
     return config
 

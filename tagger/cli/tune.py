@@ -7,24 +7,11 @@ import json
 import logging
 import textwrap
 from pathlib import Path
-
-import optuna
-from tqdm.contrib.logging import logging_redirect_tqdm
+from typing import TYPE_CHECKING
 
 from ..callbacks import ProgressBar
 from ..files import output_error
-from ..tuning import (
-    DEFAULT_SPACE,
-    SAMPLERS,
-    SearchSpace,
-    describe,
-    enqueue,
-    finished,
-    importances,
-    open_study,
-    tune,
-    write_results,
-)
+from ..search_space import DEFAULT_SPACE, SAMPLERS, SearchSpace
 from .sources import (
     add_corpus_options,
     add_preset_options,
@@ -35,6 +22,9 @@ from .sources import (
 )
 from .train import read_config
 from .training_data import read_train_dev_test
+
+if TYPE_CHECKING:
+    import optuna
 
 TUNING_OUTPUTS = ("study.db", "trials", "trials.csv", "tuning.png", "best-config.json")
 
@@ -115,6 +105,11 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import optuna
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    from ..tuning import describe, enqueue, finished, importances, open_study, tune, write_results
+
     if not args.verbose:
         optuna.logging.set_verbosity(optuna.logging.ERROR)  # we log each trial; a failure reaches us raised
     refuse_overwriting_inputs(args, {"--output": args.output}, TUNING_OUTPUTS)
@@ -176,9 +171,13 @@ class TrialBar:
         self.epoch_bars = [] if disable else [ProgressBar()]
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        from optuna.trial import TrialState
+
+        from ..tuning import describe
+
         logger.info(describe(trial))
         self.bar.update(1)
-        if any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
+        if any(t.state == TrialState.COMPLETE for t in study.trials):
             self.bar.set_postfix(best_f1=f"{study.best_value:.4f}")
 
     def close(self) -> None:

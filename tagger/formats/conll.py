@@ -79,6 +79,21 @@ def read(path: str | Path, token_column: int = 0, tag_column: int = -1, encoding
     return corpus
 
 
+def looks_like(text: str, lines: int = 10) -> bool:
+    """Whether ``text`` begins as a CoNLL file does: its first ``lines`` non-blank lines each a token and a tag."""
+    found = [line for line in text.splitlines() if line.strip() and not line.startswith("-DOCSTART-")][:lines]
+    return bool(found) and all(_tagged(line) for line in found)
+
+
+def _tagged(line: str) -> bool:
+    fields = line.split("\t") if "\t" in line else line.split()
+    try:
+        split_tag(fields[-1].strip())
+    except SchemeError:
+        return False
+    return len(fields) >= 2
+
+
 def write(corpus: Corpus, path: str | Path, columns: tuple[list[list[str]], ...] = ()) -> None:
     """Write ``token TAB tag`` lines (any extra ``columns`` after them), atomically.
 
