@@ -71,6 +71,12 @@ class CharLMFeatures(nn.Module):
         for mine, trained in ((self.forward_lm, forward_lm), (self.backward_lm, backward_lm)):
             mine.load_state_dict({k: v for k, v in trained.state_dict().items() if not k.startswith("decoder.")})
 
+    def forget(self) -> None:
+        """Empty the caches of features: the next sentences are read afresh (a speed benchmark's passes)."""
+        for mode, cache in self._caches.items():
+            cache.clear()
+            self._cached_tokens[mode] = 0
+
     def train(self, mode: bool = True) -> "CharLMFeatures":
         """A frozen LM stays in evaluation mode (no dropout) while the tagger trains."""
         return super().train(mode and self.finetune)

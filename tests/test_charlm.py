@@ -252,3 +252,15 @@ def test_a_frozen_lm_reads_each_sentence_once_and_gives_what_it_computes(lm_dir)
     with torch.inference_mode():
         assert torch.allclose(features(chars, lengths, starts, ends), first, atol=1e-6)
     assert len(features._caches[True]) == 2
+
+
+def test_forgetting_empties_the_caches_and_the_features_stay_the_same(lm_dir):
+    features, encoder, *_ = reader(lm_dir)
+    ids, starts, ends = encoder._encode_text(["a", "b"], None, None)
+    inputs = (torch.tensor([ids]), torch.tensor([len(ids)]), torch.tensor([starts]), torch.tensor([ends]))
+    first = features(*inputs)
+    with torch.inference_mode():
+        features(*inputs)
+    features.forget()
+    assert features._caches == {False: {}, True: {}} and features._cached_tokens == {False: 0, True: 0}
+    assert torch.equal(features(*inputs), first)

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from tagger.cli.main import main
-from tagger.formats import conll
+from tagger.formats import RAW_TEXT, conll
 
 HINT = "A .txt file is read here as CoNLL"
 
@@ -30,7 +30,7 @@ def error_of(argv, capsys) -> str:
 def test_train_on_raw_prose_in_a_txt_file_says_how_txt_is_read(prose, tmp_path, capsys):
     error = error_of(["train", "--train", str(prose), "--output", str(tmp_path / "run")], capsys)
     assert error.startswith(f"tagger train: error: {prose}:1: ")
-    assert HINT in error and "--format (semeval, jsonl, pubtator)" in error and "tagger annotate" in error
+    assert HINT in error and f"--format ({', '.join(RAW_TEXT)})" in error and "tagger annotate" in error
 
 
 def test_evaluate_on_raw_prose_says_it_too(tiny_model, prose, capsys):

@@ -18,7 +18,6 @@ from pathlib import Path
 from ..config import TaggerConfig, read_json
 from ..corpus import Corpus
 from ..heads import DEFAULT_HEAD, check_names
-from ..recipes import with_dev
 from .sources import PURPOSES, catalogue_splits, read, read_splits, refuse_split_files
 
 SPLITS = ("train", "dev", "test")
@@ -92,7 +91,7 @@ def read_training_corpora(
             why = f"no dev in {args.corpora}" if args.corpora else "no --dev given"
         if len(found) > 1:
             why = f"{source.name}: {why}"
-        train[source.name], dev[source.name] = with_dev(splits["train"], splits["dev"], config, why)
+        train[source.name], dev[source.name] = _with_dev(splits["train"], splits["dev"], config, why)
         if splits["test"] is not None:
             test[source.name] = splits["test"]
     return train, dev, test
@@ -107,7 +106,14 @@ def read_train_dev_test(args: argparse.Namespace, config: TaggerConfig) -> tuple
     names = ("train", "dev", "test") if "test" in args else ("train", "dev")
     splits = read_splits(args, *names, tokenizer=config.tokenizer)
     why = f"{args.corpus} has no dev split" if args.corpus else "no --dev given"
-    return (*with_dev(splits["train"], splits["dev"], config, why), splits.get("test"))
+    return (*_with_dev(splits["train"], splits["dev"], config, why), splits.get("test"))
+
+
+def _with_dev(train: Corpus, dev: Corpus | None, config: TaggerConfig, why: str) -> tuple[Corpus, Corpus]:
+    """``recipes.with_dev``, imported when a command runs: it needs torch, the help does not."""
+    from ..recipes import with_dev
+
+    return with_dev(train, dev, config, why)
 
 
 def _listed(path: Path) -> list[Source]:
