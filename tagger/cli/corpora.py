@@ -28,8 +28,8 @@ def add_parser(commands) -> None:
         "list",
         help="the named corpora of the catalogue",
         description="The corpora that --corpus NAME, tagger corpora fetch and tagger corpora stats NAME know: "
-        "task, text domain, format, splits and licence; with --json also each file's URL and checksum, the citation and "
-        "where the files come from.",
+        "task, text domain, format, splits and licence; with --json also each file's URL and checksum, the citation "
+        "and where the files come from.",
     )
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
     listing.set_defaults(run=run_list)

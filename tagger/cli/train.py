@@ -7,7 +7,6 @@ import argparse
 import logging
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .. import cards
 from ..callbacks import EpochReport, ProgressBar
@@ -23,9 +22,6 @@ from .sources import (
     refuse_overwriting_inputs,
 )
 from .training_data import read_training_corpora, sources
-
-if TYPE_CHECKING:
-    from ..tagger import Tagger
 
 logger = logging.getLogger("tagger")
 TRAINING_OUTPUTS = (
