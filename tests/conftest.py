@@ -3,6 +3,7 @@ file server and cache."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -146,3 +147,24 @@ def vectors_cache(tmp_path, monkeypatch):
         path.write_text("\n".join([f"{len(words)} 4", *rows]) + "\n", encoding="utf-8")
 
     return add
+
+
+@pytest.fixture
+def annotated(tiny_model, tmp_path):
+    """A function of raw texts: annotate them (as JSONL records doc0, doc1, ...) with the tiny model into
+    ``reference.jsonl``; it returns the inputs and, per document with a non-blank text, its spans
+    ``(start, end, label)``."""
+
+    def run(texts: list[str]) -> tuple[list[str], dict[str, list[tuple[int, int, str]]]]:
+        from tagger.annotate import Job, annotate
+
+        records = [{"id": f"doc{i}", "text": text} for i, text in enumerate(texts)]
+        (tmp_path / "docs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        inputs = [str(tmp_path / "docs.jsonl")]
+        annotate(Job(tiny_model, inputs, tmp_path / "reference.jsonl"))
+        annotated = map(json.loads, (tmp_path / "reference.jsonl").read_text(encoding="utf-8").splitlines())
+        return inputs, {
+            r["id"]: [(s["start"], s["end"], s["label"]) for s in r["spans"]] for r in annotated if r["text"].strip()
+        }
+
+    return run

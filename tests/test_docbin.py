@@ -71,19 +71,11 @@ def test_encoding_does_not_apply(tmp_path):
     assert len(read_corpus(tmp_path / "good.spacy", encoding="latin-1")) == 1
 
 
-def test_spans_written_by_annotate_read_back_the_same(tiny_model, sample, tmp_path):
+def test_spans_written_by_annotate_read_back_the_same(tiny_model, sample, tmp_path, annotated):
     lines = [line for line in sample.joinpath("sample.txt").read_text(encoding="utf-8").split(". ") if line.strip()]
     texts = [f"{lines[i]}.\n\n{lines[i + 1]}.  {lines[(i + 3) % len(lines)]}." for i in range(len(lines) - 1)]
     texts += ["\ufeffBreast cancer and type 2\r\ndiabetes in mice. Fig. 2 shows AMPK.", "   "]
-    records = [{"id": f"doc{i}", "text": text} for i, text in enumerate(texts)]
-    (tmp_path / "docs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
-    inputs = [str(tmp_path / "docs.jsonl")]
-    annotate(Job(tiny_model, inputs, tmp_path / "reference.jsonl"))
-    expected = {
-        record["id"]: [(s["start"], s["end"], s["label"]) for s in record["spans"]]
-        for record in map(json.loads, (tmp_path / "reference.jsonl").read_text(encoding="utf-8").splitlines())
-        if record["text"].strip()
-    }
+    inputs, expected = annotated(texts)
     assert sum(map(len, expected.values())) > 5
     annotate(Job(tiny_model, inputs, tmp_path / "spacy", format="spacy", window=4))
     assert format_of(tmp_path / "spacy") == "spacy"
