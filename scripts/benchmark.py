@@ -23,6 +23,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from importlib.metadata import version
 from pathlib import Path
 
@@ -43,6 +45,7 @@ CORPORA = sorted(catalogue.entries())
 DATA_DIR = ROOT.parent / "shared" / "corpora"  # a local mirror; corpora not in it come from the cache or are fetched
 BATCH_SIZES = (1, 32, 256)
 INFER_PASSES = 3  # timed passes of the inference benchmark; the fastest counts
+BATCH_1_SENTENCES = 500  # batch 1 is timed on the first sentences only
 ABLATION_MEANS = ("dev_f1", "epochs", "train_seconds_per_epoch", "pretrained_words")
 STARTS = ("scratch", "source")  # of a transfer benchmark's trainings
 
@@ -164,18 +167,22 @@ def seconds_per_epoch(history: list) -> float:
 
 
 def inference_speed(tagger: Tagger, corpus, batch_size: int) -> float:
-    """Tokens per second of ``predict`` (confidences included) over the corpus' sentences, best of ``INFER_PASSES``.
-
-    A first, untimed pass warms up; the best pass is the one least disturbed by the rest of the machine.
-    """
+    """Tokens per second of ``predict`` (confidences included) over the corpus' sentences, best of ``INFER_PASSES``
+    (``best_rate``); batch 1 over the first ``BATCH_1_SENTENCES``."""
     sentences = [s.tokens for s in corpus]
     if batch_size == 1:
-        sentences = sentences[:500]
-    tagger.predict(sentences, batch_size=batch_size)
+        sentences = sentences[:BATCH_1_SENTENCES]
+    return best_rate(partial(tagger.predict, sentences, batch_size=batch_size), sentences, INFER_PASSES)
+
+
+def best_rate(run: Callable[[], object], sentences: list[list[str]], passes: int) -> int:
+    """Tokens per second of ``run`` over ``sentences``: the best of ``passes`` timed runs after an untimed warm-up;
+    the best pass is the one least disturbed by the rest of the machine."""
+    run()
     seconds = []
-    for _ in range(INFER_PASSES):
+    for _ in range(passes):
         started = time.perf_counter()
-        tagger.predict(sentences, batch_size=batch_size)
+        run()
         seconds.append(time.perf_counter() - started)
     return round(sum(map(len, sentences)) / min(seconds))
 

@@ -23,12 +23,11 @@ import json
 import resource
 import tempfile
 import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import torch
-from benchmark import DATA_DIR, provenance, read_splits, render, write_result
+from benchmark import BATCH_1_SENTENCES, DATA_DIR, best_rate, provenance, read_splits, render, write_result
 from benchmark_annotate import build_corpus
 from benchmark_annotate import run as run_annotate
 
@@ -39,7 +38,6 @@ from tagger.training import Trainer
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "speed"
 BATCH_SIZES = (1, 32, 256)
-BATCH_1_SENTENCES = 500  # batch 1 is timed on the first sentences only
 
 
 def main() -> None:
@@ -187,17 +185,6 @@ def time_annotate(model: Path, args, scratch: Path) -> dict:
         runs[f"n{processes}"]["peak_rss_mb"] = run["peak_rss_mb"]
         print(f"annotate x{processes}: {json.dumps(runs[f'n{processes}'])}")
     return runs
-
-
-def best_rate(run: Callable[[], object], sentences: list[list[str]], passes: int) -> int:
-    """Tokens per second of ``run`` over ``sentences``: the best of ``passes`` timed runs after a warm-up run."""
-    run()
-    seconds = []
-    for _ in range(passes):
-        started = time.perf_counter()
-        run()
-        seconds.append(time.perf_counter() - started)
-    return round(sum(map(len, sentences)) / min(seconds))
 
 
 def ratios(result: dict) -> dict:
