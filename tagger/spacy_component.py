@@ -42,7 +42,7 @@ from spacy.language import Language
 from spacy.pipeline import Pipe
 from spacy.pipeline.spancat import spancat_score
 from spacy.scorer import get_ner_prf
-from spacy.tokens import Doc, Span, Token
+from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
 from . import DISTRIBUTION, __version__, cards
@@ -50,7 +50,7 @@ from .corpus import Sentence
 from .heads import DEFAULT_HEAD, HeadError
 from .named_models import NamedModelError, resolve
 from .tagger import CHECKSUM, ModelError, Tagger, read_weights
-from .text import DEFAULT_TOKENIZER, MAX_TOKENS, sentence_ranges, spacy_doc, spacy_tokenizer
+from .text import DEFAULT_TOKENIZER, MAX_TOKENS, sentence_ranges, skip_bom, spacy_doc, spacy_tokenizer
 
 FACTORY = "bilstm_crf"
 SENTENCES = "tagger_sentences"
@@ -179,18 +179,18 @@ class BiLSTMCRFComponent(Pipe):
 
     def _annotate(self, docs: list[Doc]) -> None:
         tagger = self._loaded()
-        pieces = [  # (doc number, doc indices of the sentence's non-space tokens)
-            (number, [token.i for token in sentence if not token.is_space])
+        pieces = [  # (doc number, doc indices of the sentence's words, their character offsets)
+            (number, *_words(doc, sentence))
             for number, doc in enumerate(docs)
             for sentence in (doc.sents if doc.has_annotation("SENT_START") else [doc[:]])
         ]
         sentences = [
-            Sentence([docs[n][i].text for i in ids], offsets=[_offsets(docs[n][i]) for i in ids], text=docs[n].text)
-            for n, ids in pieces
+            Sentence([docs[n].text[start:end] for start, end in offsets], offsets=offsets, text=docs[n].text)
+            for n, _, offsets in pieces
         ]
         predictions = tagger.predict(sentences, self.batch_size, head=self.head)
         found: list[list[tuple[Span, float]]] = [[] for _ in docs]
-        for (number, ids), prediction in zip(pieces, predictions):
+        for (number, ids, _), prediction in zip(pieces, predictions):
             doc = docs[number]
             found[number].extend(
                 (Span(doc, ids[span.start], ids[span.end - 1] + 1, label=span.label), span.score)
@@ -370,5 +370,9 @@ def pipeline_meta(labels: list[str], card: dict | None) -> dict:
     return meta
 
 
-def _offsets(token: Token) -> tuple[int, int]:
-    return token.idx, token.idx + len(token.text)
+def _words(doc: Doc, sentence: Span) -> tuple[list[int], list[tuple[int, int]]]:
+    """Doc indices and character offsets of the sentence's words: its non-space tokens, without a byte-order mark
+    that begins the doc (a BOM-only token is no word)."""
+    ids = [token.i for token in sentence if not token.is_space]
+    offsets = skip_bom(doc.text, [(doc[i].idx, doc[i].idx + len(doc[i])) for i in ids])
+    return ids[len(ids) - len(offsets) :], offsets

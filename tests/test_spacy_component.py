@@ -352,3 +352,16 @@ def test_bytes_whose_weights_changed_are_refused(model):
     parts["weights"] = parts["weights"][:-8]
     with pytest.raises(ModelError, match="SHA-256 .* differs from the .* that its meta records"):
         nlp.get_pipe("bilstm_crf").from_bytes(srsly.msgpack_dumps(parts))
+
+
+@pytest.mark.parametrize("bom", ["\ufeff", "\ufeff "])
+def test_a_byte_order_mark_that_begins_the_doc_is_no_part_of_a_word(model, bom):
+    text = "Metformin lowers glucose in mice . The battery life of HER2 - positive cells is poor ."
+    plain, marked = annotations(blank(model).pipe([text, bom + text]))
+    glued = not bom.endswith(" ")  # the BOM stays in the first word's token, so a span of that word starts at 0
+    shifted = [
+        (0 if glued and not start else start + len(bom), end + len(bom), label, score)
+        for start, end, label, score in plain
+    ]
+    assert plain
+    assert_same([marked], [shifted])
