@@ -159,3 +159,29 @@ def test_write_refuses_two_documents_of_one_file_name(tmp_path):
     corpus.sentences[2].text = corpus.sentences[2].text + " "  # another text: another document
     with pytest.raises(CorpusFormatError, match="documents 'same' and 'same' would both be same.txt"):
         write_corpus(corpus, tmp_path / "out", "brat")
+
+
+def test_a_text_without_annotations_is_left_out_counted_with_a_warning(tmp_path, caplog):
+    pair(tmp_path, "a", TEXT, ANN)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "draft.txt").write_text("Not annotated yet.", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        corpus = read_corpus(tmp_path)
+    assert {sentence.id for sentence in corpus} == {"a"}
+    assert corpus.notes["unannotated_texts"] == 1
+    assert "1 .txt files without a .ann beside them left out (not annotated yet?), such as sub/draft.txt" in caplog.text
+
+
+def test_training_on_pairs_without_an_entity_is_one_line_naming_them(tmp_path, capsys):
+    pair(tmp_path / "corpus", "a", TEXT, "R1\tCauses Arg1:T1 Arg2:T2\n")
+    run = tmp_path / "run"
+    assert (
+        main(["train", "--train", str(tmp_path / "corpus"), "--dev", str(tmp_path / "corpus"), "--output", str(run)])
+        == 2
+    )
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line == (
+        f"tagger train: error: {tmp_path / 'corpus'}: no sentence has an entity to train on: a model of it would tag "
+        "nothing; is it an export of annotations?"
+    )
+    assert not run.exists()

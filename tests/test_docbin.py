@@ -111,3 +111,14 @@ def test_stats_and_evaluate_take_a_docbin(tiny_model, sample, tmp_path, capsys):
         assert main(["evaluate", "--model", str(tiny_model), "--data", str(data), "--json"]) == 0
         scores.append(json.loads(capsys.readouterr().out))
     assert scores[0]["f1"] == scores[1]["f1"]
+
+
+def test_docs_without_an_entity_are_a_warning_in_stats_and_an_error_in_train(tmp_path, capsys, caplog):
+    doc_bin(spacy.blank("en")(TEXT)).to_disk(tmp_path / "docs.spacy")
+    assert main(["corpora", "stats", str(tmp_path / "docs.spacy")]) == 0
+    assert f"{tmp_path / 'docs.spacy'}: no sentence has an entity to report on" in caplog.text
+    capsys.readouterr()
+    args = ["train", "--train", str(tmp_path / "docs.spacy"), "--dev", str(tmp_path / "docs.spacy")]
+    assert main([*args, "--output", str(tmp_path / "run")]) == 2
+    assert "no sentence has an entity to train on: a model of it would tag nothing" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -147,3 +147,11 @@ def test_training_on_a_jsonl_file_whose_records_have_no_spans_is_one_line_naming
         "'label'): a model of it would tag nothing; is it an export of annotations?"
     )
     assert not (tmp_path / "run").exists()
+
+
+def test_stats_of_a_jsonl_file_whose_records_have_no_spans_warns(tmp_path, caplog):
+    from tagger.cli.main import main
+
+    path = _jsonl(tmp_path / "export.jsonl", {"text": "Aspirin works.", "annotations": []})
+    assert main(["corpora", "stats", str(path)]) == 0
+    assert f"{path}: no record has spans to report on (looked for the keys" in caplog.text

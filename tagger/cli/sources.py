@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 from collections.abc import Iterator, Sequence
 from itertools import product
 from pathlib import Path
@@ -16,6 +17,7 @@ from ..formats import EXTENSIONS, FORMATS, RAW_TEXT, format_of, jsonl, read_corp
 from ..reading import EncodingError, codec
 from ..text import DEFAULT_TOKENIZER
 
+logger = logging.getLogger(__name__)
 PURPOSES = {"train": "train on", "dev": "score as dev", "test": "test on", "data": "evaluate on"}
 
 
@@ -178,19 +180,26 @@ def read(
 ) -> Corpus:
     """``path`` read with ``--format``, ``--lenient``, ``--columns`` and ``--encoding``, or in the format of the
     catalogue ``entry``, raw text cut by the rules ``tokenizer``; a corpus without a sentence to ``purpose`` is an
-    ``EmptyCorpusError`` naming the file, and a JSONL file to train on whose records have no span an error."""
+    ``EmptyCorpusError`` naming the file. A corpus without an entity is an error to train on and a warning else."""
     format = args.format if entry is None else entry.format
     columns = args.columns if entry is None else args.columns or entry.columns
     with txt_as_conll(path, format):
         corpus = read_corpus(path, format, args.lenient, columns, args.encoding, tokenizer)
     corpus = corpus.require_sentences(purpose)
-    if purpose == PURPOSES["train"] and format_of(path, format) == "jsonl" and not any(s.char_spans for s in corpus):
-        keys = ", ".join(repr(key) for key in jsonl.SPAN_KEYS)
-        raise CorpusFormatError(
-            f"{path}: no record has spans to train on (looked for the keys {keys}): a model of it would tag "
-            "nothing; is it an export of annotations?"
-        )
+    if not any(sentence.spans for sentence in corpus):
+        problem = no_entities(path, format_of(path, format), purpose)
+        if purpose == PURPOSES["train"]:
+            raise CorpusFormatError(f"{problem}: a model of it would tag nothing; is it an export of annotations?")
+        logger.warning("%s", problem)
     return corpus
+
+
+def no_entities(path: Path, format: str, purpose: str) -> str:
+    """What is wrong with ``path``, in ``format``, which has no entity to ``purpose``."""
+    if format == "jsonl":
+        keys = ", ".join(repr(key) for key in jsonl.SPAN_KEYS)
+        return f"{path}: no record has spans to {purpose} (looked for the keys {keys})"
+    return f"{path}: no sentence has an entity to {purpose}"
 
 
 @contextlib.contextmanager
@@ -222,9 +231,7 @@ def read_split(args: argparse.Namespace, split: str, tokenizer: str = DEFAULT_TO
     return read(args, locate(args, entry, (split,))[split], entry, PURPOSES.get(split, "read"), tokenizer)
 
 
-def read_splits(
-    args: argparse.Namespace, *splits: str, tokenizer: str = DEFAULT_TOKENIZER
-) -> dict[str, Corpus | None]:
+def read_splits(args: argparse.Namespace, *splits: str, tokenizer: str = DEFAULT_TOKENIZER) -> dict[str, Corpus | None]:
     """``splits`` of ``--corpus``, or else the files of the options named after them (``--train``, ``--dev``, ...).
 
     A split the corpus lacks, or whose option is not given, is ``None``. With ``--corpus``,

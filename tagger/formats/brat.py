@@ -35,7 +35,8 @@ def read(
     them (``notes["joined_sentences"]``); entities are aligned and counted as the PubTator reader does. A
     discontinuous entity (``START END;START END``) is taken as the span that covers its fragments, with a warning,
     counted in ``notes["discontinuous_entities"]``. Other lines (relations, events, attributes, notes) are
-    ignored, counted in ``notes["other_lines"]``. The sentences' ``id`` is the pair's name (its path in the
+    ignored, counted in ``notes["other_lines"]``; a ``.txt`` without its ``.ann`` is left out with a warning,
+    counted in ``notes["unannotated_texts"]``. The sentences' ``id`` is the pair's name (its path in the
     folder, without ``.ann``). A bad pair raises naming the file and line, or with ``lenient`` is skipped
     (``notes["skipped_documents"]``).
     """
@@ -49,6 +50,15 @@ def read(
             "%s: %d discontinuous entities taken as the span that covers their fragments (--verbose lists them)",
             path,
             notes["discontinuous_entities"],
+        )
+    unannotated = [txt for txt in path.rglob("*.txt") if not txt.with_suffix(".ann").exists()] if path.is_dir() else []
+    if unannotated:
+        notes["unannotated_texts"] = len(unannotated)
+        logger.warning(
+            "%s: %d .txt files without a .ann beside them left out (not annotated yet?), such as %s",
+            path,
+            len(unannotated),
+            min(unannotated).relative_to(path),
         )
     log_alignment(path, notes)
     return Corpus(sentences, "IOB2", str(path), +notes)
