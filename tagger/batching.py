@@ -8,12 +8,14 @@ from itertools import chain
 from typing import Iterable, Iterator, Sequence
 
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 from .charlm import BOUNDARY
 from .lm_store import CharVocab
 from .vocab import Vocab, casing, word_forms
 
 MAX_PADDING = 0.2  # of a prediction batch's tokens; more padding opens a new batch (measured: benchmarks/README.md)
+LM_MAX_PADDING = 0.1  # of the characters of a batch of texts for a character LM, batched apart (measured likewise)
 
 
 @dataclass
@@ -64,6 +66,7 @@ class Batch:
     lm_lengths: torch.Tensor | None = None  # shape: (batch,)
     lm_starts: torch.Tensor | None = None  # shape: (batch, seq_len), index in lm_chars of each token's first char
     lm_ends: torch.Tensor | None = None  # shape: (batch, seq_len), and of its last
+    lm_features: torch.Tensor | None = None  # shape: (batch, seq_len, LM output), the LM's, when already computed
 
     @property
     def lengths(self) -> torch.Tensor:
@@ -136,9 +139,12 @@ class Encoder:
         return encoded
 
     @staticmethod
-    def collate(sentences: Sequence[Encoded], table: CharTable | None = None) -> Batch:
+    def collate(
+        sentences: Sequence[Encoded], table: CharTable | None = None, lm_features: Sequence[torch.Tensor] = ()
+    ) -> Batch:
         """Pad a batch; each distinct character sequence is encoded once, in ``table`` if given (it must hold
-        the batch's), else in one of the batch's own. Each field is one tensor, made at once."""
+        the batch's), else in one of the batch's own; ``lm_features`` (per sentence: tokens × LM output), if
+        given, stand for the LM's inputs. Each field is one tensor, made at once."""
         mask = _mask([len(s.words) for s in sentences])
         table = table or CharTable.of(sentences)
         char_index = [table.rows[c] for s in sentences for c in s.chars]
@@ -148,18 +154,27 @@ class Encoder:
         )
         tags = _filled(mask, _flat(s.tags for s in sentences)) if sentences[0].tags is not None else None
         batch = Batch(words, shapes, mask, table.chars, table.lengths, char_index, table.features, tags)
-        if sentences[0].lm is not None:
-            Encoder._collate_text(batch, [s.lm for s in sentences])
+        if lm_features:
+            batch.lm_features = pad_sequence(list(lm_features), batch_first=True)
+        elif sentences[0].lm is not None:
+            batch.lm_chars, batch.lm_lengths, batch.lm_starts, batch.lm_ends = Encoder.collate_texts(
+                [s.lm for s in sentences]
+            )
         return batch
 
     @staticmethod
-    def _collate_text(batch: Batch, texts: list[tuple[list[int], list[int], list[int]]]) -> None:
-        """Pad the LM inputs of a batch into it."""
+    def collate_texts(
+        texts: Sequence[tuple[list[int], list[int], list[int]]],
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The LM inputs of some sentences (``Encoded.lm``), padded: characters, lengths, token starts and ends."""
         lengths = [len(ids) for ids, _, _ in texts]
-        batch.lm_chars = _filled(_mask(lengths), _flat(ids for ids, _, _ in texts))
-        batch.lm_starts = _filled(batch.mask, _flat(starts for _, starts, _ in texts))
-        batch.lm_ends = _filled(batch.mask, _flat(ends for _, _, ends in texts))
-        batch.lm_lengths = torch.tensor(lengths)
+        tokens = _mask([len(starts) for _, starts, _ in texts])
+        return (
+            _filled(_mask(lengths), _flat(ids for ids, _, _ in texts)),
+            torch.tensor(lengths),
+            _filled(tokens, _flat(starts for _, starts, _ in texts)),
+            _filled(tokens, _flat(ends for _, _, ends in texts)),
+        )
 
 
 def _mask(lengths: Sequence[int]) -> torch.Tensor:
@@ -179,16 +194,19 @@ def _filled(mask: torch.Tensor, values: list[int]) -> torch.Tensor:
     return padded
 
 
-def length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random | None = None) -> Iterator[list[int]]:
+def length_batches(
+    lengths: Sequence[int], batch_size: int, rng: random.Random | None = None, max_padding: float = MAX_PADDING
+) -> Iterator[list[int]]:
     """Indices grouped into batches of similar length.
 
     Without ``rng`` (for prediction): sorted by length, longest first, a batch closing at ``batch_size``
-    sentences or before its padding would exceed ``MAX_PADDING`` of its tokens, so that no short sentence
+    sentences or before its padding would exceed ``max_padding`` of its tokens, so that no short sentence
     waits through the steps of a long one. With it (for training): lengths are jittered so batches vary from
     epoch to epoch, every batch but the last holds ``batch_size``, and the batch order is shuffled.
     """
     if rng is None:
-        yield from _tight_batches(sorted(range(len(lengths)), key=lambda i: -lengths[i]), lengths, batch_size)
+        longest_first = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+        yield from _tight_batches(longest_first, lengths, batch_size, max_padding)
         return
     order = sorted(range(len(lengths)), key=lambda i: lengths[i] + rng.uniform(-2, 2))
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
@@ -196,13 +214,15 @@ def length_batches(lengths: Sequence[int], batch_size: int, rng: random.Random |
     yield from batches
 
 
-def _tight_batches(order: list[int], lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
-    """``order`` (longest first) cut into batches of at most ``batch_size`` whose padding stays within bounds."""
+def _tight_batches(
+    order: list[int], lengths: Sequence[int], batch_size: int, max_padding: float
+) -> Iterator[list[int]]:
+    """``order`` (longest first) cut into batches of at most ``batch_size`` padded by at most ``max_padding``."""
     batch: list[int] = []
     tokens = 0
     for index in order:
         longest = lengths[batch[0]] if batch else 0
-        if len(batch) == batch_size or longest * (len(batch) + 1) > (1 + MAX_PADDING) * (tokens + lengths[index]):
+        if len(batch) == batch_size or longest * (len(batch) + 1) > (1 + max_padding) * (tokens + lengths[index]):
             yield batch
             batch, tokens = [], 0
         batch.append(index)

@@ -109,7 +109,10 @@ class BiLSTMCRF(nn.Module):
         if self.casing is not None:
             features.append(self.casing(batch.casing))
         if self.char_lm is not None:
-            features.append(self.char_lm(batch.lm_chars, batch.lm_lengths, batch.lm_starts, batch.lm_ends))
+            per_token = batch.lm_features  # shape: (batch, seq_len, char_lm.output_dim)
+            if per_token is None:
+                per_token = self.char_lm(batch.lm_chars, batch.lm_lengths, batch.lm_starts, batch.lm_ends)
+            features.append(per_token)
         inputs = self.dropout(torch.cat(features, dim=2))
         return self.dropout(self.encoder(inputs, batch.mask))
 

@@ -17,7 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load, save
 
 from . import __version__
-from .batching import CharTable, Encoded, Encoder, length_batches
+from .batching import LM_MAX_PADDING, CharTable, Encoded, Encoder, length_batches
 from .bilstm import upgrade_packed_names
 from .charlm import CharLM
 from .chunks import ChunkReader
@@ -224,11 +224,13 @@ class Tagger:
         encoded = [self.encode(sentence) if length else None for sentence, length in zip(sentences, lengths)]
         with torch.inference_mode():
             table = self._char_table([e for e in encoded if e is not None])
+            lm_features = self._lm_features(encoded, batch_size)
             for indices in length_batches(lengths, batch_size):
                 indices = [i for i in indices if lengths[i]]
                 if not indices:
                     continue
-                batch = self.encoder.collate([encoded[i] for i in indices], table)
+                own_lm_features = [lm_features[i] for i in indices] if lm_features else ()
+                batch = self.encoder.collate([encoded[i] for i in indices], table, own_lm_features)
                 decoded = self.model.decode(batch, confidences or len(chosen) > 1, chosen)
                 found = [self._predictions(h, best, scores, batch.mask) for h, (best, scores) in zip(chosen, decoded)]
                 if len(chosen) == 1:
@@ -250,6 +252,21 @@ class Tagger:
         if self.model.chars is not None:
             table.features = self.model.chars(table.chars, table.lengths)
         return table
+
+    def _lm_features(self, encoded: list[Encoded | None], batch_size: int) -> dict[int, torch.Tensor]:
+        """By sentence number, the character LM's features of each token (tokens × LM output), read in batches of
+        texts of similar length in characters, which a batch of similar token counts is not; none without an LM."""
+        texts = {i: e.lm for i, e in enumerate(encoded) if e is not None and e.lm is not None}
+        if self.model.char_lm is None or not texts:
+            return {}
+        numbers = list(texts)
+        lengths = [len(texts[i][0]) for i in numbers]
+        features = {}
+        for rows in length_batches(lengths, batch_size, max_padding=LM_MAX_PADDING):
+            found = self.model.char_lm(*Encoder.collate_texts([texts[numbers[row]] for row in rows]))
+            for position, row in enumerate(rows):
+                features[numbers[row]] = found[position, : len(texts[numbers[row]][1])]
+        return features
 
     def _predictions(
         self, head: int, best: torch.Tensor, posteriors: Posteriors | None, mask: torch.Tensor

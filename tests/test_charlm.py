@@ -112,17 +112,9 @@ def test_padding_in_a_batch_changes_no_feature(lm_dir):
     features, encoder, vocab, forward_lm, backward_lm = reader(lm_dir)
     texts = [encoder._encode_text(tokens, None, None) for tokens in (["a", "short", "one"], ["much"] * 9)]
 
-    def run(batch):
-        width = max(len(ids) for ids, _, _ in batch)
-        tokens = max(len(starts) for _, starts, _ in batch)
-        chars = torch.tensor([ids + [0] * (width - len(ids)) for ids, _, _ in batch])
-        starts = torch.tensor([s + [0] * (tokens - len(s)) for _, s, _ in batch])
-        ends = torch.tensor([e + [0] * (tokens - len(e)) for _, _, e in batch])
-        return features(chars, torch.tensor([len(ids) for ids, _, _ in batch]), starts, ends)
-
-    together = run(texts)
-    assert torch.allclose(together[0, :3], run(texts[:1])[0], atol=1e-6)
-    assert torch.allclose(together[1], run(texts[1:])[0], atol=1e-6)
+    together = features(*Encoder.collate_texts(texts))
+    assert torch.allclose(together[0, :3], features(*Encoder.collate_texts(texts[:1]))[0], atol=1e-6)
+    assert torch.allclose(together[1], features(*Encoder.collate_texts(texts[1:]))[0], atol=1e-6)
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +146,17 @@ def test_a_tagger_with_an_lm_predicts_the_same_after_saving_without_the_lm(lm_mo
     forward_lm, _, _ = load_lm(lm_dir, "forward")
     assert torch.equal(trained["char_lm.forward_lm.lstm.weight_hh_l0"], forward_lm.lstm.weight_hh_l0)  # frozen
     assert not any(name.startswith("char_lm.forward_lm.decoder") for name in trained)
+
+
+def test_predict_reads_the_texts_in_batches_of_their_own_and_each_gets_its_own_features(lm_model, sample):
+    tagger = Tagger.load(lm_model)
+    encoded = [tagger.encode(s.tokens) for s in read_corpus(sample / "test.tsv")]
+    with torch.inference_mode():
+        features = tagger._lm_features(encoded, 8)
+        assert sorted(features) == list(range(len(encoded)))
+        for number, sentence in enumerate(encoded):
+            alone = tagger.model.char_lm(*Encoder.collate_texts([sentence.lm]))[0]
+            assert torch.allclose(features[number], alone, atol=1e-6)
 
 
 def test_two_heads_share_the_lm_and_keep_it_through_saving(lm_dir, sample, tmp_path):
