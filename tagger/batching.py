@@ -15,7 +15,7 @@ from .lm_store import CharVocab
 from .vocab import Vocab, casing, word_forms
 
 MAX_PADDING = 0.2  # of a prediction batch's tokens; more padding opens a new batch (measured: benchmarks/README.md)
-LM_MAX_PADDING = 0.1  # of the characters of a batch of texts for a character LM, batched apart (measured likewise)
+LM_MAX_PADDING = 0.1  # of the characters of a batch of a character LM's texts: of 0.05, 0.1 and 0.2 the fastest
 
 
 @dataclass
