@@ -12,6 +12,7 @@ CORRECT, MISSED, SPURIOUS = "correct", "missed", "spurious"
 WRONG_TYPE, WRONG_BOUNDARY, WRONG_BOTH = "wrong_type", "wrong_boundary", "wrong_type_and_boundary"
 CATEGORIES = (CORRECT, MISSED, SPURIOUS, WRONG_TYPE, WRONG_BOUNDARY, WRONG_BOTH)
 NONE = "O"  # the confusion table's type of the gold span a spurious prediction lacks, or the prediction a miss lacks
+ROUNDING = 1e-6  # how far outside [0, 1] a probability computed as exp(log p) may stray
 _BY_AGREEMENT = {(True, True): CORRECT, (True, False): WRONG_TYPE, (False, True): WRONG_BOUNDARY}
 
 
@@ -100,15 +101,19 @@ def confusion(matches: Iterable[Match]) -> dict[str, dict[str, int]]:
 
 
 def calibration(scores: Sequence[float], correct: Sequence[bool], bins: int = 10) -> dict:
-    """How often predicted spans of each confidence are right: ``bins`` equal bins of ``scores`` (probabilities),
-    each with its ``low`` and ``high`` bounds, ``count``, mean ``confidence`` and ``precision`` (the fraction of
-    its spans ``correct``; both ``None`` when empty); and ``ece``, the expected calibration error: the mean over
-    spans of |precision - confidence| of their bin (``None`` without spans)."""
+    """How often predicted spans of each confidence are right.
+
+    ``scores`` are probabilities (``ROUNDING`` beyond [0, 1] allowed), ``correct`` whether each span is right.
+    Returns ``bins``, equal bins of the scores, each with its ``low`` and ``high`` bounds, ``count``, mean
+    ``confidence`` and ``precision`` (the fraction of its spans correct; both ``None`` when empty); and ``ece``,
+    the expected calibration error: the mean over spans of |precision - confidence| of their bin (``None``
+    without spans).
+    """
     if len(scores) != len(correct):
         raise ValueError(f"calibration needs one correctness per score, got {len(scores)} scores, {len(correct)}")
     if bins < 1:
         raise ValueError(f"calibration needs at least one bin, got {bins}")
-    outside = [s for s in scores if not 0.0 <= s <= 1.0]
+    outside = [s for s in scores if not -ROUNDING <= s <= 1.0 + ROUNDING]
     if outside:
         raise ValueError(f"calibration needs scores in [0, 1], got {outside[0]}")
     members = [[] for _ in range(bins)]

@@ -81,6 +81,7 @@ def test_calibration_bins_scores_and_weighs_each_bins_gap_by_its_spans():
     assert found["bins"][1] == {"low": 0.1, "high": 0.2, "count": 0, "confidence": None, "precision": None}
     assert found["ece"] == pytest.approx((0.05 + 0.45 + 3 * abs(2 / 3 - 2.9 / 3)) / 5)
     assert calibration([0.8] * 5, [True] * 4 + [False], bins=1)["ece"] == pytest.approx(0.0)
+    assert calibration([1 + 1e-8], [True], bins=2)["bins"][1]["count"] == 1  # exp(log p) may round above 1
     empty = calibration([], [], bins=3)
     assert [row["count"] for row in empty["bins"]] == [0, 0, 0] and empty["ece"] is None
 
