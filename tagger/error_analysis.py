@@ -154,9 +154,10 @@ def worst(examples: Iterable[Example], limit: int = 50) -> list[tuple[Example, l
     """Up to ``limit`` examples with errors (matches not correct) and their matches, most errors first (ties in
     input order)."""
     matched = [(example, example.matches()) for example in examples]
-    wrong = [(example, matches) for example, matches in matched if _errors(matches)]
-    return sorted(wrong, key=lambda pair: -_errors(pair[1]))[:limit]
+    wrong = [(example, matches) for example, matches in matched if error_count(matches)]
+    return sorted(wrong, key=lambda pair: -error_count(pair[1]))[:limit]
 
 
-def _errors(matches: list[Match]) -> int:
+def error_count(matches: Iterable[Match]) -> int:
+    """How many of ``matches`` are not correct."""
     return sum(m.category != CORRECT for m in matches)

@@ -1,9 +1,14 @@
-"""Error analysis: the MUC categories on hand-made spans, calibration on known inputs."""
+"""Error analysis: the MUC categories on hand-made spans, calibration on known inputs, and ``tagger evaluate
+--report`` on a tiny model, its page agreeing with ``--json``."""
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
+from tagger.cli.main import main
 from tagger.error_analysis import (
     CORRECT,
     MISSED,
@@ -21,6 +26,9 @@ from tagger.error_analysis import (
     confusion,
     worst,
 )
+from tagger.formats import read_corpus
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize(
@@ -109,3 +117,71 @@ def test_analyse_and_worst_gather_the_examples():
     assert [row["count"] for row in analysis["calibration"]["bins"]] == [0, 0, 0, 1, 0, 0, 0, 0, 0, 1]
     assert [example.text for example, _ in worst(examples)] == ["e f g", "c d"]  # the correct one left out
     assert len(worst(examples, limit=1)) == 1
+
+
+# tagger evaluate --report ---------------------------------------------------------------------------------------
+
+SECTIONS = ("Scores", "Errors", "Confusion of types", "Calibration", "Worst sentences")
+
+
+def _evaluate(capsys, *args: str) -> dict:
+    assert main(["evaluate", *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _check_page(page: str, printed: dict, sections=SECTIONS) -> None:
+    """The page is one self-contained HTML document with ``sections`` whose error counts are ``printed``'s."""
+    assert page.startswith("<!DOCTYPE html>") and page.count("<html") == 1
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.IGNORECASE)
+    assert "<script" not in page and "data:image/png;base64," in page
+    assert all(f"<h2>{section}</h2>" in page for section in sections)
+    for label, row in [("all types", printed["errors"]["overall"]), *printed["errors"]["per_type"].items()]:
+        assert f"<tr><th>{label}</th>{''.join(_cell(n) for n in row.values())}</tr>" in page
+    ece = printed["calibration"]["ece"]
+    assert f"<strong>{'–' if ece is None else f'{ece:.4f}'}</strong>" in page
+
+
+def _cell(count: int) -> str:
+    return '<td class="zero">0</td>' if count == 0 else f"<td>{count}</td>"
+
+
+def test_evaluate_report_writes_one_page_whose_counts_are_those_of_json(tiny_model, sample, tmp_path, capsys):
+    report = tmp_path / "out" / "report.html"
+    printed = _evaluate(capsys, "--model", str(tiny_model), "--data", str(sample / "test.tsv"), "--report", str(report))
+    assert {"precision", "recall", "f1", "mode", "scheme", "per_type"} <= set(printed)
+    overall = printed["errors"]["overall"]
+    predicted = sum(overall[c] for c in (CORRECT, SPURIOUS, WRONG_TYPE, WRONG_BOUNDARY, WRONG_BOTH))
+    assert sum(row["count"] for row in printed["calibration"]["bins"]) == predicted
+    assert printed["precision"] == pytest.approx(overall[CORRECT] / predicted if predicted else 0.0)
+    gold = sum(row["support"] for row in printed["per_type"].values())
+    assert printed["recall"] == pytest.approx(overall[CORRECT] / gold)
+    _check_page(report.read_text(encoding="utf-8"), printed)
+    assert [p.name for p in report.parent.iterdir()] == ["report.html"]  # no temporary file left
+
+
+def test_evaluate_report_of_raw_text_shows_documents(tiny_model, sample, tmp_path, capsys):
+    corpus = read_corpus(sample / "test.tsv")
+    records = []
+    for number, sentence in enumerate(corpus.sentences[:20]):
+        example = Example.of_tokens(sentence.tokens, sentence.spans, [], [])
+        spans = [{"start": s, "end": e, "label": label} for s, e, label in example.gold]
+        records.append({"id": str(number), "text": example.text, "spans": spans})
+    data = tmp_path / "gold.jsonl"
+    data.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    report = tmp_path / "report.html"
+    printed = _evaluate(capsys, "--model", str(tiny_model), "--data", str(data), "--raw-text", "--report", str(report))
+    sections = (*SECTIONS[:-1], "Worst documents")
+    _check_page(report.read_text(encoding="utf-8"), printed, sections)
+    assert printed["errors"]["overall"][CORRECT] == printed["correct"]
+
+
+def test_evaluate_report_refuses_to_write_over_its_inputs(tiny_model, sample, tmp_path, capsys):
+    data = tmp_path / "test.tsv"
+    data.write_bytes((sample / "test.tsv").read_bytes())
+    common = ["evaluate", "--model", str(tiny_model), "--data", str(data)]
+    for report in (data, tiny_model / "report.html"):
+        assert main([*common, "--report", str(report)]) == 2
+        assert "--report" in capsys.readouterr().err
+    assert main([*common, "--report", str(tmp_path / "a"), "--predictions", str(tmp_path / "a")]) == 2
+    assert "--report and --predictions are both" in capsys.readouterr().err
+    assert data.read_bytes() == (sample / "test.tsv").read_bytes() and not (tiny_model / "report.html").exists()
