@@ -185,3 +185,15 @@ def test_evaluate_report_refuses_to_write_over_its_inputs(tiny_model, sample, tm
     assert main([*common, "--report", str(tmp_path / "a"), "--predictions", str(tmp_path / "a")]) == 2
     assert "--report and --predictions are both" in capsys.readouterr().err
     assert data.read_bytes() == (sample / "test.tsv").read_bytes() and not (tiny_model / "report.html").exists()
+
+
+def test_evaluate_report_refuses_to_write_over_the_file_corpus_finds(tiny_model, shared_corpora, tmp_path, capsys):
+    mirror = tmp_path / "mirror" / "semeval14-laptop"
+    mirror.mkdir(parents=True)
+    test = mirror / "test.xml"
+    test.write_bytes((shared_corpora / "semeval14-laptop" / "test.xml").read_bytes())
+    command = ["evaluate", "--model", str(tiny_model), "--corpus", "semeval14-laptop", "--data-dir", str(mirror.parent)]
+    for raw_text in ([], ["--raw-text"]):
+        assert main([*command, *raw_text, "--report", str(test)]) == 2
+        assert f"--report {test} is the input" in capsys.readouterr().err
+    assert test.read_bytes() == (shared_corpora / "semeval14-laptop" / "test.xml").read_bytes()

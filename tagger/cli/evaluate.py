@@ -12,7 +12,7 @@ from ..catalogue import SPLITS, CatalogueError
 from ..corpus import Corpus
 from ..error_analysis import analyse
 from ..evaluation import MODES, raw_text_evaluation, scored_predictions, sentence_examples, warn_of_unpredicted
-from ..files import OverwriteError
+from ..files import OverwriteError, refuse_overwrite
 from ..formats import RAW_TEXT, conll, format_of, write_corpus
 from ..label_maps import LabelMap, read_label_map, relabel
 from ..named_models import resolve
@@ -98,7 +98,7 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..tagger import Tagger
 
-    refuse_overwriting_inputs(args, {"--predictions": args.predictions, "--report": args.report})
+    refuse_overwriting_inputs(args, _outputs(args))
     if args.report is not None and args.predictions is not None and args.report.resolve() == args.predictions.resolve():
         raise OverwriteError(f"--report and --predictions are both {args.report}: choose two files")
     predictions_format = format_of(args.predictions) if args.predictions else None
@@ -114,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
     tokenizer = tagger.config.tokenizer
     if args.corpus:
         corpus = read_split(args, args.split or "test", tokenizer)
+        refuse_overwrite(_outputs(args), [Path(corpus.source)])  # the file --corpus found
     else:
         corpus = read(args, args.data, None, "evaluate on", tokenizer)
     corpus = relabel(corpus, label_map) if label_map else corpus
@@ -134,6 +135,7 @@ def _raw_text(args: argparse.Namespace, tagger: Tagger, label_map: LabelMap, car
     if args.corpus:
         entry, split = catalogue.entry(args.corpus), args.split or "test"
         path, format = locate(args, entry, (split,))[split], entry.format
+        refuse_overwrite(_outputs(args), [path])
     else:
         path, format = args.data, args.format
     options = (args.batch_size, format, args.encoding, args.lenient, args.head)
@@ -158,6 +160,11 @@ def _report(
     else:
         print_scores(scores)
     return 0
+
+
+def _outputs(args: argparse.Namespace) -> dict[str, Path | None]:
+    """The files the command writes, by option."""
+    return {"--predictions": args.predictions, "--report": args.report}
 
 
 def _analysing(args: argparse.Namespace) -> bool:
