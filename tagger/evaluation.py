@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from .corpus import Corpus, CorpusFormatError, Sentence
+from .error_analysis import Example
 from .formats import RAW_TEXT, format_of, read_corpus
 from .formats.offsets import documents
 from .label_maps import LabelMap, map_labels, relabel
+from .predictions import Prediction
 from .schemes import check_scheme, convert
 
 MODES = ("default", "strict")
@@ -74,12 +77,41 @@ def evaluate(
     ``label_map`` renames the gold types first (``label_maps.relabel``). A corpus without
     sentences is an ``EmptyCorpusError`` naming its source.
     """
+    scores, predictions = scored_predictions(tagger, corpus, mode, batch_size, label_map, head, confidences=False)
+    return scores, [prediction.tags for prediction in predictions]
+
+
+def scored_predictions(
+    tagger,
+    corpus: Corpus,
+    mode: str = "default",
+    batch_size: int = 256,
+    label_map: LabelMap | None = None,
+    head: str | Sequence[str] | None = None,
+    confidences: bool = True,
+) -> tuple[dict, list[Prediction]]:
+    """As ``evaluate``, but return the predictions: their tags in the corpus' scheme, their spans with confidences
+    (``nan`` without ``confidences``)."""
     corpus.require_sentences("evaluate on")
     if label_map:
         corpus = relabel(corpus, label_map)
-    predictions = tagger.predict(list(corpus), batch_size=batch_size, confidences=False, head=head)
-    predicted = [convert(p.tags, corpus.scheme) for p in predictions]
-    return score([s.tags for s in corpus], predicted, corpus.scheme, mode), predicted
+    predictions = tagger.predict(list(corpus), batch_size=batch_size, confidences=confidences, head=head)
+    predictions = [replace(p, tags=convert(p.tags, corpus.scheme)) for p in predictions]
+    return score([s.tags for s in corpus], [p.tags for p in predictions], corpus.scheme, mode), predictions
+
+
+def sentence_examples(corpus: Corpus, predictions: Sequence[Prediction]) -> list[Example]:
+    """Each sentence of ``corpus`` with its gold spans (as ``to_spans`` reads its tags) and those of its prediction,
+    for ``error_analysis``."""
+    return [
+        Example.of_tokens(sentence.tokens, sentence.spans, _triples(p.spans), [span.score for span in p.spans])
+        for sentence, p in zip(corpus, predictions)
+    ]
+
+
+def _triples(spans: Iterable) -> list[tuple[int, int, str]]:
+    """``(start, end, label)`` of each ``Span`` or ``TextSpan``."""
+    return [(span.start, span.end, span.label) for span in spans]
 
 
 def raw_text_scores(
@@ -92,6 +124,20 @@ def raw_text_scores(
     lenient: bool = False,
     head: str | Sequence[str] | None = None,
 ) -> dict:
+    """The scores of ``raw_text_evaluation``."""
+    return raw_text_evaluation(tagger, path, label_map, batch_size, format, encoding, lenient, head)[0]
+
+
+def raw_text_evaluation(
+    tagger,
+    path: str | Path,
+    label_map: LabelMap | None = None,
+    batch_size: int = 256,
+    format: str | None = None,
+    encoding: str | None = None,
+    lenient: bool = False,
+    head: str | Sequence[str] | None = None,
+) -> tuple[dict, list[Example]]:
     """Score ``tagger`` on the raw text of the corpus file ``path`` by exact character spans.
 
     ``path`` holds documents with gold character spans (a format of ``formats.RAW_TEXT``:
@@ -103,8 +149,9 @@ def raw_text_scores(
     token (counted as ``off_token_boundaries``), or cross a sentence end, cannot be found:
     they are misses.
 
-    Returns ``precision``, ``recall``, ``f1`` and ``per_type`` as ``score`` does, ``matching``,
-    and the counts ``documents``, ``gold``, ``predicted``, ``correct`` and ``off_token_boundaries``.
+    Returns the scores, ``precision``, ``recall``, ``f1`` and ``per_type`` as ``score`` gives them, ``matching``,
+    and the counts ``documents``, ``gold``, ``predicted``, ``correct`` and ``off_token_boundaries``; and each
+    document as an ``Example`` for ``error_analysis``.
     """
     if format_of(path, format) not in RAW_TEXT:
         raise CorpusFormatError(
@@ -113,17 +160,35 @@ def raw_text_scores(
         )
     corpus = read_corpus(path, format, lenient, encoding=encoding, tokenizer=tagger.config.tokenizer)
     split = list(documents(corpus.require_sentences("evaluate on").sentences))  # each document's sentences
-    gold, predicted, off_boundaries = set(), set(), 0
+    gold, predicted, off_boundaries, examples = set(), set(), 0, []
     tagged = tagger.tag([document[0].text for document in split], batch_size, head)  # documents batched together
     for number, (document, result) in enumerate(zip(split, tagged)):
         mentions = {span for sentence in document for span in map_labels(sentence.char_spans, label_map or {})}
         off_boundaries += _off_token_boundaries(mentions, result.sentences)
         gold |= {(number, *span) for span in mentions}
-        predicted |= {(number, span.start, span.end, span.label) for span in result.spans}
+        found = _triples(result.spans)
+        predicted |= {(number, *span) for span in found}
+        examples.append(Example(result.text, sorted(mentions), found, [span.score for span in result.spans]))
     warn_of_unpredicted({label for *_, label in gold}, tagger, str(path), head)
     counts = {"documents": len(split), "gold": len(gold), "predicted": len(predicted), "correct": len(gold & predicted)}
     counts["off_token_boundaries"] = off_boundaries
-    return {**span_scores(gold, predicted), "matching": RAW_TEXT_MATCHING, **counts}
+    return {**span_scores(gold, predicted), "matching": RAW_TEXT_MATCHING, **counts}, examples
+
+
+def score_rows(scores: dict) -> list[tuple[str, dict]]:
+    """The rows of a score table: ``(type, its scores)`` by type, then ``micro avg`` with the total support."""
+    rows = sorted(scores["per_type"].items())
+    return [*rows, ("micro avg", {**scores, "support": sum(row["support"] for _, row in rows)})]
+
+
+def how_counted(scores: dict) -> str:
+    """How ``scores`` were counted: by seqeval (``score``), or by character spans of raw text (``raw_text_scores``)."""
+    if "matching" not in scores:
+        return f"seqeval, {scores['mode']} mode, {scores['scheme']}"
+    return (
+        f"{scores['matching']} in the raw text of {scores['documents']} documents; {scores['off_token_boundaries']} "
+        f"of the {scores['gold']} gold mentions begin or end inside a token, and cannot be found"
+    )
 
 
 def _off_token_boundaries(spans: Iterable[tuple[int, int, str]], sentences: Sequence[Sentence]) -> int:

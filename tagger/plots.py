@@ -1,17 +1,18 @@
-"""Figures written to PNG files: matplotlib without a display, each file replaced atomically."""
+"""Figures written as PNG: matplotlib without a display, each file replaced atomically."""
 
 from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Iterator
+from typing import IO, Iterator
 
 from .files import atomic_write
 
 
 @contextlib.contextmanager
-def png_figure(path: str | Path, rows: int = 1, columns: int = 1, **options) -> Iterator[tuple]:
-    """``(figure, axes)`` of ``plt.subplots(rows, columns, **options)``, laid out and saved to ``path`` on exit."""
+def png_figure(path: str | Path | IO[bytes], rows: int = 1, columns: int = 1, **options) -> Iterator[tuple]:
+    """``(figure, axes)`` of ``plt.subplots(rows, columns, **options)``, laid out and saved on exit to ``path``, a
+    file name or a binary file."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -21,6 +22,9 @@ def png_figure(path: str | Path, rows: int = 1, columns: int = 1, **options) -> 
     try:
         yield figure, axes
         figure.tight_layout()
+        if not isinstance(path, (str, Path)):
+            figure.savefig(path, format="png")
+            return
         with atomic_write(path, "wb") as out:
             figure.savefig(out, format="png")
     finally:
