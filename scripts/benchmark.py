@@ -343,9 +343,7 @@ def _rates(preset: dict | None) -> str:
     if preset is None:
         return "-"
     rates = preset["predict"]
-    return " / ".join(
-        f"{rates.get(f'b{b}', 0):,} ({rates.get(f'b{b}_no_confidences', 0):,})" for b in (1, 32, 256)
-    )
+    return " / ".join(f"{rates.get(f'b{b}', 0):,} ({rates.get(f'b{b}_no_confidences', 0):,})" for b in (1, 32, 256))
 
 
 def _epoch(preset: dict | None) -> str:

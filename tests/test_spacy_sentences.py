@@ -156,7 +156,8 @@ def test_the_exported_pipeline_cuts_so_in_a_fresh_process(model, exported, abstr
         pytest.skip(f"the {SENTENCES} entry point is not installed: reinstall the package (pip install -e .)")
     texts = abstracts[:10]
     result = subprocess.run(
-        [sys.executable, "-c", LOAD_AND_CUT, str(exported)], input=json.dumps(texts),
+        [sys.executable, "-c", LOAD_AND_CUT, str(exported)],
+        input=json.dumps(texts),
         capture_output=True,
         text=True,
         env={**os.environ, "OMP_NUM_THREADS": "1"},

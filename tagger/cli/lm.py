@@ -27,10 +27,17 @@ def add_parser(commands) -> None:
     )
     train.add_argument("--input", required=True, type=Path, help="UTF-8 text; blank lines separate documents")
     train.add_argument("--output", required=True, type=Path, help="LM directory to write")
-    train.add_argument("--direction", choices=("both", "forward", "backward"), default="both",
-                       help="which LMs to train (two processes may train one each into the same OUTPUT)")
-    train.add_argument("--max-chars", type=int, help="use at most this many characters: whole documents, spread "
-                       "evenly over the file; None: all of it")
+    train.add_argument(
+        "--direction",
+        choices=("both", "forward", "backward"),
+        default="both",
+        help="which LMs to train (two processes may train one each into the same OUTPUT)",
+    )
+    train.add_argument(
+        "--max-chars",
+        type=int,
+        help="use at most this many characters: whole documents, spread evenly over the file; None: all of it",
+    )
     for name, help_text in (
         ("hidden", "LSTM units"),
         ("layers", "LSTM layers"),
@@ -60,15 +67,29 @@ def run_train(args: argparse.Namespace) -> int:
     from ..lm_training import LMTrainer, read_text
 
     refuse_overwriting_inputs(args, {"--output": args.output})
-    keys = ("hidden", "layers", "char_dim", "bptt", "batch_size", "epochs", "heldout_chars", "checkpoint_every",
-            "seed", "lr", "clip", "dropout")
+    keys = (
+        "hidden",
+        "layers",
+        "char_dim",
+        "bptt",
+        "batch_size",
+        "epochs",
+        "heldout_chars",
+        "checkpoint_every",
+        "seed",
+        "lr",
+        "clip",
+        "dropout",
+    )
     settings = LMSettings(**{key: getattr(args, key) for key in keys})
     directions = DIRECTIONS if args.direction == "both" else (args.direction,)
     if not args.resume:
         existing = [d for d in directions if (args.output / f"checkpoint-{d}.json").exists()]
         if existing:
-            raise LMError(f"{args.output} already holds a {existing[0]} LM: add --resume to continue it, or choose "
-                          "another --output")
+            raise LMError(
+                f"{args.output} already holds a {existing[0]} LM: add --resume to continue it, or choose "
+                "another --output"
+            )
     if args.threads:
         torch.set_num_threads(args.threads)
     text = read_text(args.input, args.max_chars)
@@ -82,10 +103,22 @@ def run_train(args: argparse.Namespace) -> int:
         chars_per_step = settings.batch_size * settings.bptt
         total = trainer.steps_per_epoch * settings.epochs * chars_per_step
         done = (trainer.progress["epoch"] * trainer.steps_per_epoch + trainer.progress["step"]) * chars_per_step
-        with tqdm(total=total, initial=done, unit="char", unit_scale=True, desc=direction,
-                  disable=args.no_progress, dynamic_ncols=True) as bar:
+        with tqdm(
+            total=total,
+            initial=done,
+            unit="char",
+            unit_scale=True,
+            desc=direction,
+            disable=args.no_progress,
+            dynamic_ncols=True,
+        ) as bar:
             facts = trainer.fit(on_step=bar.update)
-        logger.info("%s LM: held-out %.4f bits/char after %s training characters, %.0f s; saved in %s", direction,
-                    facts["heldout_bpc"], f"{facts['training_chars'] * settings.epochs:,}", facts["seconds"],
-                    args.output)
+        logger.info(
+            "%s LM: held-out %.4f bits/char after %s training characters, %.0f s; saved in %s",
+            direction,
+            facts["heldout_bpc"],
+            f"{facts['training_chars'] * settings.epochs:,}",
+            facts["seconds"],
+            args.output,
+        )
     return 0
