@@ -224,3 +224,14 @@ def test_an_unknown_name_reaches_a_cli_user_as_one_line(table, sample, capsys):
     error = capsys.readouterr().err
     assert error.startswith("tagger predict: error: unknown model 'tinny'; the named models are tiny, ")
     assert len(error.splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", [name for name, model in named_models.entries().items() if model.installed])
+def test_a_released_model_scores_its_card_on_its_corpus_test_split(name, shared_corpora, capsys):
+    model = named_models.entry(name)
+    args = ["evaluate", "--model", name, "--corpus", model.corpus, "--data-dir", str(shared_corpora), "--json"]
+    assert main(args) == 0
+    fresh = json.loads(capsys.readouterr().out)
+    assert [fresh[key] for key in ("precision", "recall", "f1")] == pytest.approx(
+        [model.test[key] for key in ("precision", "recall", "f1")], abs=0.001
+    )
