@@ -8,9 +8,23 @@ import os
 import sys
 
 from .. import __version__
-from . import annotate, corpora, embeddings, evaluate, lm, lr_find, models, options, predict, spacy_export, train, tune
+from . import (
+    annotate,
+    corpora,
+    embeddings,
+    evaluate,
+    lm,
+    lr_find,
+    models,
+    options,
+    predict,
+    serve,
+    spacy_export,
+    train,
+    tune,
+)
 
-COMMANDS = (train, tune, lr_find, evaluate, predict, annotate, corpora, models, spacy_export, embeddings, lm)
+COMMANDS = (train, tune, lr_find, evaluate, predict, annotate, serve, corpora, models, spacy_export, embeddings, lm)
 
 
 def user_errors() -> tuple[type[Exception], ...]:
@@ -33,6 +47,7 @@ def user_errors() -> tuple[type[Exception], ...]:
     from ..training import DivergedError
     from ..vectors import VectorsError
     from .options import OptionError
+    from .serve import ServeError
     from .training_data import CorporaError
 
     return (
@@ -51,6 +66,7 @@ def user_errors() -> tuple[type[Exception], ...]:
         OverwriteError,
         PresetError,
         SchemeError,
+        ServeError,
         VectorsError,
         FileNotFoundError,
     )
