@@ -14,6 +14,7 @@ from torch import nn
 from torchcrf import CRF
 
 FORBIDDEN = -1e4  # log-score of a forbidden transition: exp() of it is 0 in float32
+SCALED_SPREAD = 60.0  # nats of scores a step may span for the scaled forward-backward: e^-60 is far from underflow
 
 
 class ConstrainedCRF(nn.Module):
@@ -82,7 +83,9 @@ class ConstrainedCRF(nn.Module):
         logsumexp), and the logs of their normalisers are summed in float64 at the end. So nothing
         grows with the sentence's length: in float32 log space the forward and backward scores
         would, and a probability (their sum minus ``log_z``) lose ~1e-5 on a long sentence.
-        Forbidden moves are exactly 0.
+        Forbidden moves are exactly 0. A sentence whose scores at some step span more than
+        ``SCALED_SPREAD`` nats (a step's emissions plus the allowed transitions), where a product of
+        probabilities could underflow to 0, is computed in float64 log space instead (``_log_space``).
         """
         start, transitions, end = self._scores()
         peak = emissions.max(dim=2).values  # shape: (batch, seq_len)
@@ -106,10 +109,16 @@ class ConstrainedCRF(nn.Module):
             _keep(betas, beta_sums, vector, on)
         moved = torch.where(mask, peak + move_peak, 0.0)[:, 1:]  # the factor each step took out of its normalisers
         alpha = _log_scores(alphas, alpha_sums, torch.cat([peak[:, :1] + start_peak, moved], dim=1))
-        beta = _log_scores(betas, beta_sums, torch.cat([end_peak.expand(len(peak), 1), moved.flip(1)], dim=1))
+        beta = _log_scores(betas, beta_sums, torch.cat([end_peak.expand(len(peak), 1), moved.flip(1)], dim=1)).flip(1)
+        allowed = torch.cat([start, transitions.flatten(), end])
+        allowed = allowed[allowed > FORBIDDEN / 2]
+        spread = peak - emissions.min(dim=2).values + (allowed.max() - allowed.min())  # shape: (batch, seq_len)
+        sharp = (spread.masked_fill(~mask, 0.0) > SCALED_SPREAD).any(dim=1).nonzero().squeeze(1)
+        if len(sharp):
+            alpha[sharp], beta[sharp] = _log_space(start, transitions, end, emissions[sharp], mask[sharp])
         end = end.double()
         log_z = torch.logsumexp(alpha[:, -1] + end, dim=1)  # shape: (batch,)
-        return Posteriors(alpha, beta.flip(1), log_z, emissions.double(), transitions.double(), end, mask)
+        return Posteriors(alpha, beta, log_z, emissions.double(), transitions.double(), end, mask)
 
 
 def _scaled(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -124,6 +133,23 @@ def _keep(vectors: list, sums: list, vector: torch.Tensor, on: torch.Tensor) -> 
     total = vector.sum(dim=1, keepdim=True)
     vectors.append(torch.where(on, vector / total, vectors[-1]) if vectors else vector / total)
     sums.append(torch.where(on, total, 1.0))
+
+
+def _log_space(
+    start: torch.Tensor, transitions: torch.Tensor, end: torch.Tensor, emissions: torch.Tensor, mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward and backward log-scores (batch, seq_len, num_tags) by float64 logsumexp, steps past a length keeping
+    the last: slower than the scaled recursion, but no score of any spread underflows."""
+    start, transitions, end, emissions = (scores.double() for scores in (start, transitions, end, emissions))
+    alphas = [start + emissions[:, 0]]
+    for t in range(1, emissions.shape[1]):
+        reached = torch.logsumexp(alphas[-1].unsqueeze(2) + transitions, dim=1) + emissions[:, t]
+        alphas.append(torch.where(mask[:, t, None], reached, alphas[-1]))
+    betas = [end.expand_as(emissions[:, 0])]
+    for t in range(emissions.shape[1] - 2, -1, -1):
+        ahead = torch.logsumexp(transitions + (emissions[:, t + 1] + betas[-1]).unsqueeze(1), dim=2)
+        betas.append(torch.where(mask[:, t + 1, None], ahead, betas[-1]))
+    return torch.stack(alphas, dim=1), torch.stack(betas[::-1], dim=1)
 
 
 def _log_scores(vectors: list, sums: list, factors: torch.Tensor) -> torch.Tensor:
@@ -210,7 +236,7 @@ class PathScores:
     """
 
     def __init__(self, tokens, opening, closing, cumulative, log_z, alternatives=None):
-        self.tokens = tokens  # log P(tag_t = path_t), shape (batch, seq_len)
+        self.tokens = tokens.clamp(max=0.0)  # log P(tag_t = path_t), shape (batch, seq_len); rounding above 0 cut
         self.opening, self.closing = opening.tolist(), closing.tolist()
         self.cumulative, self.log_z = cumulative.tolist(), log_z.tolist()
         self.alternatives = None if alternatives is None else [part.tolist() for part in alternatives]
@@ -219,8 +245,12 @@ class PathScores:
         """log P(an entity of the path's label over exactly tokens ``start:end`` of sequence ``index``).
 
         Without ``links`` (IOBES), that is the probability that those tokens carry exactly the
-        path's tags, which for IOBES is the same thing; it holds for any tokens of the path.
+        path's tags, which for IOBES is the same thing; it holds for any tokens of the path. A rounding
+        error of the float32 sums above 0 is cut off.
         """
+        return min(0.0, self._span_log_score(index, start, end))
+
+    def _span_log_score(self, index: int, start: int, end: int) -> float:
         last = end - 1
         cumulative, opening, closing = self.cumulative[index], self.opening[index], self.closing[index]
         if self.alternatives is None:

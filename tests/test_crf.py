@@ -41,11 +41,12 @@ def _valid_paths(length: int, scheme: str = "IOBES"):
             yield path
 
 
+@pytest.mark.parametrize("sharpness", [1, 40])  # 40: scores too spread for the scaled recursion
 @pytest.mark.parametrize("seed", range(3))
-def test_decode_and_posteriors_match_enumeration(seed):
+def test_decode_and_posteriors_match_enumeration(seed, sharpness):
     crf = _crf(seed)
     lengths = [4, 2, 3]
-    emissions = torch.randn(len(lengths), max(lengths), len(TAGS))
+    emissions = torch.randn(len(lengths), max(lengths), len(TAGS)) * sharpness
     mask = torch.arange(max(lengths))[None, :] < torch.tensor(lengths)[:, None]
     decoded = crf.decode(emissions, mask)
     posteriors = crf.posteriors(emissions, mask)
@@ -53,8 +54,8 @@ def test_decode_and_posteriors_match_enumeration(seed):
     paths = posteriors.along(decoded)
     for row, n in enumerate(lengths):
         scored = {path: _path_score(crf, emissions[row, :n], path) for path in _valid_paths(n)}
-        log_z = math.log(sum(math.exp(s) for s in scored.values()))
         best = max(scored, key=scored.get)
+        log_z = scored[best] + math.log(sum(math.exp(s - scored[best]) for s in scored.values()))
         assert tuple(decoded[row, :n].tolist()) == best
         assert decoded[row, n:].eq(0).all()
         assert posteriors.log_z[row].item() == pytest.approx(log_z, abs=1e-4)
@@ -161,3 +162,17 @@ def test_the_negative_log_likelihood_has_the_right_gradients_in_float64():
     crf.forward = crf.nll  # functional_call calls forward
     parameters = [p.detach().clone().requires_grad_() for p in crf.parameters()]
     assert torch.autograd.gradcheck(nll, (emissions, *parameters))
+
+
+@pytest.mark.parametrize("scheme", ["IOB2", "IOBES"])
+def test_a_near_certain_path_scores_no_probability_above_one(scheme):
+    tags = tags_for(["X", "Y"], scheme)
+    crf = _crf(0, scheme=scheme)
+    torch.manual_seed(1)
+    emissions = torch.randn(64, 40, len(tags)) * 30  # sharp: float32 rounding lands on both sides of log 1
+    mask = torch.ones(64, 40, dtype=torch.bool)
+    paths = crf.decode(emissions, mask)
+    scores = crf.posteriors(emissions, mask).along(paths, chunk_links(scheme, tags))
+    assert scores.tokens.max() <= 0.0
+    spans = [(row, s, e) for row in range(64) for s, e, _ in to_spans([tags[i] for i in paths[row].tolist()])]
+    assert max(scores.span_log_prob(row, s, e) for row, s, e in spans) <= 0.0
