@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from itertools import accumulate
 
 Span = tuple[int, int, str]
 CORRECT, MISSED, SPURIOUS = "correct", "missed", "spurious"
@@ -44,15 +46,16 @@ class Example:
     @classmethod
     def of_tokens(cls, tokens: Sequence[str], gold: list[Span], predicted: list[Span], scores: list[float]):
         """The example of a sentence of ``tokens`` with token spans: the tokens joined by spaces, the spans of it."""
-        starts = [sum(len(token) + 1 for token in tokens[:i]) for i in range(len(tokens))]
+        starts = [0, *accumulate(len(token) + 1 for token in tokens[:-1])]
 
         def characters(spans: list[Span]) -> list[Span]:
             return [(starts[s], starts[e - 1] + len(tokens[e - 1]), label) for s, e, label in spans]
 
         return cls(" ".join(tokens), characters(gold), characters(predicted), list(scores))
 
+    @cached_property
     def matches(self) -> list[Match]:
-        """``categorise`` of its spans."""
+        """``categorise`` of its spans, computed once (``analyse`` and ``worst`` both read them)."""
         return categorise(self.gold, self.predicted)
 
 
@@ -139,7 +142,7 @@ def analyse(examples: Iterable[Example], bins: int = 10) -> dict:
     right when a gold span is exactly it) of ``examples``."""
     matches, scores, correct = [], [], []
     for example in examples:
-        matches += example.matches()
+        matches += example.matches
         gold = set(example.gold)
         scores += example.scores
         correct += [span in gold for span in example.predicted]
@@ -153,7 +156,7 @@ def analyse(examples: Iterable[Example], bins: int = 10) -> dict:
 def worst(examples: Iterable[Example], limit: int = 50) -> list[tuple[Example, list[Match]]]:
     """Up to ``limit`` examples with errors (matches not correct) and their matches, most errors first (ties in
     input order)."""
-    matched = [(example, example.matches()) for example in examples]
+    matched = [(example, example.matches) for example in examples]
     wrong = [(example, matches) for example, matches in matched if error_count(matches)]
     return sorted(wrong, key=lambda pair: -error_count(pair[1]))[:limit]
 
