@@ -476,26 +476,28 @@ def optimiser_tables(folder: Path) -> list[str]:
         lines += [
             "## Optimisers at their lr-find rate",
             "",
-            "The default config with each optimiser (torch's defaults for its other settings), its learning rate the",
-            "suggestion of `tagger lr-find` (200 steps from 1e-6 to 1 on train, seeded) for each seed; early stopping",
-            "on dev, test split scored once. F1 is the mean ± standard deviation over seeds; best mean in bold.",
+            "The preset's config (`default`: the default config) with each optimiser (torch's defaults for its other",
+            "settings), its learning rate the suggestion of `tagger lr-find` (200 steps from 1e-6 to 1 on train,",
+            "seeded) for each seed; early stopping on dev, test split scored once. F1 is the mean ± standard deviation",
+            "over seeds; best mean per corpus and preset in bold.",
             "",
-            "| corpus | optimiser | seeds | lr-find lr (per seed) | test F1 | dev F1 | epochs | train s/epoch |",
-            "|---|---|---|---|---|---|---|---|",
+            "| corpus | preset | optimiser | seeds | lr-find lr (per seed) | test F1 | dev F1 | epochs | s/epoch |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
-        groups: dict[tuple[str, str], list[dict]] = {}
+        groups: dict[tuple[str, str, str], list[dict]] = {}
         for r in runs:
-            groups.setdefault((r["corpus"], r["optimizer"]), []).append(r)
+            groups.setdefault((r["corpus"], r.get("preset") or "default", r["optimizer"]), []).append(r)
         best = {}
-        for (corpus, _), group in groups.items():
-            best[corpus] = max(best.get(corpus, 0.0), statistics.mean(r["test"]["f1"] for r in group))
-        for (corpus, optimiser), group in sorted(groups.items()):
+        for (corpus, preset, _), group in groups.items():
+            mean = statistics.mean(r["test"]["f1"] for r in group)
+            best[corpus, preset] = max(best.get((corpus, preset), 0.0), mean)
+        for (corpus, preset, optimiser), group in sorted(groups.items()):
             f1 = [r["test"]["f1"] for r in group]
             shown = mean_and_spread(f1)
-            shown = f"**{shown}**" if statistics.mean(f1) == best[corpus] else shown
+            shown = f"**{shown}**" if statistics.mean(f1) == best[corpus, preset] else shown
             lrs = ", ".join(f"{r['lr_find']['suggested_lr']:.2g}" for r in group)
             lines.append(
-                f"| {corpus} | {optimiser} | {', '.join(str(r['seed']) for r in group)} | {lrs} | {shown} | "
+                f"| {corpus} | {preset} | {optimiser} | {', '.join(str(r['seed']) for r in group)} | {lrs} | {shown} | "
                 f"{statistics.mean(r['dev_f1'] for r in group):.4f} | "
                 f"{statistics.mean(r['epochs'] for r in group):.0f} | "
                 f"{statistics.mean(r['train_seconds_per_epoch'] for r in group):.1f} |"

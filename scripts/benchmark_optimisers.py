@@ -7,14 +7,15 @@
         --optimiser adam sgd --trials 3 --trial-epochs 1 --set epochs=1 --set hidden=16 --set word_dim=16 \\
         --results /tmp/optimisers                              # a quick check of the script
 
-``optimisers``: for each optimiser and seed, the default config with that optimiser (and
+``optimisers``: for each optimiser and seed, the default config (or ``--preset``) with that optimiser (and
 ``--set``) runs ``tagger lr-find`` on the training split, then trains at the suggested rate
 with early stopping on dev and is scored once on test. ``search``: a ``tagger tune`` study of
 ``--trials`` trials (the default search space, ``--trial-epochs`` epochs each) per sampler,
-``gp`` and ``tpe``; the record keeps the best dev F1 of the completed trials after each trial. Every run writes one
-JSON file to ``benchmarks/results/optimisers/`` (or ``--results``); a run whose config already
-has a result there is skipped, and a study continues from its SQLite file in ``--work``. The
-tables are printed; with the default ``--results``, ``benchmarks/README.md`` is re-rendered.
+``gp`` and ``tpe`` (or ``--sampler``); the record keeps the best dev F1 of the completed trials
+after each trial. Every run writes one JSON file to ``benchmarks/results/optimisers/`` (or
+``--results``); a run whose config already has a result there is skipped, and a study continues
+from its SQLite file in ``--work``. The tables are printed; with the default ``--results``,
+``benchmarks/README.md`` is re-rendered.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from benchmark import (
 )
 from optuna.trial import TrialState
 
-from tagger import TaggerConfig
+from tagger import TaggerConfig, catalogue, presets
 from tagger.config import OPTIMIZERS
 from tagger.formats import read_corpus
 from tagger.lr_finder import range_test
@@ -60,6 +61,8 @@ def main() -> None:
     parser.add_argument("--name", help="what to call --splits in the results")
     parser.add_argument("--part", nargs="+", choices=("optimisers", "search"), default=["optimisers", "search"])
     parser.add_argument("--optimiser", nargs="+", choices=OPTIMIZERS, default=list(OPTIMIZERS))
+    parser.add_argument("--sampler", nargs="+", choices=SAMPLERS, default=list(SAMPLERS), help="the studies to run")
+    parser.add_argument("--preset", choices=presets.names(), help="start from this preset (the corpus' domain)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 1..SEEDS")
     parser.add_argument("--trials", type=int, default=20, help="trials per study")
     parser.add_argument("--trial-epochs", type=int, default=15, help="maximum epochs of a trial")
@@ -73,7 +76,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     corpus = args.name or args.corpus
-    base = TaggerConfig().with_overrides(args.set)
+    values = presets.values(args.preset, catalogue.entry(args.corpus).domain) if args.preset else {}
+    base = TaggerConfig.from_dict(values).with_overrides(args.set)
     if base.threads:
         torch.set_num_threads(base.threads)
     train, dev, test = splits(args, base)
@@ -84,11 +88,11 @@ def main() -> None:
                 if recorded(args.results, corpus, "optimiser", config):
                     logging.info("%s %s seed %d: already recorded, skipped", corpus, optimiser, seed)
                     continue
-                result = optimiser_run(corpus, config, train, dev, test)
+                result = optimiser_run(corpus, args.preset, config, train, dev, test)
                 print(f"wrote {write_result(result, args.results, f'{corpus}-{optimiser}-seed{seed}')}")
     if "search" in args.part:
         config = base.with_overrides([f"epochs={args.trial_epochs}"])
-        for sampler in SAMPLERS:
+        for sampler in args.sampler:
             if recorded(args.results, corpus, f"search-{sampler}", config, args.trials):
                 logging.info("%s %s search: already recorded, skipped", corpus, sampler)
                 continue
@@ -106,7 +110,7 @@ def splits(args: argparse.Namespace, config: TaggerConfig):
     return read_splits(args.corpus, args.data_dir, config)
 
 
-def optimiser_run(corpus: str, config: TaggerConfig, train, dev, test) -> dict:
+def optimiser_run(corpus: str, preset: str | None, config: TaggerConfig, train, dev, test) -> dict:
     """lr-find for ``config`` on ``train``, then train at its suggestion and test; the result record."""
     started = time.perf_counter()
     found = range_test(config, train, [s.tokens for s in dev] + [s.tokens for s in test])
@@ -118,6 +122,7 @@ def optimiser_run(corpus: str, config: TaggerConfig, train, dev, test) -> dict:
         "kind": "optimiser",
         "corpus": corpus,
         "optimizer": config.optimizer,
+        "preset": preset,
         "seed": config.seed,
         **provenance(),
         "requested_config": config.to_dict(),
