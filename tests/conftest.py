@@ -4,6 +4,7 @@ file server and cache."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections import Counter
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +16,24 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_CORPORA = ROOT.parent / "shared" / "corpora"
 SAMPLE = ROOT / "corpora" / "sample"
+
+
+# Test files that take a minute or more: they start first, so that no pytest-xdist worker is left running one of
+# them at the end while the others are idle.
+LONGEST_FIRST = ("test_annotate_ray.py", "test_named_models.py", "test_training.py", "test_multi.py")
+
+
+def pytest_collection_modifyitems(items):
+    """The files of ``LONGEST_FIRST`` first, in that order; the rest as collected."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+def pytest_configure(config):
+    """A pytest-xdist worker has one core: torch gets one thread there, and so do the commands its tests start."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["OMP_NUM_THREADS"] = "1"
+        torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
