@@ -82,8 +82,8 @@ def main() -> None:
         torch.set_num_threads(base.threads)
     train, dev, test = splits(args, base)
     if "optimisers" in args.part:
-        for optimiser in args.optimiser:
-            for seed in range(1, args.seeds + 1):
+        for seed in range(1, args.seeds + 1):  # every optimiser's first seed first: a partial run covers them all
+            for optimiser in args.optimiser:
                 config = base.with_overrides([f"optimizer={optimiser}", f"seed={seed}"])
                 if recorded(args.results, corpus, "optimiser", config):
                     logging.info("%s %s seed %d: already recorded, skipped", corpus, optimiser, seed)
