@@ -261,7 +261,7 @@ def render() -> None:
         )
     lines += ["", "Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
     lines += accuracy_tables() + speed_tables() + annotate_table() + ablation_table() + transfer_table()
-    lines += optimiser_tables(RESULTS / "optimisers")
+    lines += optimiser_tables(RESULTS / "optimisers") + quantization_table()
     with atomic_write(ROOT / "benchmarks" / "README.md") as out:
         out.write("\n".join(lines))
 
@@ -432,6 +432,31 @@ def ablation_table() -> list[str]:
     threads = sorted({r["machine"]["torch_threads"] for r in results})
     lines += ["", f"Torch threads per training: {', '.join(map(str, threads))}.", ""]
     return lines + ["Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
+
+
+def quantization_table() -> list[str]:
+    """Float against int8 per released model, from ``scripts/benchmark_quantization.py``."""
+    results = results_in("quantization")
+    if not results:
+        return []
+    lines = [
+        "## Quantisation",
+        "",
+        "Each released model and its int8 copy (`tagger quantize`: int8 dynamic quantisation of the LSTMs and linear",
+        "layers) on its corpus' test split: test F1, the share of test tokens tagged the same, and `predict` with",
+        "confidences at batch 256 (best pass after a warm-up, the two timed in turns in one process).",
+        "",
+        "| date (commit) | model | test F1 float / int8 | same tags | predict tok/s float / int8 | int8 / float "
+        "| threads |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        f1, rate = r["test"], r["predict_tokens_per_second"]
+        lines.append(
+            f"| {dated(r)} | {r['model']} | {f1['float']['f1']:.4f} / {f1['int8']['f1']:.4f} | {r['same_tags']:.2%} | "
+            f"{rate['float']:,} / {rate['int8']:,} | **{r['speedup']:.2f}x** | {r['threads']} |"
+        )
+    return lines + ["", "Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
 
 
 def transfer_table() -> list[str]:

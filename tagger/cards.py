@@ -146,6 +146,19 @@ def with_test(card: dict, test: dict) -> dict:
     return card | {"test": [*kept, test], "limits": limits}
 
 
+def quantized(card: dict, scheme: str) -> dict:
+    """The card of a copy of ``card``'s model quantised to ``scheme``: the test scores it had become the float
+    model's (``float_test``), and its own start empty (``tagger evaluate --update-card`` adds them)."""
+    limit = f"Quantised to {scheme} from the float model; its own test scores are those listed, if any."
+    return card | {
+        "date": today(),
+        "quantization": scheme,
+        "test": [],
+        "float_test": card["test"],
+        "limits": [*card["limits"], limit],
+    }
+
+
 def read(directory: str | Path) -> dict:
     """The card facts in ``directory``'s ``meta.json``; ``CardError`` when it has none or it is not a card."""
     path = Path(directory) / META_FILE
@@ -199,6 +212,9 @@ def markdown(card: dict) -> str:
     )
     lines += ["", "## Test scores", ""]
     lines += [line for test in card["test"] for line in _test(test)] or ["No test set scored.", ""]
+    if "quantization" in card:
+        lines += [f"Quantised ({card['quantization']} dynamic: LSTMs and linear layers). The float model scored:", ""]
+        lines += [line for test in card["float_test"] for line in _test(test)] or ["No test set scored.", ""]
     lines += ["## Known limits", ""]
     lines += [f"- {limit}" for limit in card["limits"]]
     commit = f", commit {card['commit']}" if card["commit"] else ""

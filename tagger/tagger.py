@@ -36,6 +36,7 @@ from .predictions import (  # Prediction and Span are re-exported: they lived he
     merged,
     text_spans,
 )
+from .quantization import QUANTIZATIONS, quantize
 from .reading import SURROGATE
 from .schemes import (
     SCHEMES,
@@ -81,6 +82,8 @@ class Tagger:
     ):
         self.config = config
         self.pretrained = pretrained
+        self.quantization: str | None = None  # set by quantize
+        self._float_weights: dict[str, torch.Tensor] | None = None
         if bool(config.char_lm_hidden) != (lm_chars is not None):
             raise ConfigError("a character LM (char_lm_hidden) needs its character vocabulary, and only it")
         if not heads:
@@ -369,6 +372,25 @@ class Tagger:
         head that found each, when ``head`` chooses several): ``tag``'s spans as dicts."""
         return [span.as_dict() for span in self._tagged_text(text, batch_size, head, "Tagger.tag_text").spans]
 
+    def quantize(self, scheme: str = "int8") -> "Tagger":
+        """This tagger, its LSTMs and linear layers quantised to ``scheme`` (``QUANTIZATIONS``) for inference on the
+        CPU; it predicts, saves (the float weights, and the scheme, applied again on ``load``) and loads, but no
+        longer trains."""
+        if self.quantization is not None:
+            raise ModelError(f"this tagger is already quantised ({self.quantization})")
+        self._float_weights = self.float_weights()
+        self.model.eval()
+        quantize(self.model, scheme)
+        self.quantization = scheme
+        return self
+
+    def float_weights(self) -> dict[str, torch.Tensor]:
+        """The model's weights as plain tensors by name: its state dict, or for a quantised tagger the float
+        weights it was quantised from."""
+        if self._float_weights is not None:
+            return self._float_weights
+        return {name: tensor.detach().contiguous() for name, tensor in self.model.state_dict().items()}
+
     def to_parts(self) -> tuple[dict, dict, dict[str, torch.Tensor]]:
         """``(meta, vocabularies, weights)``: plain data that ``from_parts`` turns back into a tagger."""
         meta = {
@@ -377,13 +399,14 @@ class Tagger:
             "heads": [{"name": head.name, "output_scheme": head.output_scheme} for head in self.heads],
             "config": self.config.to_dict(),
         }
+        if self.quantization is not None:
+            meta["quantization"] = self.quantization
         vocab = {"words": self.encoder.word_vocab.items, "chars": self.encoder.char_vocab.items}
         vocab["tags"] = {head.name: head.tags.items for head in self.heads}
         vocab["pretrained"] = self.pretrained
         if self.encoder.lm_vocab is not None:
             vocab["lm_chars"] = self.encoder.lm_vocab.items
-        weights = {name: tensor.detach().contiguous() for name, tensor in self.model.state_dict().items()}
-        return meta, vocab, weights
+        return meta, vocab, self.float_weights()
 
     @classmethod
     def from_parts(
@@ -416,6 +439,12 @@ class Tagger:
             raise ModelError(f"{config_name}: config: {error}") from None
         if not isinstance(vocab, dict):
             raise ModelError(f"{vocab_name}: expected an object with words, chars and tags, found {_kind(vocab)}")
+        quantization = meta.get("quantization")
+        if quantization is not None and quantization not in QUANTIZATIONS:
+            raise ModelError(
+                f"{config_name}: quantization {quantization!r} is not one this tagger {__version__} reads "
+                f"({', '.join(QUANTIZATIONS)}); upgrade tagger"
+            )
         heads = _heads(meta, vocab, version, config.scheme, (config_name, vocab_name))
         words, chars, pretrained = _vocabularies(vocab, vocab_name)
         for name, tensor in weights.items():
@@ -432,7 +461,7 @@ class Tagger:
         except (KeyError, TypeError, ConfigError, LMError, RuntimeError, ValueError) as error:
             raise ModelError(f"{source}: incompatible or corrupt model ({type(error).__name__}: {error})") from None
         tagger.model.eval()
-        return tagger
+        return tagger if quantization is None else tagger.quantize(quantization)
 
     def save(self, directory: str | Path) -> None:
         """Write the model directory: config and vocabularies as JSON, weights as safetensors.

@@ -32,7 +32,7 @@ from .evaluation import evaluate
 from .heads import HeadError
 from .model import BiLSTMCRF
 from .optimisers import optimiser
-from .tagger import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, Tagger
+from .tagger import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, ModelError, Tagger
 from .transfer import ARCHITECTURE, build
 from .vocab import normalize_word
 
@@ -81,6 +81,10 @@ class Trainer:
         output: str | Path,
         callbacks: Sequence[Callback] | None = None,
     ):
+        if tagger.quantization is not None:
+            raise ModelError(
+                f"a quantised tagger ({tagger.quantization}) only predicts: train the float model it was made from"
+            )
         self.tagger, self.output = tagger, Path(output)
         self.config = tagger.config
         self.callbacks = standard(self.output) if callbacks is None else list(callbacks)

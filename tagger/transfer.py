@@ -78,7 +78,7 @@ def transferred(source: Tagger, config: TaggerConfig, train: Corpus | Mapping[st
     matched = {n: m for n, head in enumerate(tagger.heads) if (m := _matching(source, head.name)) is not None}
     pairs = {"words": shared(words, old_words), "chars": shared(chars, old_chars)}
     pairs |= {n: shared(tagger.heads[n].tags, source.heads[m].tags) for n, m in matched.items()}
-    tagger.model.load_state_dict(carried_over(tagger.model.state_dict(), source.model.state_dict(), pairs, matched))
+    tagger.model.load_state_dict(carried_over(tagger.model.state_dict(), source.float_weights(), pairs, matched))
     logger.info(
         "starting from %s: %d new words, %d new characters; %d of %d tags known to it",
         config.init_from,

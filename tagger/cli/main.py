@@ -18,13 +18,28 @@ from . import (
     models,
     options,
     predict,
+    quantize,
     serve,
     spacy_export,
     train,
     tune,
 )
 
-COMMANDS = (train, tune, lr_find, evaluate, predict, annotate, serve, corpora, models, spacy_export, embeddings, lm)
+COMMANDS = (
+    train,
+    tune,
+    lr_find,
+    evaluate,
+    predict,
+    annotate,
+    serve,
+    corpora,
+    models,
+    spacy_export,
+    quantize,
+    embeddings,
+    lm,
+)
 
 
 def user_errors() -> tuple[type[Exception], ...]:

@@ -1,0 +1,56 @@
+"""``tagger quantize``: a copy of a model whose LSTMs and linear layers run in int8."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..quantization import QUANTIZATIONS
+from .sources import refuse_overwriting_inputs
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        "quantize",
+        help="write an int8 copy of a model",
+        description="Write a copy of a model whose LSTMs and linear layers are quantised (int8 dynamic "
+        "quantisation: int8 weights, inputs quantised batch by batch) for prediction on the CPU. The copy stores "
+        "the float weights and the scheme, and is quantised again, the same way, each time it loads; it predicts "
+        "wherever a model does but cannot be trained further. Its card keeps the float model's test scores apart: "
+        "score the copy with tagger evaluate --model OUTPUT --test FILE --update-card.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--model", required=True, help="model directory, or a named model (tagger models list)")
+    parser.add_argument(
+        "--output", type=Path, required=True, help="model directory to create (must not exist, or be empty)"
+    )
+    parser.add_argument("--scheme", choices=QUANTIZATIONS, default=QUANTIZATIONS[0], help="quantisation scheme")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import cards
+    from ..named_models import resolve
+    from ..tagger import Tagger
+
+    source = resolve(args.model)
+    refuse_overwriting_inputs(args, {"--output": args.output}, also=[source])
+    if args.output.exists() and (not args.output.is_dir() or any(args.output.iterdir())):
+        print(f"tagger quantize: error: {args.output} exists and is not an empty directory", file=sys.stderr)
+        return 2
+    tagger = Tagger.load(source)
+    if tagger.quantization is not None:
+        print(f"tagger quantize: error: {source} is already quantised ({tagger.quantization})", file=sys.stderr)
+        return 2
+    tagger.quantize(args.scheme).save(args.output)
+    try:
+        cards.write(args.output, cards.quantized(cards.read(source), args.scheme))
+    except cards.CardError:
+        pass  # a model saved without a card gets none
+    print(
+        f"wrote {args.output}: {args.scheme} copy of {source}; score it with tagger evaluate --model {args.output} "
+        "--test FILE --update-card",
+        file=sys.stderr,
+    )
+    return 0
