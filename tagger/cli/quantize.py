@@ -18,7 +18,7 @@ def add_parser(commands) -> None:
         "quantisation: int8 weights, inputs quantised batch by batch) for prediction on the CPU. The copy stores "
         "the float weights and the scheme, and is quantised again, the same way, each time it loads; it predicts "
         "wherever a model does but cannot be trained further. Its card keeps the float model's test scores apart: "
-        "score the copy with tagger evaluate --model OUTPUT --test FILE --update-card.",
+        "score the copy with tagger evaluate --model OUTPUT --data FILE (or --corpus NAME) --update-card.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--model", required=True, help="model directory, or a named model (tagger models list)")
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         pass  # a model saved without a card gets none
     print(
         f"wrote {args.output}: {args.scheme} copy of {source}; score it with tagger evaluate --model {args.output} "
-        "--test FILE --update-card",
+        "--data FILE (or --corpus NAME) --update-card",
         file=sys.stderr,
     )
     return 0
