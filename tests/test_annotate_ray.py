@@ -17,11 +17,15 @@ from tagger.cli.main import main
 ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install -c constraints.txt -e '.[ray]'")
 
 RAY_WORKERS = 2
+WORKER_NICENESS = "RAY_worker_niceness"  # read by Ray's raylet when it starts
 
 
 @pytest.fixture(scope="module")
 def local_ray():
-    """A Ray of two CPUs on 127.0.0.1 with a small object store, shared by the tests here."""
+    """A Ray of two CPUs on 127.0.0.1 with a small object store, shared by the tests here. Its workers run at
+    normal priority, not Ray's nice 15, which starves them behind the test files that run beside these."""
+    niceness = os.environ.get(WORKER_NICENESS)
+    os.environ[WORKER_NICENESS] = "0"
     ray.init(
         address="local",
         num_cpus=RAY_WORKERS,
@@ -33,6 +37,10 @@ def local_ray():
     )
     yield
     ray.shutdown()
+    if niceness is None:
+        del os.environ[WORKER_NICENESS]
+    else:
+        os.environ[WORKER_NICENESS] = niceness
 
 
 @pytest.fixture(scope="module")
