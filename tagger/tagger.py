@@ -378,10 +378,10 @@ class Tagger:
         longer trains."""
         if self.quantization is not None:
             raise ModelError(f"this tagger is already quantised ({self.quantization})")
-        self._float_weights = self.float_weights()
+        weights = self.float_weights()
         self.model.eval()
-        quantize(self.model, scheme)
-        self.quantization = scheme
+        quantize(self.model, scheme)  # a ValueError for an unknown scheme, before it changes anything
+        self._float_weights, self.quantization = weights, scheme
         return self
 
     def float_weights(self) -> dict[str, torch.Tensor]:
