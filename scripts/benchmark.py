@@ -336,7 +336,37 @@ def speed_tables() -> list[str]:
             f"{_epoch(r.get('fast'))} / {_epoch(r.get('accurate'))} / {spacy['train_epoch_seconds']} | "
             f"{r['peak_rss_mb']:,.0f} MB |"
         )
+    lines += _annotate_speed_rows([r for r in results if "annotate" in r])
     return lines + ["", "Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
+
+
+def _annotate_speed_rows(results: list[dict]) -> list[str]:
+    """The same runs' ``tagger annotate`` with the fast model, against its ``predict`` at batch 256."""
+    if not results:
+        return []
+    lines = [
+        "",
+        "`tagger annotate` in the same runs, end to end (process start, model loading, sentence splitting,",
+        "tokenisation, tagging, JSONL written) with the fast model, against the fast `predict` at batch 256 above;",
+        "peak memory of 1 process on the smaller and the larger corpus.",
+        "",
+        "| date (commit) | documents | tok/s: 1 / 2 processes | 1 process / fast predict | 2 / 1 processes "
+        "| peak RSS, 1 process: smaller / larger corpus (growth) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        runs = r["annotate"]
+        one, two, memory = runs["n1"], runs["n2"], runs.get("n1_memory")
+        larger = ""
+        if memory:
+            growth = memory["peak_rss_mb"] / one["peak_rss_mb"]
+            larger = f" / {memory['peak_rss_mb']:,.0f} MB at {memory['documents']:,} ({growth:.2f}x)"
+        lines.append(
+            f"| {dated(r)} | {one['documents']:,} | {one['tokens_per_second']:,} / {two['tokens_per_second']:,} | "
+            f"**{one['tokens_per_second'] / r['fast']['predict']['b256']:.2f}** | "
+            f"{two['tokens_per_second'] / one['tokens_per_second']:.2f} | {one['peak_rss_mb']:,.0f} MB{larger} |"
+        )
+    return lines
 
 
 def _rates(preset: dict | None) -> str:

@@ -10,7 +10,8 @@ the same sentences, batched as ``predict`` batches them and in plain sorted batc
 machine's limit for that model; (c) spaCy's NER of ``init config --optimize efficiency``, trained one
 epoch on the same train split, ``nlp.pipe`` over the same sentences as ``Doc``s; (d) the seconds of
 that one training epoch, ours and spaCy's; (e) ``tagger annotate`` end to end on ``--documents`` raw
-documents with 1 and 2 processes (``benchmark_annotate.py``'s corpus and timing). A rate is the best
+documents with 1 and 2 processes (``benchmark_annotate.py``'s corpus and timing), and with 1 process on
+``--memory-documents`` more, to compare peak memory. A rate is the best
 of ``--passes`` timed passes after a warm-up pass. Every rate, the ratios to the bare LSTM and to
 spaCy, and the peak memory go to one JSON file in ``benchmarks/results/speed/``, with the machine,
 threads, versions and commit; ``scripts/benchmark.py --render`` puts them in ``benchmarks/README.md``.
@@ -48,6 +49,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads, set once (default: %(default)s)")
     parser.add_argument("--passes", type=int, default=3, help="timed passes per rate (default: %(default)s)")
     parser.add_argument("--documents", type=int, default=10_000, help="annotate corpus size; 0 skips (e)")
+    parser.add_argument(
+        "--memory-documents", type=int, default=40_000, help="a larger annotate corpus, for peak memory; 0 skips"
+    )
     parser.add_argument("--quick", action="store_true", help="a fifth of the test split, no batch 1; not saved")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
@@ -77,6 +81,7 @@ def main() -> None:
         result["ratios"] = ratios(result)
         if args.documents and "fast" in models:
             result["annotate"] = time_annotate(scratch / "fast" / "model", args, scratch)
+            result["ratios"] |= annotate_ratios(result)
     print(f"ratios: {json.dumps(result['ratios'])}")
     if not args.quick:  # a quick look is not a measurement of the corpus
         print(f"-> {write_result(result, RESULTS, f'speed-{args.corpus}')}")
@@ -174,17 +179,34 @@ def _pipe(nlp, unused: list, batch_size: int) -> list:
 
 
 def time_annotate(model: Path, args, scratch: Path) -> dict:
-    """``tagger annotate`` with the fast model on ``--documents`` raw documents, 1 and 2 processes."""
-    corpus = scratch / "documents.jsonl"
-    documents = build_corpus(args.data_dir, args.documents, args.seed)
-    corpus.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in documents), encoding="utf-8")
+    """``tagger annotate`` with the fast model on ``--documents`` raw documents, 1 and 2 processes, and on
+    ``--memory-documents`` with 1 process."""
+    plans = [("n1", args.documents, 1), ("n2", args.documents, 2)]
+    if args.memory_documents:
+        plans.append(("n1_memory", args.memory_documents, 1))
     runs = {}
-    for processes in (1, 2):
-        run = run_annotate(model, corpus, scratch / f"out-{processes}.jsonl", "local", processes, args.threads)
-        runs[f"n{processes}"] = {key: run[key] for key in ("documents", "tokens", "seconds", "tokens_per_second")}
-        runs[f"n{processes}"]["peak_rss_mb"] = run["peak_rss_mb"]
-        print(f"annotate x{processes}: {json.dumps(runs[f'n{processes}'])}")
+    for name, size, processes in plans:
+        corpus = scratch / f"documents-{size}.jsonl"
+        if not corpus.exists():
+            documents = build_corpus(args.data_dir, size, args.seed)
+            corpus.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in documents), encoding="utf-8")
+        run = run_annotate(model, corpus, scratch / f"out-{name}.jsonl", "local", processes, args.threads)
+        runs[name] = {key: run[key] for key in ("documents", "tokens", "seconds", "tokens_per_second", "peak_rss_mb")}
+        print(f"annotate {name}: {json.dumps(runs[name])}")
     return runs
+
+
+def annotate_ratios(result: dict) -> dict:
+    """Annotate with 1 process over the fast preset's predict (batch 256, confidences on), 2 processes over 1,
+    and the peak memory of the larger corpus over the smaller one's."""
+    runs = result["annotate"]
+    found = {
+        "annotate_over_fast_predict": round(runs["n1"]["tokens_per_second"] / result["fast"]["predict"]["b256"], 2),
+        "annotate_2_over_1_process": round(runs["n2"]["tokens_per_second"] / runs["n1"]["tokens_per_second"], 2),
+    }
+    if "n1_memory" in runs:
+        found["annotate_memory_growth"] = round(runs["n1_memory"]["peak_rss_mb"] / runs["n1"]["peak_rss_mb"], 2)
+    return found
 
 
 def ratios(result: dict) -> dict:
