@@ -11,7 +11,7 @@ machine's limit for that model; (c) spaCy's NER of ``init config --optimize effi
 epoch on the same train split, ``nlp.pipe`` over the same sentences as ``Doc``s; (d) the seconds of
 that one training epoch, ours and spaCy's; (e) ``tagger annotate`` end to end on ``--documents`` raw
 documents with 1 and 2 processes (``benchmark_annotate.py``'s corpus and timing), and with 1 process on
-``--memory-documents`` more, to compare peak memory. A rate is the best
+``--memory-documents`` documents, to compare peak memory. A rate is the best
 of ``--passes`` timed passes after a warm-up pass. Every rate, the ratios to the bare LSTM and to
 spaCy, and the peak memory go to one JSON file in ``benchmarks/results/speed/``, with the machine,
 threads, versions and commit; ``scripts/benchmark.py --render`` puts them in ``benchmarks/README.md``.
@@ -28,7 +28,16 @@ from functools import partial
 from pathlib import Path
 
 import torch
-from benchmark import BATCH_1_SENTENCES, DATA_DIR, best_rate, provenance, read_splits, render, write_result
+from benchmark import (
+    BATCH_1_SENTENCES,
+    DATA_DIR,
+    annotate_ratios,
+    best_rate,
+    provenance,
+    read_splits,
+    render,
+    write_result,
+)
 from benchmark_annotate import build_corpus
 from benchmark_annotate import run as run_annotate
 
@@ -194,19 +203,6 @@ def time_annotate(model: Path, args, scratch: Path) -> dict:
         runs[name] = {key: run[key] for key in ("documents", "tokens", "seconds", "tokens_per_second", "peak_rss_mb")}
         print(f"annotate {name}: {json.dumps(runs[name])}")
     return runs
-
-
-def annotate_ratios(result: dict) -> dict:
-    """Annotate with 1 process over the fast preset's predict (batch 256, confidences on), 2 processes over 1,
-    and the peak memory of the larger corpus over the smaller one's."""
-    runs = result["annotate"]
-    found = {
-        "annotate_over_fast_predict": round(runs["n1"]["tokens_per_second"] / result["fast"]["predict"]["b256"], 2),
-        "annotate_2_over_1_process": round(runs["n2"]["tokens_per_second"] / runs["n1"]["tokens_per_second"], 2),
-    }
-    if "n1_memory" in runs:
-        found["annotate_memory_growth"] = round(runs["n1_memory"]["peak_rss_mb"] / runs["n1"]["peak_rss_mb"], 2)
-    return found
 
 
 def ratios(result: dict) -> dict:
