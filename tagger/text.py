@@ -84,10 +84,23 @@ def sentences(text: str, max_tokens: int = MAX_TOKENS, tokenizer: str = DEFAULT_
     into near-equal chunks, so memory stays bounded on text without punctuation. Tokens follow
     the rules ``tokenizer`` (one of ``TOKENIZERS``).
     """
+    return sentences_at(text, *sentence_offsets(text, max_tokens, tokenizer))
+
+
+def sentence_offsets(
+    text: str, max_tokens: int = MAX_TOKENS, tokenizer: str = DEFAULT_TOKENIZER
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """The ``(start, end)`` offsets of the non-space tokens of ``text`` and the ``(first, last)`` ranges of its
+    sentences into them, as ``sentences`` cuts them: plain data, cheap to send between processes."""
     tokens = _token_offsets(text, tokenizer)
+    return tokens, sentence_ranges(text, tokens, max_tokens)
+
+
+def sentences_at(text: str, tokens: list[tuple[int, int]], ranges: list[tuple[int, int]]) -> list[Sentence]:
+    """The sentences of ``text`` that ``sentence_offsets`` found."""
     return [
         Sentence([text[s:e] for s, e in tokens[first:last]], offsets=tokens[first:last], text=text)
-        for first, last in sentence_ranges(text, tokens, max_tokens)
+        for first, last in ranges
     ]
 
 

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from spacy.tokens import DocBin
 
 from tagger import Tagger
-from tagger.annotate import AnnotateError, Document, Job, annotate, tag_documents, write_brat
-from tagger.annotate.tagging import _cut_ahead
+from tagger.annotate import AnnotateError, Document, Job, annotate, cutting, tag_documents, write_brat
+from tagger.annotate.cutting import Cutter, cut_ahead
 from tagger.cli.main import main
 from tagger.formats import conll
 
@@ -73,7 +73,7 @@ def test_windows_cut_one_ahead_come_in_order_with_their_sentences(tagger, texts)
         for start in range(0, len(texts), 25)
     ]
     windows[1][3].error = "unreadable"  # not cut
-    ahead = list(_cut_ahead(tagger, iter(windows), 64))
+    ahead = list(cut_ahead(iter(windows), tagger.config.tokenizer, 64))
     assert [window for window, _ in ahead] == windows
     for window, split in ahead:
         assert split == tagger.cut([d.text for d in window if d.error is None], 64)
@@ -81,11 +81,28 @@ def test_windows_cut_one_ahead_come_in_order_with_their_sentences(tagger, texts)
 
 def test_a_window_whose_cutting_fails_is_tagged_document_by_document(tagger, texts):
     window = [Document(0, "test", texts[0]), Document(1, "test", None), Document(2, "test", texts[2])]
-    [(same, split)] = list(_cut_ahead(tagger, iter([window]), 64))
+    [(same, split)] = list(cut_ahead(iter([window]), tagger.config.tokenizer, 64))
     assert same is window and split is None
     tagged = tag_documents(tagger, window, split=split)
     assert tagged[1].error.startswith("tagging failed: ") and tagged[0].error is tagged[2].error is None
     assert tagged[0].spans == tag_documents(tagger, [Document(0, "test", texts[0])])[0].spans
+
+
+def test_the_cutting_process_cuts_as_this_one_does_and_its_death_loses_nothing(tagger, texts):
+    first, second = texts[:10], texts[10:20]
+    with Cutter(tagger.config.tokenizer, 64) as cutter:
+        assert not cutter.send(first)  # starts the process, which is not ready yet: the caller cuts here
+        assert cutter.ready.wait(120)
+        assert cutter.send(first)
+        assert cut_sentences(first, cutter.receive(first)) == tagger.cut(first, 64)
+        cutter.process.kill()
+        cutter.process.wait()
+        assert not cutter.send(second) and cutter.process is None  # gone: from now on, cut here
+        assert cut_sentences(second, cutter.receive(second)) == tagger.cut(second, 64)
+
+
+def cut_sentences(texts: list[str], cut) -> list:
+    return cutting._sentences([Document(i, "test", text) for i, text in enumerate(texts)], cut)
 
 
 @settings(max_examples=40, deadline=None)

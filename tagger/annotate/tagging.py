@@ -7,7 +7,7 @@ import multiprocessing
 import os
 import threading
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Iterator
@@ -17,6 +17,7 @@ import torch
 from ..corpus import Sentence
 from ..tagger import Tagger, char_spans
 from ..text import MAX_TOKENS
+from .cutting import cut_ahead
 from .job import AnnotateError, Document, Job
 
 logger = logging.getLogger(__name__)
@@ -62,30 +63,6 @@ def _tag(
         document.spans = [span for sentence, prediction in pairs for span in char_spans(sentence, prediction)]
         document.tokens = sum(len(sentence) for sentence, _ in pairs)
         document.tagged = [(sentence.tokens, prediction.tags) for sentence, prediction in pairs] if tags else []
-
-
-def _cut_ahead(
-    tagger: Tagger, windows: Iterator[list[Document]], max_tokens: int
-) -> Iterator[tuple[list[Document], list[list[Sentence]] | None]]:
-    """Each window with its readable documents ``Tagger.cut`` (``None`` if that failed: tagging will cut them
-    again, one by one if need be), cut by a thread one window ahead: tokenisation of the next window overlaps
-    tagging of this one, whose torch ops let the thread run."""
-
-    def cut(window: list[Document]) -> list[list[Sentence]] | None:
-        try:
-            return tagger.cut([d.text for d in window if d.error is None], max_tokens)
-        except Exception:  # tag_documents records the error of the document that has it
-            return None
-
-    with ThreadPoolExecutor(1, thread_name_prefix="tagger-cut") as cutter:
-        ahead: tuple[list[Document], Future] | None = None
-        for window in windows:
-            following = (window, cutter.submit(cut, window))
-            if ahead:
-                yield ahead[0], ahead[1].result()
-            ahead = following
-        if ahead:
-            yield ahead[0], ahead[1].result()
 
 
 _worker: tuple[Tagger, dict] | None = None
@@ -142,7 +119,7 @@ def tagged_windows(job: Job, tagger: Tagger, windows: Iterator[list[Document]]) 
         if job.threads:
             torch.set_num_threads(job.threads)
         settings = tagging_settings(job)
-        for window, split in _cut_ahead(tagger, windows, job.max_tokens):
+        for window, split in cut_ahead(windows, tagger.config.tokenizer, job.max_tokens):
             yield tag_documents(tagger, window, **settings, split=split)
         return
     threads = job.threads or max(1, (os.cpu_count() or 1) // job.n_process)
