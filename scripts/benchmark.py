@@ -23,7 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from importlib.metadata import version
 from pathlib import Path
@@ -38,6 +38,7 @@ from tagger.evaluation import evaluate
 from tagger.files import atomic_write
 from tagger.formats import read_corpus
 from tagger.plots import png_figure
+from tagger.training import Corpora
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -77,30 +78,50 @@ def main() -> None:
 
 def run(corpus: str, data_dir: Path, config: TaggerConfig, refitting: bool, keep: Path | None = None) -> dict:
     """Train, test and time one model (two with ``refitting``), kept in ``keep`` if given; the result record."""
+    return run_jointly([corpus], data_dir, config, refitting, keep)[corpus]
+
+
+def run_jointly(
+    corpora: Sequence[str], data_dir: Path, config: TaggerConfig, refitting: bool, keep: Path | None = None
+) -> dict[str, dict]:
+    """``run`` for one corpus or several trained together (a head each, named after its corpus, as ``tagger train
+    --corpus A --corpus B`` trains them): each corpus' result record, scored and timed with its own head."""
     if config.threads:
         torch.set_num_threads(config.threads)
-    train, dev, test = read_splits(corpus, data_dir, config)
+    splits = {corpus: read_splits(corpus, data_dir, config) for corpus in corpora}
+    train, dev, test = ({corpus: split[part] for corpus, split in splits.items()} for part in range(3))
+    heads = dict(zip(corpora, corpora)) if len(corpora) > 1 else {corpora[0]: None}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
         output = keep or Path(scratch)
-        trained = train_recipe(config, train, dev, test, output, refitting)
-        result = {"corpus": corpus, **provenance(), **training_record(trained, train, test)}
+        if len(corpora) == 1:
+            trained = train_recipe(config, train[corpora[0]], dev[corpora[0]], test[corpora[0]], output, refitting)
+        else:
+            trained = train_recipe(config, train, dev, test, output, refitting)
+        seconds = round(time.perf_counter() - started, 1)
+        final, early = Tagger.load(trained.final), Tagger.load(trained.trainer.model_dir)
+    results = {}
+    for corpus, head in heads.items():
+        result = {"corpus": corpus, **provenance()}
+        result |= training_record(trained, train[corpus], early, test[corpus], head)
         result["protocol"] = "train, early stopping on dev"
+        if len(corpora) > 1:
+            result["trained_with"] = list(corpora)
         if trained.refitted is not None:
-            epochs = trained.result.best_epoch
             result |= {
-                "protocol": f"train+dev refit for {epochs} epochs, after early stopping on dev",
+                "protocol": f"train+dev refit for {trained.result.best_epoch} epochs, after early stopping on dev",
                 "test_before_refit": {k: result["test"][k] for k in ("precision", "recall", "f1")},
-                **test_scores(Tagger.load(trained.final), test),
+                **test_scores(final, test[corpus], head),
                 "refit_seconds_per_epoch": seconds_per_epoch(trained.refitted.history),
             }
-        result["train_seconds_total"] = round(time.perf_counter() - started, 1)
-        tagger = Tagger.load(trained.final)
-    return result | {
-        "infer_tokens_per_second": {str(size): inference_speed(tagger, test, size) for size in BATCH_SIZES},
-        "infer_passes": INFER_PASSES,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-    }
+        speed = {str(size): inference_speed(final, test[corpus], size, head) for size in BATCH_SIZES}
+        results[corpus] = result | {
+            "train_seconds_total": seconds,
+            "infer_tokens_per_second": speed,
+            "infer_passes": INFER_PASSES,
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }
+    return results
 
 
 def read_splits(corpus: str, data_dir: Path, config: TaggerConfig) -> tuple[Corpus, Corpus, Corpus]:
@@ -121,29 +142,37 @@ def train_and_test(config: TaggerConfig, train: Corpus, dev: Corpus, test: Corpu
     """Train with early stopping on ``dev`` (best model in ``output/model``), score it once on ``test``: the
     ``training_record`` and the training's seconds."""
     started = time.perf_counter()
-    record = training_record(train_recipe(config, train, dev, test, output), train, test)
+    trained = train_recipe(config, train, dev, test, output)
+    record = training_record(trained, train, Tagger.load(trained.trainer.model_dir), test)
     return record | {"train_seconds_total": round(time.perf_counter() - started, 1)}
 
 
 def train_recipe(
-    config: TaggerConfig, train: Corpus, dev: Corpus, test: Corpus, output: Path, refitting: bool = False
+    config: TaggerConfig, train: Corpora, dev: Corpora, test: Corpora, output: Path, refitting: bool = False
 ) -> recipes.Trained:
     """The recipe of ``tagger train`` into ``output``, with an epoch report; dev and test words with a vector join
-    the vocabulary (with ``config.vectors``)."""
-    texts = [s.tokens for s in test]
-    trainer = recipes.start(config, train, dev, output, [EpochReport()], [s.tokens for s in dev] + texts)
+    the vocabulary (with ``config.vectors``). Several corpora come as dicts of head names to corpora."""
+    texts = [s.tokens for corpus in corpus_list(test) for s in corpus]
+    dev_texts = [s.tokens for corpus in corpus_list(dev) for s in corpus]
+    trainer = recipes.start(config, train, dev, output, [EpochReport()], dev_texts + texts)
     return recipes.fit(trainer, train, dev, refitting, [EpochReport()], texts=texts)
 
 
-def training_record(trained: recipes.Trained, train: Corpus, test: Corpus) -> dict:
-    """The early-stopped model's record: the config as trained (``word_dim`` as set by any vectors), sizes, test
-    and dev scores, epochs and times."""
+def corpus_list(corpora: Corpora) -> list[Corpus]:
+    return list(corpora.values()) if isinstance(corpora, Mapping) else [corpora]
+
+
+def training_record(
+    trained: recipes.Trained, train: Corpus, early: Tagger, test: Corpus, head: str | None = None
+) -> dict:
+    """The early-stopped model's record (``early``, scored with its head ``head``): the config as trained
+    (``word_dim`` as set by any vectors), sizes, test and dev scores, epochs and times."""
     trainer, training = trained.trainer, trained.result
     return {
         "config": trainer.config.to_dict(),
         "sentences": len(train),
         "pretrained_words": trainer.tagger.pretrained,
-        **test_scores(Tagger.load(trainer.model_dir), test),
+        **test_scores(early, test, head),
         "dev_f1": training.best_dev_f1,
         "epochs": len(training.history),
         "best_epoch": training.best_epoch,
@@ -152,10 +181,10 @@ def training_record(trained: recipes.Trained, train: Corpus, test: Corpus) -> di
     }
 
 
-def test_scores(tagger: Tagger, test: Corpus) -> dict:
-    """``test`` (default mode, with the per-type table) and ``test_strict`` scores of ``tagger``."""
-    scores, _ = evaluate(tagger, test)
-    strict, _ = evaluate(tagger, test, mode="strict")
+def test_scores(tagger: Tagger, test: Corpus, head: str | None = None) -> dict:
+    """``test`` (default mode, with the per-type table) and ``test_strict`` scores of ``tagger`` (its head ``head``)."""
+    scores, _ = evaluate(tagger, test, head=head)
+    strict, _ = evaluate(tagger, test, mode="strict", head=head)
     return {
         "test": {k: scores[k] for k in ("precision", "recall", "f1", "mode", "scheme", "per_type")},
         "test_strict": {k: strict[k] for k in ("precision", "recall", "f1")},
@@ -166,13 +195,13 @@ def seconds_per_epoch(history: list) -> float:
     return round(sum(record.seconds for record in history) / len(history), 2)
 
 
-def inference_speed(tagger: Tagger, corpus, batch_size: int) -> float:
+def inference_speed(tagger: Tagger, corpus, batch_size: int, head: str | None = None) -> float:
     """Tokens per second of ``predict`` (confidences included) over the corpus' sentences, best of ``INFER_PASSES``
     (``best_rate``); batch 1 over the first ``BATCH_1_SENTENCES``."""
     sentences = [s.tokens for s in corpus]
     if batch_size == 1:
         sentences = sentences[:BATCH_1_SENTENCES]
-    return best_rate(partial(tagger.predict, sentences, batch_size=batch_size), sentences, INFER_PASSES)
+    return best_rate(partial(tagger.predict, sentences, batch_size=batch_size, head=head), sentences, INFER_PASSES)
 
 
 def best_rate(run: Callable[[], object], sentences: list[list[str]], passes: int) -> int:

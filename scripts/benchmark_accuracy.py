@@ -4,6 +4,7 @@
     python scripts/benchmark_accuracy.py --corpus ncbi-disease --preset accurate --seeds 1
     python scripts/benchmark_accuracy.py --corpus ncbi-disease --ablation   # the rows of the ablation table
     python scripts/benchmark_accuracy.py --corpus ncbi-disease --preset fast --set hidden=100 --variant "hidden 100"
+    python scripts/benchmark_accuracy.py --corpus ncbi-disease bc5cdr --preset fast --jointly   # one model, two heads
     python scripts/benchmark_accuracy.py --corpus ncbi-disease --preset fast --set epochs=1 \\
         --results /tmp/accuracy                                        # a quick check of the script
 
@@ -18,7 +19,9 @@ model's tokenizer, exact character spans, every mention type read as Disease).
 One file per seed goes to ``RESULTS/seeds/``; after each seed, ``RESULTS/<corpus>-<name>.json``
 gathers the seeds recorded with the same config and protocol (test F1 per seed, mean, spread,
 inference speed at batch 256, training time). A seed already recorded is skipped, so an
-interrupted run goes on where it stopped. ``--ablation`` trains the accurate preset with its
+interrupted run goes on where it stopped. ``--jointly`` trains the corpora together, one model with a head
+per corpus (``tagger train --corpus A --corpus B``), and files each corpus' scores, by its own head, under
+``PRESET multi-corpus``. ``--ablation`` trains the accurate preset with its
 unlabelled-text resources added one at a time (``ABLATION``). ``python scripts/benchmark.py
 --render`` renders the tables into ``benchmarks/README.md``.
 """
@@ -32,7 +35,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from benchmark import DATA_DIR, RESULTS, render, run
+from benchmark import DATA_DIR, RESULTS, render, run_jointly
 
 from tagger import Tagger, TaggerConfig, catalogue, presets
 from tagger.evaluation import raw_text_scores
@@ -54,6 +57,7 @@ ABLATION = {
     "+ char LM": ("vectors", "char_lm"),
 }
 INFER_BATCH = "256"
+JOINTLY = "multi-corpus"  # what --jointly adds to the name its results are filed under
 
 
 def main() -> None:
@@ -61,6 +65,9 @@ def main() -> None:
     parser.add_argument("--corpus", nargs="+", choices=CORPORA, default=list(CORPORA))
     parser.add_argument("--preset", nargs="+", choices=presets.names(), default=presets.names())
     parser.add_argument("--ablation", action="store_true", help="train the ablation rows instead of the presets")
+    parser.add_argument(
+        "--jointly", action="store_true", help="train the corpora together, one model with a head per corpus"
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3])
     parser.add_argument("--no-refit", dest="refit", action="store_false", help="test the early-stopped model")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
@@ -72,21 +79,27 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="keep each training's output in KEEP/<corpus>-<name>-seed<N>")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    for corpus in args.corpus:
-        for name, values in trainings(corpus, args.preset, args.ablation).items():
-            name = f"{name} {args.variant}" if args.variant else name
+    groups = [args.corpus] if args.jointly else [[corpus] for corpus in args.corpus]
+    for corpora in groups:
+        for name, values in trainings(corpora, args.preset, args.ablation).items():
+            name = " ".join([name, *([JOINTLY] if args.jointly else []), *([args.variant] if args.variant else [])])
             for seed in args.seeds:
                 config = TaggerConfig.from_dict(values).with_overrides([*args.set, f"seed={seed}"])
-                record = seed_result(args.results, corpus, name, config, args.refit, args.data_dir, args.keep)
-                summary = summarise(args.results, corpus, name, record)
-                print(f"{corpus} {name} seed {seed}: test F1 {record['test']['f1']:.4f}; summary in {summary}")
+                records = seed_results(args.results, corpora, name, config, args.refit, args.data_dir, args.keep)
+                for corpus, record in records.items():
+                    summary = summarise(args.results, corpus, name, record)
+                    print(f"{corpus} {name} seed {seed}: test F1 {record['test']['f1']:.4f}; summary in {summary}")
     if args.results == ACCURACY:
         render()
 
 
-def trainings(corpus: str, names: list[str], ablation: bool) -> dict[str, dict]:
-    """The config values of each training to run on ``corpus``, by the name its results are filed under."""
-    domain = catalogue.entry(corpus).domain
+def trainings(corpora: list[str], names: list[str], ablation: bool) -> dict[str, dict]:
+    """The config values of each training to run on ``corpora`` (of one domain), by the name its results are filed
+    under."""
+    domains = {catalogue.entry(corpus).domain for corpus in corpora}
+    if len(domains) > 1:
+        raise SystemExit(f"corpora of different domains ({', '.join(sorted(domains))}) share no preset resources")
+    (domain,) = domains
     if not ablation:
         return {name: presets.values(name, domain) for name in names}
     accurate = presets.values("accurate", domain)
@@ -97,30 +110,43 @@ def trainings(corpus: str, names: list[str], ablation: bool) -> dict[str, dict]:
     }
 
 
-def seed_result(
-    results: Path, corpus: str, name: str, config: TaggerConfig, refit: bool, data_dir: Path, keep: Path | None
-) -> dict:
-    """The record of one seed: read from ``results/seeds`` when there, else trained (its output in ``keep``,
-    when given), tested and written there."""
-    run_name = f"{corpus}-{file_name(name)}-seed{config.seed}"
-    path = results / "seeds" / f"{run_name}.json"
-    if path.is_file():
-        record = json.loads(path.read_text())
-        if record["requested_config"] == config.to_dict() and record["refit"] == refit:
-            logging.info("%s %s seed %d: already recorded in %s", corpus, name, config.seed, path)
-            return record
-    logging.info("%s %s seed %d: training", corpus, name, config.seed)
+def seed_results(
+    results: Path,
+    corpora: list[str],
+    name: str,
+    config: TaggerConfig,
+    refit: bool,
+    data_dir: Path,
+    keep: Path | None,
+) -> dict[str, dict]:
+    """Each corpus' record of one seed, ``corpora`` trained together: read from ``results/seeds`` when all are there,
+    else trained (its output in ``keep``, when given), tested and written there."""
+    run_name = f"{'+'.join(corpora)}-{file_name(name)}-seed{config.seed}"
+    paths = {corpus: results / "seeds" / f"{corpus}-{file_name(name)}-seed{config.seed}.json" for corpus in corpora}
+    recorded = {corpus: json.loads(path.read_text()) for corpus, path in paths.items() if path.is_file()}
+    if all(
+        corpus in recorded
+        and recorded[corpus]["requested_config"] == config.to_dict()
+        and recorded[corpus]["refit"] == refit
+        for corpus in corpora
+    ):
+        logging.info("%s %s seed %d: already recorded in %s", run_name, name, config.seed, results / "seeds")
+        return recorded
+    logging.info("%s %s seed %d: training", "+".join(corpora), name, config.seed)
+    records = {}
     with tempfile.TemporaryDirectory() as scratch:
         output = keep / run_name if keep else Path(scratch)
-        record = {"preset": name, **run(corpus, data_dir, config, refit, output)}
-        record["requested_config"], record["refit"] = config.to_dict(), refit
-        if corpus in RAW_TEXT:
-            file, label_map = RAW_TEXT[corpus]
-            model = output / ("refit/model" if refit else "model")
-            record["raw_text_test"] = raw_text_scores(Tagger.load(model), data_dir / file, label_map)
-    with atomic_write(path) as out:
-        json.dump(record, out, indent=2)
-    return record
+        for corpus, result in run_jointly(corpora, data_dir, config, refit, output).items():
+            record = {"preset": name, **result, "requested_config": config.to_dict(), "refit": refit}
+            if corpus in RAW_TEXT:
+                file, label_map = RAW_TEXT[corpus]
+                model = Tagger.load(output / ("refit/model" if refit else "model"))
+                head = corpus if len(corpora) > 1 else None
+                record["raw_text_test"] = raw_text_scores(model, data_dir / file, label_map, head=head)
+            with atomic_write(paths[corpus]) as out:
+                json.dump(record, out, indent=2)
+            records[corpus] = record
+    return records
 
 
 def training(record: dict) -> tuple[str, bool]:
