@@ -24,7 +24,7 @@ CARD_VERSION = 1
 TEST_SCORES = "test-scores.json"  # beside a model directory: its test scores, as tagger train wrote them
 ARCHITECTURE = (  # the config keys a card names whatever their values
     *("scheme", "tokenizer", "word_dim", "char_encoder", "char_hidden", "casing_dim", "hidden", "layers"),
-    "char_lm_hidden",
+    *("char_lm_hidden", "ensemble"),
 )
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 TOKENIZER_RULES = {

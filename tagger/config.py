@@ -32,6 +32,7 @@ LEGACY_VALUES = {"init": {"xavier": "glorot_uniform"}}  # values of older config
 VECTOR_FORMATS = ("auto", "word2vec", "word2vec-binary", "glove", "fasttext", "spacy")
 TRANSFERRED_PARTS = ("embeddings", "chars", "encoder")  # what a model takes from init_from, and may freeze
 MAX_THREADS = 1024  # torch threads; far more fail to start (out of memory)
+MAX_ENSEMBLE = 32  # members of an ensemble; each one costs a model's time and memory
 
 
 class ConfigError(ValueError):
@@ -73,6 +74,7 @@ class TaggerConfig:
     init_scale: float = 0.05  # uniform: U(-scale, scale); normal: N(0, scale²)
     forget_bias: float = 0.0  # LSTM forget-gate bias at the start (1.0: Jozefowicz et al. 2015); 0 keeps torch's
     scheme: str = "IOBES"  # scheme the model is trained in
+    ensemble: int = 1  # models of this config trained side by side from their own initial weights, tagging as one
     # training
     optimizer: str = "adam"  # one of OPTIMIZERS
     lr: float = 0.002  # tagger train --set lr=auto runs tagger lr-find first and takes its suggestion
@@ -124,6 +126,9 @@ class TaggerConfig:
         if self.vectors_keep and not self.vectors:
             raise ConfigError(f"vectors_keep must be >= 0, and needs vectors; got {self.vectors_keep}")
         self._check_transfer()
+        if self.ensemble > 1 and (self.char_lm or self.char_lm_hidden or self.init_from):
+            what = "a character LM (char_lm)" if self.char_lm or self.char_lm_hidden else "init_from (transfer)"
+            raise ConfigError(f"an ensemble (ensemble {self.ensemble}) cannot take {what}: train a single model for it")
 
     @property
     def frozen_parts(self) -> list[str]:
@@ -286,6 +291,7 @@ ALLOWED: dict[str, Allowed] = {
     "init_scale": at_least(0),
     "forget_bias": ANY,
     "scheme": Allowed(SCHEMES),
+    "ensemble": Allowed(low=1, high=MAX_ENSEMBLE),
     "optimizer": Allowed(OPTIMIZERS),
     "lr": Allowed(low=0, above=True),
     "momentum": Allowed(low=0, high=1, below=True),

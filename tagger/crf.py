@@ -8,6 +8,7 @@ starts, transitions and ends, so no decoded path is invalid and marginals agree 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -15,6 +16,9 @@ from torchcrf import CRF
 
 FORBIDDEN = -1e4  # log-score of a forbidden transition: exp() of it is 0 in float32
 SCALED_SPREAD = 60.0  # nats of scores a step may span for the scaled forward-backward: e^-60 is far from underflow
+
+
+Scores = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # start (tags,), transitions (tags, tags), end (tags,)
 
 
 class ConstrainedCRF(nn.Module):
@@ -46,16 +50,18 @@ class ConstrainedCRF(nn.Module):
         """
         return -self.crf(emissions, tags, mask=mask, reduction="sum")
 
-    def _scores(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def scores(self) -> Scores:
+        """The start, transition and end scores, forbidden moves at ``FORBIDDEN``: what decoding reads."""
         return (
             self.crf.start_transitions + self.start_penalty,  # shape: (num_tags,)
             self.crf.transitions + self.transition_penalty,  # shape: (num_tags, num_tags)
             self.crf.end_transitions + self.end_penalty,  # shape: (num_tags,)
         )
 
-    def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Best valid tag ids, shape (batch, seq_len); steps outside ``mask`` hold 0."""
-        start, transitions, end = self._scores()
+    def decode(self, emissions: torch.Tensor, mask: torch.Tensor, scores: Scores | None = None) -> torch.Tensor:
+        """Best valid tag ids, shape (batch, seq_len); steps outside ``mask`` hold 0. ``scores`` stand for the
+        CRF's own (``scores``) when given, as those of several CRFs together (``mean_scores``) do."""
+        start, transitions, end = scores or self.scores()
         batch, seq_len, _ = emissions.shape
         score = start + emissions[:, 0]  # shape: (batch, num_tags)
         backpointers = []
@@ -75,8 +81,9 @@ class ConstrainedCRF(nn.Module):
         tags[:, 0] = current
         return tags
 
-    def posteriors(self, emissions: torch.Tensor, mask: torch.Tensor) -> "Posteriors":
-        """Forward-backward scores of the constrained CRF, scaled (Rabiner 1989), as float64 log-scores.
+    def posteriors(self, emissions: torch.Tensor, mask: torch.Tensor, scores: Scores | None = None) -> "Posteriors":
+        """Forward-backward scores of the constrained CRF (or of ``scores``, as ``decode`` takes them), scaled
+        (Rabiner 1989), as float64 log-scores.
 
         Each step's forward and backward vectors are kept as probabilities that sum to 1 (float32
         products and sums over the tags: a few cheap ops a step where a log-space step takes a
@@ -87,7 +94,7 @@ class ConstrainedCRF(nn.Module):
         ``SCALED_SPREAD`` nats (a step's emissions plus the allowed transitions), where a product of
         probabilities could underflow to 0, is computed in float64 log space instead (``_log_space``).
         """
-        start, transitions, end = self._scores()
+        start, transitions, end = scores or self.scores()
         peak = emissions.max(dim=2).values  # shape: (batch, seq_len)
         emitted = (emissions - peak.unsqueeze(2)).exp()  # shape: (batch, seq_len, num_tags), each step's best 1
         (starts, start_peak), (moves, move_peak), (ends, end_peak) = map(_scaled, (start, transitions, end))
@@ -119,6 +126,13 @@ class ConstrainedCRF(nn.Module):
         end = end.double()
         log_z = torch.logsumexp(alpha[:, -1] + end, dim=1)  # shape: (batch,)
         return Posteriors(alpha, beta, log_z, emissions.double(), transitions.double(), end, mask)
+
+
+def mean_scores(crfs: Sequence[ConstrainedCRF]) -> Scores:
+    """The mean of the CRFs' ``scores``: with the mean of their emissions, the CRF that is their product of experts
+    (its path scores the mean of theirs). Their constraints are one scheme's, so forbidden moves stay forbidden."""
+    start, transitions, end = zip(*(crf.scores() for crf in crfs))
+    return torch.stack(start).mean(dim=0), torch.stack(transitions).mean(dim=0), torch.stack(end).mean(dim=0)
 
 
 def _scaled(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,7 +1,9 @@
-"""The BiLSTM-CRF: word, character, casing and character-LM features → BiLSTM → one projection and CRF per head."""
+"""The BiLSTM-CRF: word, character, casing and character-LM features → BiLSTM → one projection and CRF per head;
+and an ensemble of them that tags as one."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterable, Sequence
 
 import torch
@@ -10,7 +12,7 @@ from torch import nn
 
 from .bilstm import BiLSTM
 from .charlm import CharLMFeatures
-from .crf import ConstrainedCRF, Posteriors
+from .crf import ConstrainedCRF, Posteriors, Scores, mean_scores
 from .embeddings import FixedTailEmbedding, char_encoder, word_embedding
 from .initialisation import initialise
 
@@ -98,6 +100,15 @@ class BiLSTMCRF(nn.Module):
         modules = [getattr(self, name) for part in parts for name in PART_MODULES[part]]
         return [parameter for module in modules if module is not None for parameter in module.parameters()]
 
+    def char_features(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor | None:
+        """The character encoder's output for words of characters ``chars`` (words, max_chars) of ``lengths``, as
+        ``Batch.char_features`` takes it; ``None`` without a character encoder."""
+        return self.chars(chars, lengths) if self.chars is not None else None
+
+    def parameter_groups(self) -> list[list[nn.Parameter]]:
+        """The parameters whose gradient is clipped as one: all of them."""
+        return [list(self.parameters())]
+
     def states(self, batch) -> torch.Tensor:
         """The shared encoder's output per token, dropout applied, shape (batch, seq_len, encoder.output_dim)."""
         features = [self.words(batch.words)]  # each: (batch, seq_len, dim)
@@ -132,10 +143,76 @@ class BiLSTMCRF(nn.Module):
         The encoder runs once for all of them.
         """
         states = self.states(batch)  # shape: (batch, seq_len, encoder.output_dim)
-        decoded = []
+        return [
+            decoded(self.heads[index].crf, self.heads[index].project(states), batch.mask, with_posteriors)
+            for index in heads
+        ]
+
+
+class Ensemble(nn.Module):
+    """BiLSTM-CRFs of one architecture over the same vocabularies and heads, trained side by side, each on its own
+    loss from its own initial weights, that tag as one: with the mean of their emissions and of their CRFs'
+    scores, a CRF whose path scores are the mean of theirs (a product of experts), decoded exactly."""
+
+    char_lm = None  # members read no character LM (``TaggerConfig`` refuses one with an ensemble)
+
+    def __init__(self, members: Sequence[BiLSTMCRF]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def initialise(self, scheme: str, scale: float = 0.05, forget_bias: float = 0.0) -> None:
+        """Each member's ``BiLSTMCRF.initialise``, drawing its own weights."""
+        for member in self.members:
+            member.initialise(scheme, scale, forget_bias)
+
+    def use_pretrained(self, vectors: torch.Tensor) -> None:
+        """Each member's ``BiLSTMCRF.use_pretrained``: the same vectors, its own draws for the other rows."""
+        for member in self.members:
+            member.use_pretrained(vectors)
+
+    def part_parameters(self, parts: Iterable[str]) -> list[nn.Parameter]:
+        return [parameter for member in self.members for parameter in member.part_parameters(parts)]
+
+    def parameter_groups(self) -> list[list[nn.Parameter]]:
+        """The parameters whose gradient is clipped as one: each member's, so that it trains as it would alone."""
+        return [list(member.parameters()) for member in self.members]
+
+    def char_features(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor | None:
+        """Each member's character encoding of the words, shape (members, words, char output); ``None`` without."""
+        found = [member.char_features(chars, lengths) for member in self.members]
+        return None if found[0] is None else torch.stack(found)
+
+    def loss(self, batch, head: int = 0) -> torch.Tensor:
+        """The sum of the members' losses: each member's gradient is that of its own."""
+        return sum(member.loss(batch, head) for member in self.members)
+
+    def decode(
+        self, batch, with_posteriors: bool = False, heads: Sequence[int] = (0,)
+    ) -> list[tuple[torch.Tensor, Posteriors | None]]:
+        """As ``BiLSTMCRF.decode``, by the members together; each member's encoder runs once for all heads."""
+        states = [member.states(self._members_batch(batch, number)) for number, member in enumerate(self.members)]
+        found = []
         for index in heads:
-            head = self.heads[index]
-            emissions = head.project(states)  # shape: (batch, seq_len, num_tags)
-            tags = head.crf.decode(emissions, batch.mask)
-            decoded.append((tags, head.crf.posteriors(emissions, batch.mask) if with_posteriors else None))
-        return decoded
+            members = [member.heads[index] for member in self.members]
+            emissions = torch.stack([head.project(own) for head, own in zip(members, states)]).mean(dim=0)
+            scores = mean_scores([head.crf for head in members])
+            found.append(decoded(members[0].crf, emissions, batch.mask, with_posteriors, scores))
+        return found
+
+    @staticmethod
+    def _members_batch(batch, number: int):
+        """``batch`` with member ``number``'s character features, when they were computed for all members."""
+        return batch if batch.char_features is None else replace(batch, char_features=batch.char_features[number])
+
+
+def decoded(
+    crf: ConstrainedCRF,
+    emissions: torch.Tensor,
+    mask: torch.Tensor,
+    with_posteriors: bool,
+    scores: Scores | None = None,
+) -> tuple[torch.Tensor, Posteriors | None]:
+    """The best valid tag ids of ``emissions`` by ``crf`` (or by ``scores``, see ``ConstrainedCRF.decode``) and, if
+    asked, the posteriors behind them."""
+    tags = crf.decode(emissions, mask, scores)
+    return tags, crf.posteriors(emissions, mask, scores) if with_posteriors else None

@@ -27,7 +27,7 @@ from .crf import Posteriors
 from .files import atomic_write
 from .heads import DEFAULT_HEAD, Head, HeadError, check_names, choose
 from .lm_store import CharVocab, LMError, load_lm
-from .model import BiLSTMCRF
+from .model import BiLSTMCRF, Ensemble
 from .named_models import resolve
 from .predictions import (  # Prediction and Span are re-exported: they lived here
     Prediction,
@@ -53,7 +53,9 @@ from .vocab import CASINGS, PAD, UNK, Vocab, normalize_word
 
 # 2: the encoder is a BiLSTM of one-way LSTMs (bilstm.py); 1's weights are renamed.
 # 3: heads, each with its name, output scheme, tags and weights heads.N.*; 2's one head is DEFAULT_HEAD.
-FORMAT_VERSION = 3
+# 4: ensembles (config ensemble > 1), member N's weights members.N.*; a single model is still saved as 3.
+FORMAT_VERSION = 4
+SINGLE_MODEL_FORMAT = 3
 CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE = "config.json", "vocab.json", "weights.safetensors"
 TEXTS_AT_ONCE = 256  # texts whose sentences Tagger.tag predicts together
 CHECKSUM = "weights_sha256"  # config.json key: the SHA-256 of weights.safetensors, recorded when saved
@@ -94,34 +96,42 @@ class Tagger:
         self.links = [chunk_links(config.scheme, head.tags.items) for head in heads]  # what span confidences need
         self.readers = [ChunkReader(head.tags.items) for head in heads]
         try:
-            self.model = BiLSTMCRF(
-                len(words),
-                len(chars),
-                len(CASINGS),
-                [(len(head.tags), allowed_transitions(config.scheme, head.tags.items)) for head in heads],
-                word_dim=config.word_dim,
-                char_encoder_kind=config.char_encoder,
-                char_dim=config.char_dim,
-                char_hidden=config.char_hidden,
-                char_kernel=config.char_kernel,
-                casing_dim=config.casing_dim,
-                hidden=config.hidden,
-                layers=config.layers,
-                dropout=config.dropout,
-                frozen_words=pretrained if config.freeze_vectors else 0,
-                lm_chars=len(lm_chars) if lm_chars else 0,
-                lm_dim=config.char_lm_dim,
-                lm_hidden=config.char_lm_hidden,
-                lm_layers=config.char_lm_layers,
-                lm_finetune=config.char_lm_finetune,
-            )
+            members = [self._member(config, words, chars, heads, pretrained, lm_chars) for _ in range(config.ensemble)]
         except (MemoryError, RuntimeError) as error:  # torch's allocator raises RuntimeError
             if isinstance(error, RuntimeError) and "allocate" not in str(error):
                 raise
             raise ConfigError(
                 f"a model of this config does not fit in memory ({len(words):,} words, word_dim {config.word_dim}, "
-                f"hidden {config.hidden}, layers {config.layers}, char_hidden {config.char_hidden})"
+                f"hidden {config.hidden}, layers {config.layers}, char_hidden {config.char_hidden}, "
+                f"ensemble {config.ensemble})"
             ) from None
+        self.model = members[0] if len(members) == 1 else Ensemble(members)
+
+    @staticmethod
+    def _member(
+        config: TaggerConfig, words: Vocab, chars: Vocab, heads: Sequence[Head], pretrained: int, lm_chars
+    ) -> BiLSTMCRF:
+        return BiLSTMCRF(
+            len(words),
+            len(chars),
+            len(CASINGS),
+            [(len(head.tags), allowed_transitions(config.scheme, head.tags.items)) for head in heads],
+            word_dim=config.word_dim,
+            char_encoder_kind=config.char_encoder,
+            char_dim=config.char_dim,
+            char_hidden=config.char_hidden,
+            char_kernel=config.char_kernel,
+            casing_dim=config.casing_dim,
+            hidden=config.hidden,
+            layers=config.layers,
+            dropout=config.dropout,
+            frozen_words=pretrained if config.freeze_vectors else 0,
+            lm_chars=len(lm_chars) if lm_chars else 0,
+            lm_dim=config.char_lm_dim,
+            lm_hidden=config.char_lm_hidden,
+            lm_layers=config.char_lm_layers,
+            lm_finetune=config.char_lm_finetune,
+        )
 
     @property
     def head_names(self) -> list[str]:
@@ -252,8 +262,7 @@ class Tagger:
         if not encoded:
             return None
         table = CharTable.of(encoded)
-        if self.model.chars is not None:
-            table.features = self.model.chars(table.chars, table.lengths)
+        table.features = self.model.char_features(table.chars, table.lengths)
         return table
 
     def _lm_features(self, encoded: list[Encoded | None], batch_size: int) -> dict[int, torch.Tensor]:
@@ -394,7 +403,7 @@ class Tagger:
     def to_parts(self) -> tuple[dict, dict, dict[str, torch.Tensor]]:
         """``(meta, vocabularies, weights)``: plain data that ``from_parts`` turns back into a tagger."""
         meta = {
-            "format_version": FORMAT_VERSION,
+            "format_version": FORMAT_VERSION if self.config.ensemble > 1 else SINGLE_MODEL_FORMAT,
             "tagger_version": __version__,
             "heads": [{"name": head.name, "output_scheme": head.output_scheme} for head in self.heads],
             "config": self.config.to_dict(),

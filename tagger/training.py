@@ -227,11 +227,15 @@ class Trainer:
         self.optimizer.zero_grad()
         (loss / len(indices)).backward()
         limit = self.config.clip_grad_norm
-        norm = torch.nn.utils.clip_grad_norm_(self.tagger.model.parameters(), limit if limit > 0 else math.inf).item()
+        norms = [  # an ensemble's members each clipped as they would be alone
+            torch.nn.utils.clip_grad_norm_(group, limit if limit > 0 else math.inf).item()
+            for group in self.tagger.model.parameter_groups()
+        ]
+        norm = math.hypot(*norms)  # the whole gradient's
         if not math.isfinite(norm):
             raise DivergedError(f"the gradient norm is {norm}")
         self.optimizer.step()
-        return Step(value, norm, 0 < limit < norm)
+        return Step(value, norm, 0 < limit < max(norms))
 
     def _train_epoch(self) -> EpochRecord:
         batches = self.batches()

@@ -10,7 +10,7 @@ from typing import Iterable, Mapping, Sequence
 
 import torch
 
-from .config import TaggerConfig
+from .config import ConfigError, TaggerConfig
 from .corpus import Corpus
 from .tagger import Tagger, heads_for, named_corpora
 from .vocab import Vocab, normalize_word
@@ -66,6 +66,11 @@ def transferred(source: Tagger, config: TaggerConfig, train: Corpus | Mapping[st
     tags it shares with the source's head of its name, or with the source's only head (emission
     weights and bias, transition, start and end scores).
     """
+    if source.config.ensemble > 1:
+        raise ConfigError(
+            f"{config.init_from or 'the source'} is an ensemble of {source.config.ensemble} models: a transfer starts "
+            "from one model's weights; start from a single model"
+        )
     corpora = named_corpora(train, "transfer.build")
     sentences = [sentence for corpus in corpora.values() for sentence in corpus]
     config = _with_architecture(config, source.config)

@@ -27,7 +27,7 @@ def _crf(seed: int, constrained: bool = True, scheme: str = "IOBES") -> Constrai
 
 @torch.no_grad()
 def _path_score(crf: ConstrainedCRF, emissions: torch.Tensor, path: tuple[int, ...]) -> float:
-    start, transitions, end = crf._scores()
+    start, transitions, end = crf.scores()
     score = start[path[0]] + emissions[0, path[0]] + end[path[-1]]
     for t in range(1, len(path)):
         score = score + transitions[path[t - 1], path[t]] + emissions[t, path[t]]

@@ -254,7 +254,7 @@ def test_the_entity_scores_users_see_are_each_entitys_probability(corpus, scheme
         for parameter in tagger.model.parameters():
             parameter.normal_(0, 1.0)
     tags = tagger.heads[0].tags.items
-    start, transitions, end = (part.detach().double() for part in tagger.model.heads[0].crf._scores())
+    start, transitions, end = (part.detach().double() for part in tagger.model.heads[0].crf.scores())
     sentences = [s.tokens[i : i + 4] for s in corpus.sentences[:30] for i in (0, 4)]
     checked = 0
     for tokens, prediction in zip(sentences, tagger.predict(sentences)):

@@ -1,0 +1,140 @@
+"""Ensembles (config ``ensemble``): members trained side by side that tag as one CRF of their mean scores."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+
+import pytest
+import torch
+
+from tagger import Tagger, TaggerConfig
+from tagger.config import ConfigError
+from tagger.formats import read_corpus
+from tagger.model import Ensemble
+from tagger.schemes import convert, is_valid
+from tagger.training import Trainer
+from tagger.transfer import build
+
+SMALL = {"word_dim": 16, "char_dim": 8, "char_hidden": 8, "hidden": 12, "casing_dim": 4, "seed": 3}
+
+
+@pytest.fixture(scope="module")
+def corpora(sample):
+    return read_corpus(sample / "train.tsv"), read_corpus(sample / "dev.tsv")
+
+
+@pytest.fixture(scope="module")
+def trained(corpora, tmp_path_factory):
+    """An ensemble of three trained for two epochs on the sample corpus: its trainer and output directory."""
+    train, dev = corpora
+    torch.set_num_threads(1)
+    output = tmp_path_factory.mktemp("ensemble")
+    tagger = Tagger.build(TaggerConfig(**SMALL, ensemble=3, epochs=2), train)
+    trainer = Trainer(tagger, train, dev, output, callbacks=[])
+    trainer.fit()
+    return trainer, output
+
+
+def test_an_ensemble_decodes_the_mean_of_its_members_scores_exactly(corpora):
+    """Tags and token confidences against enumeration of every valid path, scored by the mean of the members'
+    path scores (each member's emissions and constrained CRF scores, computed alone)."""
+    train, _ = corpora
+    tagger = Tagger.build(TaggerConfig(**SMALL, ensemble=3), train)
+    assert isinstance(tagger.model, Ensemble) and len(tagger.model.members) == 3
+    tags = tagger.heads[0].tags.items
+    sentences = [["Aspirin", "relieves", "pain"], ["tumour"], ["BRCA1", "mutations"]]
+    predictions = tagger.predict(sentences)
+    batch = tagger.encoder.collate([tagger.encode(sentence) for sentence in sentences])
+    with torch.no_grad():
+        members = [(m.emissions(batch), m.heads[0].crf.scores()) for m in tagger.model.members]
+    for row, (sentence, prediction) in enumerate(zip(sentences, predictions)):
+        n = len(sentence)
+        paths = [p for p in itertools.product(range(len(tags)), repeat=n) if is_valid([tags[i] for i in p], "IOBES")]
+        scores = {path: sum(_score(e[row], s, path) for e, s in members) / len(members) for path in paths}
+        best = max(scores, key=scores.get)
+        assert prediction.tags == convert([tags[i] for i in best], tagger.output_scheme)
+        peak = scores[best]
+        z = sum(math.exp(score - peak) for score in scores.values())
+        for t in range(n):
+            marginal = sum(math.exp(score - peak) for path, score in scores.items() if path[t] == best[t]) / z
+            assert prediction.token_scores[t] == pytest.approx(marginal, abs=1e-5)
+
+
+def _score(emissions: torch.Tensor, crf_scores, path: tuple[int, ...]) -> float:
+    start, transitions, end = crf_scores
+    total = start[path[0]] + end[path[-1]] + sum(emissions[t, tag] for t, tag in enumerate(path))
+    return float(total + sum(transitions[a, b] for a, b in zip(path, path[1:])))
+
+
+def test_members_start_apart_and_each_gets_the_gradient_of_its_own_loss(corpora):
+    train, _ = corpora
+    tagger = Tagger.build(TaggerConfig(**SMALL, ensemble=2), train)
+    first, second = tagger.model.members
+    assert not torch.equal(
+        first.encoder.layers[0].left_to_right.weight_ih_l0, second.encoder.layers[0].left_to_right.weight_ih_l0
+    )
+    assert [len(group) for group in tagger.model.parameter_groups()] == [len(list(first.parameters()))] * 2
+    sentences = list(train)[:8]
+    batch = tagger.encoder.collate(
+        [tagger.encode(s, s.tags) for s in (s.with_spans(s.spans, "IOBES") for s in sentences)]
+    )
+    tagger.model.eval()  # no dropout: the same arithmetic in both passes
+    tagger.model.loss(batch).backward()
+    together = [p.grad.clone() for p in first.parameters()]
+    tagger.model.zero_grad()
+    first.loss(batch).backward()
+    assert all(torch.allclose(a, p.grad, atol=1e-6) for a, p in zip(together, first.parameters()))
+
+
+def test_a_trained_ensemble_saves_loads_and_predicts_the_same(trained, corpora, tmp_path):
+    trainer, output = trained
+    _, dev = corpora
+    assert trainer.history[-1].loss < trainer.history[0].loss
+    meta = json.loads((output / "model" / "config.json").read_text())  # the best epoch's ensemble
+    assert meta["format_version"] == 4 and meta["config"]["ensemble"] == 3
+    trainer.tagger.save(tmp_path / "last")  # the last epoch's
+    loaded = Tagger.load(tmp_path / "last")
+    assert isinstance(loaded.model, Ensemble)
+    sentences = [s.tokens for s in dev]
+    for found, wanted in zip(loaded.predict(sentences, batch_size=5), trainer.tagger.predict(sentences)):
+        assert found.tags == wanted.tags
+        assert found.token_scores == pytest.approx(wanted.token_scores, abs=1e-5)
+
+
+def test_a_quantised_ensemble_predicts_and_reloads(trained, corpora, tmp_path):
+    _, output = trained
+    _, dev = corpora
+    quantised = Tagger.load(output / "model").quantize()
+    quantised.save(tmp_path / "int8")
+    again = Tagger.load(tmp_path / "int8")
+    sentences = [s.tokens for s in dev]
+    assert [p.tags for p in again.predict(sentences)] == [p.tags for p in quantised.predict(sentences)]
+
+
+def test_an_ensemble_tags_raw_text(trained):
+    _, output = trained
+    tagger = Tagger.load(output / "model")
+    tagged = tagger.tag("Aspirin relieves headache in patients with migraine. The battery life is great.")
+    assert [s.text for s in tagged.sentences] and all(0.0 <= span.score <= 1.0 for span in tagged.spans)
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"ensemble": 0}, "ensemble must be an integer >= 1"),
+        ({"ensemble": 2, "char_lm": "lms/x"}, "cannot take a character LM"),
+        ({"ensemble": 2, "init_from": "runs/x/model"}, "cannot take init_from"),
+    ],
+)
+def test_configs_an_ensemble_cannot_have_are_refused(values, message):
+    with pytest.raises(ConfigError, match=message):
+        TaggerConfig(**values)
+
+
+def test_an_ensemble_is_no_transfer_source(trained, corpora):
+    _, output = trained
+    train, _ = corpora
+    with pytest.raises(ConfigError, match="is an ensemble of 3 models"):
+        build(TaggerConfig(**SMALL, init_from=str(output / "model")), train)
