@@ -330,7 +330,14 @@ def accuracy_tables() -> list[str]:
             f"{r['infer_tokens_per_second']:,.0f} | {r['train_seconds_total'] / 60:.0f} min | "
             f"{r['machine']['load_average'][0]:.1f} | {dated(r)} |"
         )
-    lines += ["", "Rows named `+ ...` are the ablation: the accurate preset with only some of its resources.", ""]
+    lines += [
+        "",
+        "The ablation: `no unlabelled text` and `+ char LM` are the fast preset without its in-domain vectors and",
+        "with the domain's character LM (`--ablation`); `fast` is + vectors at scale, `fast multi-corpus` + the",
+        "other biomedical corpus (`--jointly`), `accurate` + an ensemble of three; `char LM hidden 200` is the",
+        "accurate preset until 2026-12-05 (one model of 200 units a direction with the character LM).",
+        "",
+    ]
     return lines + ["Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
 
 

@@ -31,10 +31,18 @@ def test_every_preset_is_described_and_resolves_for_every_domain(vectors_cache):
 def test_the_biomedical_domain_takes_the_biomedical_tokenizer_and_resources(vectors_cache):
     vectors_cache("biomedical-w2v-100.bin")
     values = presets.values("accurate", "biomedical")
-    assert values["tokenizer"] == "biomedical"
-    assert values["char_lm"].endswith("biomedical-256") and values["vectors"] == str(
-        presets.vectors_dir() / "biomedical-w2v-100.bin"
-    )
+    assert values["tokenizer"] == "biomedical" and values["ensemble"] == 3
+    assert values["vectors"] == str(presets.vectors_dir() / "biomedical-w2v-100.bin")
+    assert values == {**presets.values("fast", "biomedical"), "ensemble": 3}  # three of the fast model
+
+
+def test_a_preset_finds_a_shipped_character_lm_by_name():
+    for name in ("biomedical-256", "reviews-256"):
+        path = presets._resource("char_lm", name, None)
+        load_lm(path, "forward")
+        load_lm(path, "backward")
+    with pytest.raises(presets.PresetError, match="character LM 'huge-4096' is not among those shipped"):
+        presets._resource("char_lm", "huge-4096", None)
 
 
 def test_missing_vectors_say_how_to_build_them(vectors_cache):
