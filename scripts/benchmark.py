@@ -201,7 +201,14 @@ def inference_speed(tagger: Tagger, corpus, batch_size: int, head: str | None = 
     sentences = [s.tokens for s in corpus]
     if batch_size == 1:
         sentences = sentences[:BATCH_1_SENTENCES]
-    return best_rate(partial(tagger.predict, sentences, batch_size=batch_size, head=head), sentences, INFER_PASSES)
+    return best_rate(partial(cold_predict, tagger, sentences, batch_size, head=head), sentences, INFER_PASSES)
+
+
+def cold_predict(tagger: Tagger, sentences: list[list[str]], batch_size: int, confidences: bool = True, head=None):
+    """``tagger.predict`` after ``Tagger.forget``: each timed pass computes the features an earlier pass would have
+    left remembered (the words' characters, a character LM's text), as a first call does."""
+    tagger.forget()
+    return tagger.predict(sentences, batch_size, confidences, head)
 
 
 def best_rate(run: Callable[[], object], sentences: list[list[str]], passes: int) -> int:

@@ -15,10 +15,11 @@ from __future__ import annotations
 import argparse
 import logging
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import torch
-from benchmark import DATA_DIR, RESULTS, best_rate, provenance, read_splits, render, write_result
+from benchmark import DATA_DIR, RESULTS, best_rate, cold_predict, provenance, read_splits, render, write_result
 
 from tagger import Tagger
 from tagger.evaluation import evaluate
@@ -61,7 +62,7 @@ def compare(name: str, args: argparse.Namespace) -> dict:
     rates: dict[str, int] = {}
     for _ in range(2):  # in turns, so that both see the same moments of a shared machine
         for kind, model in models.items():
-            rate = best_rate(lambda model=model: model.predict(sentences, BATCH), sentences, args.passes)
+            rate = best_rate(partial(cold_predict, model, sentences, BATCH), sentences, args.passes)
             rates[kind] = max(rates.get(kind, 0), rate)
     same = sum(a == b for a, b in zip(tags["float"], tags["int8"])) / len(tags["float"])
     logging.info(

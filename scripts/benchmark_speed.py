@@ -33,6 +33,7 @@ from benchmark import (
     DATA_DIR,
     annotate_ratios,
     best_rate,
+    cold_predict,
     provenance,
     read_splits,
     render,
@@ -115,16 +116,9 @@ def time_preset(
     for confidences in (True, False):
         for batch_size in BATCH_SIZES if not args.quick else BATCH_SIZES[1:]:
             chosen = sentences[:BATCH_1_SENTENCES] if batch_size == 1 else sentences
-            rate = best_rate(partial(uncached, tagger, chosen, batch_size, confidences), chosen, args.passes)
+            rate = best_rate(partial(cold_predict, tagger, chosen, batch_size, confidences), chosen, args.passes)
             record["predict"][f"b{batch_size}{'' if confidences else '_no_confidences'}"] = rate
     return tagger, record
-
-
-def uncached(tagger: Tagger, sentences: list[list[str]], batch_size: int, confidences: bool) -> None:
-    """``tagger.predict`` with its character LM's feature cache emptied first, so that every pass reads the text."""
-    if tagger.model.char_lm is not None:
-        tagger.model.char_lm.forget()
-    tagger.predict(sentences, batch_size, confidences)
 
 
 def time_bare_lstm(tagger: Tagger, sentences: list[list[str]], passes: int) -> dict:

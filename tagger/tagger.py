@@ -258,6 +258,13 @@ class Tagger:
                     results[index] = merged(ours, names, [o[row][: lengths[index]] for o in outside], scheme)
         return results
 
+    def forget(self) -> None:
+        """Empty what ``predict`` remembers of earlier calls, the words' character features and a character LM's
+        features of sentences, so that the next call computes them afresh (as a speed benchmark's passes must)."""
+        self._char_memo = CharFeatureMemo()
+        if self.model.char_lm is not None:
+            self.model.char_lm.forget()
+
     def _char_table(self, encoded: list[Encoded]) -> CharTable | None:
         """The distinct words of ``encoded`` through the character encoder, once for all their batches (and for
         later calls, while the weights stay as they are)."""
