@@ -100,6 +100,11 @@ class BiLSTMCRF(nn.Module):
         modules = [getattr(self, name) for part in parts for name in PART_MODULES[part]]
         return [parameter for module in modules if module is not None for parameter in module.parameters()]
 
+    @property
+    def members(self) -> tuple[BiLSTMCRF, ...]:
+        """The models that each train on batches of their own: this one alone (an ``Ensemble`` has several)."""
+        return (self,)
+
     def char_features(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor | None:
         """The character encoder's output for words of characters ``chars`` (words, max_chars) of ``lengths``, as
         ``Batch.char_features`` takes it; ``None`` without a character encoder."""
@@ -150,9 +155,10 @@ class BiLSTMCRF(nn.Module):
 
 
 class Ensemble(nn.Module):
-    """BiLSTM-CRFs of one architecture over the same vocabularies and heads, trained side by side, each on its own
-    loss from its own initial weights, that tag as one: with the mean of their emissions and of their CRFs'
-    scores, a CRF whose path scores are the mean of theirs (a product of experts), decoded exactly."""
+    """BiLSTM-CRFs of one architecture over the same vocabularies and heads, trained side by side, each on batches
+    of its own from its own initial weights (``Trainer.step``), that tag as one: with the mean of their emissions
+    and of their CRFs' scores, a CRF whose path scores are the mean of theirs (a product of experts), decoded
+    exactly."""
 
     char_lm = None  # members read no character LM (``TaggerConfig`` refuses one with an ensemble)
 
@@ -181,10 +187,6 @@ class Ensemble(nn.Module):
         """Each member's character encoding of the words, shape (members, words, char output); ``None`` without."""
         found = [member.char_features(chars, lengths) for member in self.members]
         return None if found[0] is None else torch.stack(found)
-
-    def loss(self, batch, head: int = 0) -> torch.Tensor:
-        """The sum of the members' losses: each member's gradient is that of its own."""
-        return sum(member.loss(batch, head) for member in self.members)
 
     def decode(
         self, batch, with_posteriors: bool = False, heads: Sequence[int] = (0,)

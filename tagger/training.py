@@ -104,6 +104,8 @@ class Trainer:
         self.stopped_because: str | None = None
         self.history: list[EpochRecord] = []
         self.rng = random.Random(self.config.seed)
+        # an ensemble's other members each draw their own batches: independent models, not one model's copies
+        self.member_rngs = [random.Random(f"{self.config.seed} member {k}") for k in range(1, self.config.ensemble)]
         self.epoch = 0
         self.torch_rng: torch.Tensor | None = None  # set when resuming
         if len(corpora) > 1:
@@ -154,6 +156,8 @@ class Trainer:
         trainer.best_f1, trainer.best_epoch = state["best"]["f1"], state["best"]["epoch"]
         trainer.history = [EpochRecord(**r) for r in state["history"]]
         trainer.rng.setstate(_as_tuples(state["python_rng"]))
+        for rng, member_state in zip(trainer.member_rngs, state.get("member_rngs", ()), strict=True):
+            rng.setstate(_as_tuples(member_state))
         trainer.epoch = state["epoch"]
         trainer.torch_rng = state["torch_rng"]
         logger.info("resuming from %s after epoch %d", path, trainer.epoch)
@@ -201,31 +205,35 @@ class Trainer:
             callback.on_train_end(self, result)
         return result
 
-    def batches(self) -> list[list[int]]:
+    def batches(self, rng: random.Random | None = None) -> list[list[int]]:
         """One epoch's batches of sentence indices into ``train``: every sentence once, each batch of one corpus
-        (``batching.mixed_batches``, drawn from ``rng``)."""
+        (``batching.mixed_batches``, drawn from ``rng``, by default the trainer's)."""
         lengths, start = [], 0
         for size in self.sizes:
             lengths.append([len(s.words) for s in self.train[start : start + size]])
             start += size
-        return mixed_batches(lengths, self.config.batch_size, self.rng)
+        return mixed_batches(lengths, self.config.batch_size, rng or self.rng)
 
-    def step(self, indices: Sequence[int]) -> Step:
+    def step(self, indices: Sequence[int], others: Sequence[Sequence[int]] = ()) -> Step:
         """One optimiser step on the training sentences ``indices`` (of one corpus), by their head's loss, the
-        gradient clipped to ``clip_grad_norm``.
+        gradient clipped to ``clip_grad_norm``; an ensemble's first member takes it on ``indices`` and each other
+        member on its own batch of ``others``, as it would alone.
 
         Raises ``DivergedError`` before changing any weight when the loss or the gradient norm is not finite.
         """
-        head = self.head_of[indices[0]]
-        assert all(self.head_of[i] == head for i in indices), "a batch mixes corpora"
-        batch = Encoder.collate([self.train[i] for i in indices])
-        batch.words = self._replace_singletons(batch.words)
-        loss = self.tagger.model.loss(batch, head)  # summed over the batch
-        value = loss.item()
+        loss, value = 0.0, 0.0
+        for member, own in zip(self.tagger.model.members, [indices, *others], strict=True):
+            head = self.head_of[own[0]]
+            assert all(self.head_of[i] == head for i in own), "a batch mixes corpora"
+            batch = Encoder.collate([self.train[i] for i in own])
+            batch.words = self._replace_singletons(batch.words)
+            summed = member.loss(batch, head)  # over the batch
+            value += summed.item()
+            loss = loss + summed / len(own)
         if not math.isfinite(value):
             raise DivergedError(f"the loss is {value}")
         self.optimizer.zero_grad()
-        (loss / len(indices)).backward()
+        loss.backward()
         limit = self.config.clip_grad_norm
         norms = [  # an ensemble's members each clipped as they would be alone
             torch.nn.utils.clip_grad_norm_(group, limit if limit > 0 else math.inf).item()
@@ -239,6 +247,7 @@ class Trainer:
 
     def _train_epoch(self) -> EpochRecord:
         batches = self.batches()
+        others = [self.batches(rng) for rng in self.member_rngs]  # an ensemble's other members' own orders
         for callback in self.callbacks:
             callback.on_epoch_begin(self, self.epoch, len(batches))
         self._freeze()
@@ -246,7 +255,7 @@ class Trainer:
         total_loss, norms, clipped, started = 0.0, [], 0, time.perf_counter()
         for number, indices in enumerate(batches, 1):
             try:
-                step = self.step(indices)
+                step = self.step(indices, [own[number - 1] for own in others])
             except DivergedError as error:
                 raise DivergedError(f"epoch {self.epoch}, step {number} of {len(batches)}: {error}") from None
             total_loss += step.loss
@@ -327,6 +336,7 @@ class Trainer:
             "history": [asdict(r) for r in self.history],
             "torch_rng": torch.get_rng_state(),
             "python_rng": self.rng.getstate(),
+            "member_rngs": [rng.getstate() for rng in self.member_rngs],
             "fingerprints": self.fingerprints,
         }
         checkpoints.write(self.checkpoint_path, state)

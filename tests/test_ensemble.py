@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import math
@@ -10,6 +11,7 @@ import pytest
 import torch
 
 from tagger import Tagger, TaggerConfig
+from tagger.batching import Encoder
 from tagger.config import ConfigError
 from tagger.formats import read_corpus
 from tagger.model import Ensemble
@@ -68,24 +70,23 @@ def _score(emissions: torch.Tensor, crf_scores, path: tuple[int, ...]) -> float:
     return float(total + sum(transitions[a, b] for a, b in zip(path, path[1:])))
 
 
-def test_members_start_apart_and_each_gets_the_gradient_of_its_own_loss(corpora):
-    train, _ = corpora
-    tagger = Tagger.build(TaggerConfig(**SMALL, ensemble=2), train)
+def test_members_start_apart_and_each_learns_from_batches_of_its_own(corpora, tmp_path):
+    train, dev = corpora
+    config = TaggerConfig(**SMALL, ensemble=2, dropout=0.0, unk_replace=0.0, clip_grad_norm=0.0)
+    tagger = Tagger.build(config, train)
     first, second = tagger.model.members
-    assert not torch.equal(
-        first.encoder.layers[0].left_to_right.weight_ih_l0, second.encoder.layers[0].left_to_right.weight_ih_l0
-    )
+    assert not torch.equal(first.words.weight, second.words.weight)
     assert [len(group) for group in tagger.model.parameter_groups()] == [len(list(first.parameters()))] * 2
-    sentences = list(train)[:8]
-    batch = tagger.encoder.collate(
-        [tagger.encode(s, s.tags) for s in (s.with_spans(s.spans, "IOBES") for s in sentences)]
-    )
-    tagger.model.eval()  # no dropout: the same arithmetic in both passes
-    tagger.model.loss(batch).backward()
-    together = [p.grad.clone() for p in first.parameters()]
-    tagger.model.zero_grad()
-    first.loss(batch).backward()
-    assert all(torch.allclose(a, p.grad, atol=1e-6) for a, p in zip(together, first.parameters()))
+    trainer = Trainer(tagger, train, dev, tmp_path, callbacks=[])
+    mine, theirs = trainer.batches(), trainer.batches(trainer.member_rngs[0])
+    assert sorted(map(sorted, mine)) != sorted(map(sorted, theirs))  # other batches, not only in another order
+    assert sorted(i for batch in mine for i in batch) == sorted(i for batch in theirs for i in batch)
+    before = copy.deepcopy(tagger.model)
+    tagger.model.train()
+    trainer.step(mine[0], [theirs[0]])
+    for member, alone, own in zip(tagger.model.members, before.members, (mine[0], theirs[0])):
+        alone.loss(Encoder.collate([trainer.train[i] for i in own])).div(len(own)).backward()
+        assert all(torch.allclose(a.grad, b.grad, atol=1e-6) for a, b in zip(member.parameters(), alone.parameters()))
 
 
 def test_a_trained_ensemble_saves_loads_and_predicts_the_same(trained, corpora, tmp_path):

@@ -41,12 +41,12 @@ class Interrupt(Callback):
             raise KeyboardInterrupt
 
 
-def _train(sample, output, callbacks=(), resume=False):
+def _train(sample, output, callbacks=(), resume=False, ensemble=1):
     train, dev = read_corpus(sample / "train.tsv"), read_corpus(sample / "dev.tsv")
     if resume:
         trainer = Trainer.resume(output, train, dev, [*standard(output), *callbacks])
     else:
-        config = TaggerConfig(**FAST, epochs=4, patience=10)
+        config = TaggerConfig(**FAST, epochs=4, patience=10, ensemble=ensemble)
         trainer = Trainer(Tagger.build(config, train), train, dev, output, [*standard(output), *callbacks])
     return trainer, trainer.fit()
 
@@ -83,10 +83,11 @@ def test_gradients_repeat_bit_for_bit_on_several_threads(sample, char_encoder):
         assert all(torch.equal(gradients[0][name], other[name]) for name in gradients[0])
 
 
-def test_resume_after_an_interruption_continues_where_it_stopped(sample, tmp_path):
-    whole, result = _train(sample, tmp_path / "whole")
+@pytest.mark.parametrize("ensemble", [1, 2])  # an ensemble's members draw batches of their own
+def test_resume_after_an_interruption_continues_where_it_stopped(sample, tmp_path, ensemble):
+    whole, result = _train(sample, tmp_path / "whole", ensemble=ensemble)
     with pytest.raises(KeyboardInterrupt):
-        _train(sample, tmp_path / "cut", [Interrupt(after=2)])
+        _train(sample, tmp_path / "cut", [Interrupt(after=2)], ensemble=ensemble)
     assert len((tmp_path / "cut" / "log.jsonl").read_text().splitlines()) == 2
     resumed, resumed_result = _train(sample, tmp_path / "cut", resume=True)
     assert [r.loss for r in resumed_result.history] == [r.loss for r in result.history]
