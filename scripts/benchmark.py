@@ -429,7 +429,10 @@ def _rates(preset: dict | None) -> str:
     if preset is None:
         return "-"
     rates = preset["predict"]
-    return " / ".join(f"{rates.get(f'b{b}', 0):,} ({rates.get(f'b{b}_no_confidences', 0):,})" for b in (1, 32, 256))
+    model = f" (ensemble of {preset['config']['ensemble']})" if preset["config"].get("ensemble", 1) > 1 else ""
+    model = " (char LM)" if preset.get("char_lm") else model
+    rates = " / ".join(f"{rates.get(f'b{b}', 0):,} ({rates.get(f'b{b}_no_confidences', 0):,})" for b in (1, 32, 256))
+    return rates + model
 
 
 def _epoch(preset: dict | None) -> str:

@@ -98,6 +98,9 @@ def main() -> None:
         render()
 
 
+ARCHITECTURE = ("hidden", "char_encoder", "char_hidden", "word_dim", "ensemble")  # recorded of each preset's config
+
+
 def time_preset(
     config: TaggerConfig, train: Corpus, dev: Corpus, sentences: list[list[str]], output: Path, args
 ) -> tuple[Tagger, dict]:
@@ -107,7 +110,9 @@ def time_preset(
     tagger.save(output / "model")
     epoch = training.history[0]
     record = {
-        "config": {key: getattr(config, key) for key in ("hidden", "char_encoder", "char_hidden", "word_dim")},
+        "config": {
+            key: getattr(config, key) for key in ("hidden", "char_encoder", "char_hidden", "word_dim", "ensemble")
+        },
         "char_lm": bool(config.char_lm),
         "train_epoch_seconds": round(epoch.seconds, 1),
         "train_tokens_per_second": round(sum(len(s) for s in train) / epoch.seconds),
