@@ -47,6 +47,7 @@ from tagger.batching import length_batches
 from tagger.corpus import Corpus
 from tagger.training import Trainer
 
+ARCHITECTURE = ("hidden", "char_encoder", "char_hidden", "word_dim", "ensemble")  # recorded of each preset's config
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "speed"
 BATCH_SIZES = (1, 32, 256)
 
@@ -96,9 +97,6 @@ def main() -> None:
     if not args.quick:  # a quick look is not a measurement of the corpus
         print(f"-> {write_result(result, RESULTS, f'speed-{args.corpus}')}")
         render()
-
-
-ARCHITECTURE = ("hidden", "char_encoder", "char_hidden", "word_dim", "ensemble")  # recorded of each preset's config
 
 
 def time_preset(
