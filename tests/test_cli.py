@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import sys
 
@@ -133,3 +134,13 @@ def test_every_command_has_help(command, capsys):
         parser().parse_args([*command, "--help"])
     assert exit_info.value.code == 0
     assert "usage: tagger" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("set_by_user", [None, "64"])
+def test_the_command_line_caps_onednns_cache_unless_the_user_did(monkeypatch, capsys, set_by_user):
+    """A bounded cache of compiled LSTMs keeps annotate's memory flat over any number of documents."""
+    monkeypatch.setenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY", set_by_user or "")  # undone after the test
+    if set_by_user is None:
+        monkeypatch.delenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY")
+    assert main(["models", "list"]) == 0
+    assert os.environ["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] == (set_by_user or "256")
