@@ -206,7 +206,7 @@ def inference_speed(tagger: Tagger, corpus, batch_size: int, head: str | None = 
 
 def cold_predict(tagger: Tagger, sentences: list[list[str]], batch_size: int, confidences: bool = True, head=None):
     """``tagger.predict`` after ``Tagger.forget``: each timed pass computes the features an earlier pass would have
-    left remembered (the words' characters, a character LM's text), as a first call does."""
+    left remembered (a character LM's features of its sentences), as a first call does."""
     tagger.forget()
     return tagger.predict(sentences, batch_size, confidences, head)
 

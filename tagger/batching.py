@@ -49,43 +49,6 @@ class CharTable:
         return cls(rows, _filled(_mask(lengths), _flat(rows)), torch.tensor(lengths))
 
 
-class CharFeatureMemo:
-    """The character encoder's output for the words of earlier ``predict`` calls, so that while the weights stay
-    as they are each word is encoded once, not once a call: a stream of windows (annotate, serve, spaCy's pipe)
-    keeps meeting the same words.
-
-    It forgets everything when a weight changes (an in-place update, as an optimiser step or ``load_state_dict``
-    makes, bumps a tensor's version), when the weights are other tensors (quantisation), and when full.
-    """
-
-    capacity = 5_000_000  # numbers kept (20 MB of float32): words × the encoder's output (× members)
-
-    def __init__(self):
-        self.rows: dict[tuple[int, ...], int] = {}
-        self.features: torch.Tensor | None = None  # shape: (..., words, char encoder output)
-        self.stamp: tuple = ()
-
-    def features_of(self, table: CharTable, encode, weights: Iterable[torch.Tensor]) -> torch.Tensor | None:
-        """The features of ``table``'s words, shape (..., words, output) as ``encode(chars, lengths)`` gives them,
-        computed only for the words not remembered under the same ``weights``."""
-        stamp = tuple((id(weight), weight._version) for weight in weights)
-        words = list(table.rows)
-        full = self.features is not None and (len(self.rows) + len(words)) * self.features[..., :1, :].numel()
-        if stamp != self.stamp or full > self.capacity:
-            self.rows, self.features, self.stamp = {}, None, stamp
-        missing = [number for number, word in enumerate(words) if word not in self.rows]
-        if missing:
-            index = torch.tensor(missing)
-            lengths = table.lengths[index]
-            found = encode(table.chars[index, : int(lengths.max())], lengths)
-            if found is None:
-                return None
-            for offset, number in enumerate(missing, len(self.rows)):
-                self.rows[words[number]] = offset
-            self.features = found if self.features is None else torch.cat([self.features, found], dim=-2)
-        return self.features.index_select(-2, torch.tensor([self.rows[word] for word in words]))
-
-
 @dataclass
 class Batch:
     """Padded tensors of a batch; the characters are those of its distinct words, or of a ``CharTable`` shared

@@ -17,7 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load, save
 
 from . import __version__
-from .batching import LM_MAX_PADDING, CharFeatureMemo, CharTable, Encoded, Encoder, length_batches
+from .batching import LM_MAX_PADDING, CharTable, Encoded, Encoder, length_batches
 from .bilstm import upgrade_packed_names
 from .charlm import CharLM
 from .chunks import ChunkReader
@@ -85,7 +85,6 @@ class Tagger:
         self.config = config
         self.pretrained = pretrained
         self.quantization: str | None = None  # set by quantize
-        self._char_memo = CharFeatureMemo()  # words' character features across predict calls
         self._float_weights: dict[str, torch.Tensor] | None = None
         if bool(config.char_lm_hidden) != (lm_chars is not None):
             raise ConfigError("a character LM (char_lm_hidden) needs its character vocabulary, and only it")
@@ -259,19 +258,17 @@ class Tagger:
         return results
 
     def forget(self) -> None:
-        """Empty what ``predict`` remembers of earlier calls, the words' character features and a character LM's
-        features of sentences, so that the next call computes them afresh (as a speed benchmark's passes must)."""
-        self._char_memo = CharFeatureMemo()
+        """Empty what ``predict`` remembers of earlier calls, a character LM's features of sentences, so that the
+        next call computes them afresh (as a speed benchmark's passes must)."""
         if self.model.char_lm is not None:
             self.model.char_lm.forget()
 
     def _char_table(self, encoded: list[Encoded]) -> CharTable | None:
-        """The distinct words of ``encoded`` through the character encoder, once for all their batches (and for
-        later calls, while the weights stay as they are)."""
+        """The distinct words of ``encoded`` through the character encoder, once for all their batches."""
         if not encoded:
             return None
         table = CharTable.of(encoded)
-        table.features = self._char_memo.features_of(table, self.model.char_features, self.model.parameters())
+        table.features = self.model.char_features(table.chars, table.lengths)
         return table
 
     def _lm_features(self, encoded: list[Encoded | None], batch_size: int) -> dict[int, torch.Tensor]:

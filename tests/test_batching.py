@@ -2,11 +2,9 @@
 
 import random
 
-import pytest
 import torch
 
-from tagger import Tagger
-from tagger.batching import MAX_PADDING, CharFeatureMemo, CharTable, Encoded, Encoder, length_batches
+from tagger.batching import MAX_PADDING, Encoded, Encoder, length_batches
 
 
 def test_prediction_batches_cover_every_sentence_once_longest_first():
@@ -59,29 +57,3 @@ def test_collate_pads_character_lm_text_and_token_positions():
     assert batch.lm_lengths.tolist() == [5, 3]
     assert batch.lm_starts.tolist() == [[1, 3], [1, 0]] and batch.lm_ends.tolist() == [[1, 3], [1, 0]]
     assert batch.tags is None
-
-
-def test_predict_remembers_words_character_features_only_while_the_weights_stay(tiny_model, sample, monkeypatch):
-    sentences = [line.split() for line in sample.joinpath("sample.txt").read_text(encoding="utf-8").splitlines()]
-    sentences = [s for s in sentences if s]
-    first, second = sentences[: len(sentences) // 2], sentences[len(sentences) // 2 :]
-    tagger = Tagger.load(tiny_model)
-    tagger.predict(first)  # its words' character features remembered
-    _assert_same(tagger.predict(second), Tagger.load(tiny_model).predict(second))
-    changed = Tagger.load(tiny_model)
-    for model in (tagger, changed):
-        with torch.no_grad():
-            model.model.chars.embed.weight.mul_(1.5)  # an in-place update: what was remembered is stale
-    _assert_same(tagger.predict(second), changed.predict(second))
-    monkeypatch.setattr(CharFeatureMemo, "capacity", 2_000)  # a few dozen words: emptied call after call
-    small = Tagger.load(tiny_model)
-    for part in (first, second, first):
-        _assert_same(small.predict(part), Tagger.load(tiny_model).predict(part))
-        words = len(CharTable.of([small.encode(sentence) for sentence in part]).rows)
-        assert len(small._char_memo.rows) <= max(2_000 // small.model.chars.output_dim, words)
-
-
-def _assert_same(found, expected) -> None:
-    for a, b in zip(found, expected, strict=True):
-        assert a.tags == b.tags
-        assert a.token_scores == pytest.approx(b.token_scores, abs=1e-5)
