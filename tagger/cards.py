@@ -159,6 +159,15 @@ def quantized(card: dict, scheme: str) -> dict:
     }
 
 
+def ensembled(cards: Sequence[dict], tagger) -> dict:
+    """The card of ``tagger``, an ensemble of the models of ``cards`` trained apart (``ensembles.combined``): the
+    first one's data, each one's training; its own test scores start empty (``tagger evaluate --update-card``)."""
+    kept = ("train", "dev", "corpus")
+    data = {head["name"]: {key: head[key] for key in kept if key in head} for head in cards[0]["heads"]}
+    training = {"refit": cards[0]["training"]["refit"], "members": [card["training"] for card in cards]}
+    return facts(tagger, data, training)
+
+
 def read(directory: str | Path) -> dict:
     """The card facts in ``directory``'s ``meta.json``; ``CardError`` when it has none or it is not a card."""
     path = Path(directory) / META_FILE
@@ -223,6 +232,9 @@ def markdown(card: dict) -> str:
 
 
 def _training(training: dict) -> str:
+    if "members" in training:
+        members = " ".join(f"{number}: {_training(member)}" for number, member in enumerate(training["members"], 1))
+        return f"An ensemble of {len(training['members'])} models trained apart. {members}"
     if training["refit"]:
         return f"Refitted on train + dev for {training['best_epoch']} epochs (the count early stopping chose on dev)."
     return (

@@ -1,4 +1,5 @@
-"""Ensembles (config ``ensemble``): members trained side by side that tag as one CRF of their mean scores."""
+"""Ensembles: members trained side by side (config ``ensemble``) or apart (``tagger ensemble``) that tag as one
+CRF of their mean scores."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import math
 import pytest
 import torch
 
-from tagger import Tagger, TaggerConfig
+from tagger import Tagger, TaggerConfig, cards
 from tagger.batching import Encoder
+from tagger.cli.main import main
 from tagger.config import ConfigError
 from tagger.formats import read_corpus
 from tagger.model import Ensemble
@@ -139,3 +141,62 @@ def test_an_ensemble_is_no_transfer_source(trained, corpora):
     train, _ = corpora
     with pytest.raises(ConfigError, match="is an ensemble of 3 models"):
         build(TaggerConfig(**SMALL, init_from=str(output / "model")), train)
+
+
+TRAIN_TINY = [*(f"--set={key}={value}" for key, value in SMALL.items() if key != "seed"), "--epochs=2", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def apart(sample, tmp_path_factory):
+    """Two models trained apart by ``tagger train`` (seeds 1 and 2, each with its card) and their run directories."""
+    torch.set_num_threads(1)
+    files = [f"--{split}={sample / f'{split}.tsv'}" for split in ("train", "dev", "test")]
+    runs = [tmp_path_factory.mktemp(f"seed{seed}") for seed in (1, 2)]
+    for seed, run in zip((1, 2), runs):
+        assert main(["train", *files, f"--output={run}", f"--set=seed={seed}", *TRAIN_TINY]) == 0
+    return runs
+
+
+def test_models_trained_apart_combine_into_an_ensemble_of_their_weights(apart, sample, tmp_path, capsys):
+    output = tmp_path / "ensemble"
+    assert main(["ensemble", *(f"--model={run}" for run in apart), f"--output={output}"]) == 0
+    combined = Tagger.load(output)
+    assert isinstance(combined.model, Ensemble) and combined.config.ensemble == 2
+    for member, run in zip(combined.model.members, apart):
+        source = Tagger.load(run).model.state_dict()
+        assert all(torch.equal(tensor, source[name]) for name, tensor in member.state_dict().items())
+    card = cards.read(output)
+    assert card["config"]["architecture"]["ensemble"] == 2 and len(card["training"]["members"]) == 2
+    assert card["test"] == [] and "An ensemble of 2 models trained apart" in (output / "README.md").read_text()
+    assert main(["evaluate", f"--model={output}", f"--data={sample / 'test.tsv'}", "--update-card"]) == 0
+    assert cards.read(output)["test"][0]["source"].endswith("test.tsv")
+
+    again = tmp_path / "three"  # an ensemble joins with each of its members
+    assert main(["ensemble", f"--model={output}", f"--model={apart[0]}", f"--output={again}"]) == 0
+    assert Tagger.load(again).config.ensemble == 3
+    sentences = [s.tokens for s in read_corpus(sample / "dev.tsv")]
+    found = Tagger.load(again).predict(sentences)
+    assert all(is_valid(p.tags, "IOB2") and len(p.tags) == len(s) for p, s in zip(found, sentences))
+
+
+def test_models_that_cannot_tag_as_one_are_refused_by_name(apart, sample, tmp_path, capsys):
+    other = tmp_path / "wider"
+    files = [f"--train={sample / 'train.tsv'}", f"--dev={sample / 'dev.tsv'}"]
+    assert main(["train", *files, f"--output={other}", *TRAIN_TINY, "--set=hidden=14"]) == 0
+    smaller = tmp_path / "smaller"  # trained on other sentences: another vocabulary
+    assert main(["train", f"--train={sample / 'dev.tsv'}", f"--output={smaller}", *TRAIN_TINY]) == 0
+    int8 = tmp_path / "int8"
+    assert main(["quantize", f"--model={apart[0]}", f"--output={int8}"]) == 0
+    capsys.readouterr()
+    for models, message in (
+        ([other], "in hidden 14 (not 12): only models of one config combine"),
+        ([smaller], "has other vocabularies or heads than"),
+        ([int8], "is quantised (int8): combine the float models, then quantise"),
+        ([], "an ensemble needs two models or more; got 1"),
+    ):
+        output = tmp_path / "refused"
+        command = ["ensemble", f"--model={apart[0]}", *(f"--model={model}" for model in models), f"--output={output}"]
+        assert main(command) == 2
+        assert message in capsys.readouterr().err and not output.exists()
+    assert main(["ensemble", f"--model={apart[0]}", f"--model={apart[1]}", f"--output={apart[1]}"]) == 2
+    assert "holds the input" in capsys.readouterr().err and Tagger.load(apart[1])  # a run directory holds its model

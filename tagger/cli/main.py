@@ -12,6 +12,7 @@ from . import (
     annotate,
     corpora,
     embeddings,
+    ensemble,
     evaluate,
     lm,
     lr_find,
@@ -42,6 +43,7 @@ COMMANDS = (
     models,
     spacy_export,
     quantize,
+    ensemble,
     embeddings,
     lm,
 )

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..quantization import QUANTIZATIONS
-from .sources import refuse_overwriting_inputs
+from .sources import refuse_filled_output, refuse_overwriting_inputs
 
 
 def add_parser(commands) -> None:
@@ -36,9 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     source = resolve(args.model)
     refuse_overwriting_inputs(args, {"--output": args.output}, also=[source])
-    if args.output.exists() and (not args.output.is_dir() or any(args.output.iterdir())):
-        print(f"tagger quantize: error: {args.output} exists and is not an empty directory", file=sys.stderr)
-        return 2
+    refuse_filled_output("--output", args.output)
     tagger = Tagger.load(source)
     if tagger.quantization is not None:
         print(f"tagger quantize: error: {source} is already quantised ({tagger.quantization})", file=sys.stderr)

@@ -12,7 +12,7 @@ from pathlib import Path
 from .. import catalogue, presets
 from ..catalogue import CatalogueError
 from ..corpus import Corpus, CorpusFormatError, EmptyCorpusError
-from ..files import refuse_overwrite
+from ..files import OutputError, refuse_overwrite
 from ..formats import EXTENSIONS, FORMATS, RAW_TEXT, format_of, jsonl, read_corpus
 from ..reading import EncodingError, codec
 from ..text import DEFAULT_TOKENIZER
@@ -293,3 +293,9 @@ def refuse_overwriting_inputs(
     if writes is not None:
         for (option, folder), name in product(outputs.items(), writes):
             refuse_overwrite({option: folder / name}, inputs)
+
+
+def refuse_filled_output(option: str, folder: Path) -> None:
+    """``OutputError`` unless ``folder`` (an output directory to create) is new or empty."""
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise OutputError(f"{option} {folder} exists and is not an empty directory")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..files import output_error
 from .options import add_path_option
-from .sources import positive, refuse_overwriting_inputs
+from .sources import positive, refuse_filled_output, refuse_overwriting_inputs
 
 
 def add_parser(commands) -> None:
@@ -41,9 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     output: Path = args.output
     refuse_overwriting_inputs(args, {"--output": output})
-    if output.exists() and (not output.is_dir() or any(output.iterdir())):
-        print(f"tagger export-spacy: error: {output} exists and is not an empty directory", file=sys.stderr)
-        return 2
+    refuse_filled_output("--output", output)
     try:
         spacy.util.get_lang_class(args.lang)
     except ImportError:
