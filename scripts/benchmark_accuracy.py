@@ -5,6 +5,8 @@
     python scripts/benchmark_accuracy.py --corpus ncbi-disease --ablation   # the rows of the ablation table
     python scripts/benchmark_accuracy.py --corpus ncbi-disease --preset fast --set hidden=100 --variant "hidden 100"
     python scripts/benchmark_accuracy.py --corpus ncbi-disease bc5cdr --preset fast --jointly   # one model, two heads
+    python scripts/benchmark_accuracy.py --corpus ncbi-disease --preset fast --seeds 1 2 3 4 5 6 7 8 9 \\
+        --combine 3 --keep runs/accuracy                               # and three ensembles of three, trained apart
     python scripts/benchmark_accuracy.py --corpus ncbi-disease --preset fast --set epochs=1 \\
         --results /tmp/accuracy                                        # a quick check of the script
 
@@ -21,7 +23,9 @@ gathers the seeds recorded with the same config and protocol (test F1 per seed, 
 inference speed at batch 256, training time). A seed already recorded is skipped, so an
 interrupted run goes on where it stopped. ``--jointly`` trains the corpora together, one model with a head
 per corpus (``tagger train --corpus A --corpus B``), and files each corpus' scores, by its own head, under
-``PRESET multi-corpus``. ``--ablation`` trains the rows of the ablation that are no preset (``ABLATION``):
+``PRESET multi-corpus``. ``--combine N`` also files, for each N seeds in turn, the ensemble of their models
+(``tagger ensemble``: trained apart, each with its own early stopping) under ``PRESET ensemble of N apart``,
+scored as a seed's model is. ``--ablation`` trains the rows of the ablation that are no preset (``ABLATION``):
 the fast preset without its in-domain vectors, and with the domain's character LM. ``python
 scripts/benchmark.py --render`` renders the tables into ``benchmarks/README.md``.
 """
@@ -35,9 +39,11 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from benchmark import DATA_DIR, RESULTS, render, run_jointly
+from benchmark import DATA_DIR, RESULTS, inference_speed, provenance, read_splits, render, run_jointly, test_scores
 
 from tagger import Tagger, TaggerConfig, catalogue, presets
+from tagger.config import ConfigError
+from tagger.ensembles import combined
 from tagger.evaluation import raw_text_scores
 from tagger.files import atomic_write
 
@@ -76,7 +82,15 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="local mirror of the catalogue's corpora")
     parser.add_argument("--results", type=Path, default=ACCURACY)
     parser.add_argument("--keep", type=Path, help="keep each training's output in KEEP/<corpus>-<name>-seed<N>")
+    parser.add_argument(
+        "--combine",
+        type=int,
+        metavar="N",
+        help="also file the ensemble (tagger ensemble) of each N seeds' models in turn, trained apart (needs --keep)",
+    )
     args = parser.parse_args()
+    if args.combine and (args.jointly or not args.keep or args.combine < 2 or len(args.seeds) % args.combine):
+        parser.error("--combine N takes N >= 2 dividing the seeds' count, one corpus at a time, and --keep")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     groups = [args.corpus] if args.jointly else [[corpus] for corpus in args.corpus]
     for corpora in groups:
@@ -88,6 +102,11 @@ def main() -> None:
                 for corpus, record in records.items():
                     summary = summarise(args.results, corpus, name, record)
                     print(f"{corpus} {name} seed {seed}: test F1 {record['test']['f1']:.4f}; summary in {summary}")
+            for start in range(0, len(args.seeds) if args.combine else 0, args.combine or 1):
+                seeds = args.seeds[start : start + args.combine]
+                record = ensemble_results(args.results, corpora[0], name, seeds, args.refit, args.data_dir, args.keep)
+                summary = summarise(args.results, corpora[0], record["preset"], record)
+                print(f"{corpora[0]} {record['preset']} {seeds}: test F1 {record['test']['f1']:.4f}; in {summary}")
     if args.results == ACCURACY:
         render()
 
@@ -118,37 +137,96 @@ def seed_results(
 ) -> dict[str, dict]:
     """Each corpus' record of one seed, ``corpora`` trained together: read from ``results/seeds`` when all are there,
     else trained (its output in ``keep``, when given), tested and written there."""
-    run_name = f"{'+'.join(corpora)}-{file_name(name)}-seed{config.seed}"
-    paths = {corpus: results / "seeds" / f"{corpus}-{file_name(name)}-seed{config.seed}.json" for corpus in corpora}
+    paths = {corpus: seed_file(results, corpus, name, config.seed) for corpus in corpora}
     recorded = {corpus: json.loads(path.read_text()) for corpus, path in paths.items() if path.is_file()}
     if all(
         corpus in recorded
-        and recorded[corpus]["requested_config"] == config.to_dict()
+        and normalised(recorded[corpus]["requested_config"]) == config.to_dict()
         and recorded[corpus]["refit"] == refit
         for corpus in corpora
     ):
-        logging.info("%s %s seed %d: already recorded in %s", run_name, name, config.seed, results / "seeds")
+        logging.info("%s %s seed %d: already recorded in %s", "+".join(corpora), name, config.seed, results / "seeds")
         return recorded
     logging.info("%s %s seed %d: training", "+".join(corpora), name, config.seed)
     records = {}
     with tempfile.TemporaryDirectory() as scratch:
-        output = keep / run_name if keep else Path(scratch)
+        output = keep / run_name(corpora, name, config.seed) if keep else Path(scratch)
         for corpus, result in run_jointly(corpora, data_dir, config, refit, output).items():
             record = {"preset": name, **result, "requested_config": config.to_dict(), "refit": refit}
             if corpus in RAW_TEXT:
-                file, label_map = RAW_TEXT[corpus]
                 model = Tagger.load(output / ("refit/model" if refit else "model"))
-                head = corpus if len(corpora) > 1 else None
-                record["raw_text_test"] = raw_text_scores(model, data_dir / file, label_map, head=head)
+                record["raw_text_test"] = raw_text_test(model, corpus, data_dir, corpus if len(corpora) > 1 else None)
             with atomic_write(paths[corpus]) as out:
                 json.dump(record, out, indent=2)
             records[corpus] = record
     return records
 
 
+def normalised(requested: dict) -> dict:
+    """A record's requested config as it would be written today: a key added since counts at its default."""
+    try:
+        return TaggerConfig.from_dict(requested).to_dict()
+    except ConfigError:  # a key since removed: as it was
+        return requested
+
+
+def seed_file(results: Path, corpus: str, name: str, seed: int) -> Path:
+    """Where a seed's record of ``name`` on ``corpus`` is filed."""
+    return results / "seeds" / f"{corpus}-{file_name(name)}-seed{seed}.json"
+
+
+def run_name(corpora: list[str], name: str, seed: int) -> str:
+    """The folder of a seed's training in ``--keep``."""
+    return f"{'+'.join(corpora)}-{file_name(name)}-seed{seed}"
+
+
+def raw_text_test(model: Tagger, corpus: str, data_dir: Path, head: str | None = None) -> dict:
+    """``model``'s scores on the raw text of ``corpus``' original release (``RAW_TEXT``)."""
+    file, label_map = RAW_TEXT[corpus]
+    return raw_text_scores(model, data_dir / file, label_map, head=head)
+
+
+def ensemble_results(
+    results: Path, corpus: str, name: str, seeds: list[int], refit: bool, data_dir: Path, keep: Path
+) -> dict:
+    """The record of the ensemble (``ensembles.combined``) of the models that the seeds ``seeds`` of ``name``
+    trained apart, kept in ``keep``; scored and timed as a seed's model is, filed under ``NAME ensemble of N
+    apart`` by its first seed. Read from ``results/seeds`` when recorded from the same members."""
+    combined_name = f"{name} ensemble of {len(seeds)} apart"
+    path = seed_file(results, corpus, combined_name, seeds[0])
+    members = [json.loads(seed_file(results, corpus, name, seed).read_text()) for seed in seeds]
+    facts = [
+        {"seed": seed, "date": member["date"], "test_f1": member["test"]["f1"]} for seed, member in zip(seeds, members)
+    ]
+    if path.is_file() and json.loads(path.read_text())["members"] == facts:
+        return json.loads(path.read_text())
+    directories = [keep / run_name([corpus], name, seed) / ("refit/model" if refit else "model") for seed in seeds]
+    tagger = combined([Tagger.load(directory) for directory in directories], [str(d) for d in directories])
+    config = TaggerConfig.from_dict(members[0]["requested_config"])
+    _, _, test = read_splits(corpus, data_dir, config)
+    record = {
+        "corpus": corpus,
+        "preset": combined_name,
+        **provenance(),
+        **test_scores(tagger, test),
+        "requested_config": {**members[0]["requested_config"], "ensemble": len(seeds)},
+        "refit": refit,
+        "config": tagger.config.to_dict(),
+        "members": facts,
+        "best_epoch": "/".join(str(member["best_epoch"]) for member in members),
+        "train_seconds_total": round(sum(member["train_seconds_total"] for member in members), 1),
+        "infer_tokens_per_second": {INFER_BATCH: inference_speed(tagger, test, int(INFER_BATCH))},
+    }
+    if corpus in RAW_TEXT:
+        record["raw_text_test"] = raw_text_test(tagger, corpus, data_dir)
+    with atomic_write(path) as out:
+        json.dump(record, out, indent=2)
+    return record
+
+
 def training(record: dict) -> tuple[str, bool]:
     """What a seed's record was trained with, its seed aside: the config and the protocol."""
-    config = {key: value for key, value in record["requested_config"].items() if key != "seed"}
+    config = {key: value for key, value in normalised(record["requested_config"]).items() if key != "seed"}
     return json.dumps(config, sort_keys=True), record["refit"]
 
 
@@ -170,6 +248,8 @@ def summarise(results: Path, corpus: str, name: str, latest: dict) -> Path:
         "protocol": protocol(seeds),
         **{key: latest[key] for key in ("date", "commit", "command", "machine", "versions", "config")},
     }
+    if all("members" in record for record in seeds):
+        summary["member_seeds"] = [[member["seed"] for member in record["members"]] for record in seeds]
     if all("raw_text_test" in record for record in seeds):
         summary["raw_text_test_f1"] = [record["raw_text_test"]["f1"] for record in seeds]
     path = results / f"{corpus}-{file_name(name)}.json"
