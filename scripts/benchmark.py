@@ -436,10 +436,11 @@ def _rates(preset: dict | None) -> str:
     if preset is None:
         return "-"
     rates = preset["predict"]
-    model = f" (ensemble of {preset['config']['ensemble']})" if preset["config"].get("ensemble", 1) > 1 else ""
-    model = " (char LM)" if preset.get("char_lm") else model
-    rates = " / ".join(f"{rates.get(f'b{b}', 0):,} ({rates.get(f'b{b}_no_confidences', 0):,})" for b in (1, 32, 256))
-    return rates + model
+    shown = " / ".join(f"{rates.get(f'b{b}', 0):,} ({rates.get(f'b{b}_no_confidences', 0):,})" for b in (1, 32, 256))
+    if preset.get("char_lm"):
+        return shown + " (char LM)"
+    members = preset["config"].get("ensemble", 1)
+    return shown + (f" (ensemble of {members})" if members > 1 else "")
 
 
 def _epoch(preset: dict | None) -> str:

@@ -154,7 +154,7 @@ def seed_results(
         for corpus, result in run_jointly(corpora, data_dir, config, refit, output).items():
             record = {"preset": name, **result, "requested_config": config.to_dict(), "refit": refit}
             if corpus in RAW_TEXT:
-                model = Tagger.load(output / ("refit/model" if refit else "model"))
+                model = Tagger.load(final_model(output, refit))
                 record["raw_text_test"] = raw_text_test(model, corpus, data_dir, corpus if len(corpora) > 1 else None)
             with atomic_write(paths[corpus]) as out:
                 json.dump(record, out, indent=2)
@@ -180,6 +180,11 @@ def run_name(corpora: list[str], name: str, seed: int) -> str:
     return f"{'+'.join(corpora)}-{file_name(name)}-seed{seed}"
 
 
+def final_model(output: Path, refit: bool) -> Path:
+    """The model a training in ``output`` ends with: the refitted one, with ``refit``."""
+    return output / ("refit/model" if refit else "model")
+
+
 def raw_text_test(model: Tagger, corpus: str, data_dir: Path, head: str | None = None) -> dict:
     """``model``'s scores on the raw text of ``corpus``' original release (``RAW_TEXT``)."""
     file, label_map = RAW_TEXT[corpus]
@@ -198,9 +203,10 @@ def ensemble_results(
     facts = [
         {"seed": seed, "date": member["date"], "test_f1": member["test"]["f1"]} for seed, member in zip(seeds, members)
     ]
-    if path.is_file() and json.loads(path.read_text())["members"] == facts:
-        return json.loads(path.read_text())
-    directories = [keep / run_name([corpus], name, seed) / ("refit/model" if refit else "model") for seed in seeds]
+    recorded = json.loads(path.read_text()) if path.is_file() else {}
+    if recorded.get("members") == facts:
+        return recorded
+    directories = [final_model(keep / run_name([corpus], name, seed), refit) for seed in seeds]
     tagger = combined([Tagger.load(directory) for directory in directories], [str(d) for d in directories])
     config = TaggerConfig.from_dict(members[0]["requested_config"])
     _, _, test = read_splits(corpus, data_dir, config)

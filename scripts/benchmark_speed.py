@@ -108,9 +108,7 @@ def time_preset(
     tagger.save(output / "model")
     epoch = training.history[0]
     record = {
-        "config": {
-            key: getattr(config, key) for key in ("hidden", "char_encoder", "char_hidden", "word_dim", "ensemble")
-        },
+        "config": {key: getattr(config, key) for key in ARCHITECTURE},
         "char_lm": bool(config.char_lm),
         "train_epoch_seconds": round(epoch.seconds, 1),
         "train_tokens_per_second": round(sum(len(s) for s in train) / epoch.seconds),
