@@ -14,6 +14,8 @@ import re
 import torch
 from torch import nn
 
+from .dropout import Dropout
+
 # Parameter names of format-1 models, whose encoder was one bidirectional nn.LSTM.
 _PACKED_NAME = re.compile(r"^encoder\.((?:weight|bias)_(?:ih|hh))_l(\d+)(_reverse)?$")
 
@@ -47,7 +49,7 @@ class BiLSTM(nn.Module):
         super().__init__()
         dims = [input_dim] + [2 * hidden] * (layers - 1)
         self.layers = nn.ModuleList(BidirectionalLayer(dim, hidden) for dim in dims)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.output_dim = 2 * hidden
 
     def forward(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .dropout import Dropout
+
 PAD, UNK = 0, 1  # character ids every LM vocabulary starts with
 BOUNDARY = "\n"  # what a tagger's sentence is read between, as the LM saw paragraphs in its text
 
@@ -23,7 +25,7 @@ class CharLM(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(num_chars, char_dim, padding_idx=PAD)
         self.lstm = nn.LSTM(char_dim, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.decoder = nn.Linear(hidden, num_chars) if predicts else None
         self.hidden = hidden
 

@@ -13,6 +13,7 @@ from torch import nn
 from .bilstm import BiLSTM
 from .charlm import CharLMFeatures
 from .crf import ConstrainedCRF, Posteriors, Scores, mean_scores
+from .dropout import Dropout
 from .embeddings import FixedTailEmbedding, char_encoder, word_embedding
 from .initialisation import initialise
 
@@ -68,7 +69,7 @@ class BiLSTMCRF(nn.Module):
         self.char_lm = CharLMFeatures(lm_chars, lm_dim, lm_hidden, lm_layers, lm_finetune) if lm_hidden else None
         input_dim = word_dim + (self.chars.output_dim if self.chars else 0) + casing_dim
         input_dim += self.char_lm.output_dim if self.char_lm else 0
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.encoder = BiLSTM(input_dim, hidden, layers, dropout)
         self.heads = nn.ModuleList(TagHead(self.encoder.output_dim, n, constraints) for n, constraints in heads)
 
