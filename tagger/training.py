@@ -399,10 +399,12 @@ def _by_head(tagger: Tagger, corpora: Corpora, split: str) -> dict[str, Corpus]:
 def _singletons(train: Sequence[Sentence], tagger: Tagger) -> torch.Tensor:
     """Boolean over the word vocabulary: words seen exactly once in training and without a pretrained vector."""
     encoder = tagger.encoder
-    counts = torch.zeros(len(encoder.word_vocab), dtype=torch.long)
-    for sentence in train:
-        for token in sentence.tokens:
-            counts[encoder.word_vocab.id(normalize_word(token, encoder.lowercase, encoder.normalize_digits))] += 1
+    ids = [
+        encoder.word_vocab.id(normalize_word(token, encoder.lowercase, encoder.normalize_digits))
+        for sentence in train
+        for token in sentence.tokens
+    ]
+    counts = torch.bincount(torch.tensor(ids, dtype=torch.long), minlength=len(encoder.word_vocab))
     singletons = counts == 1
     singletons[encoder.word_vocab.unk] = False
     singletons[len(counts) - tagger.pretrained :] = False  # as Lample et al.: words with a vector are kept
