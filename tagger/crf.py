@@ -241,7 +241,7 @@ class Posteriors:
 
 
 class PathScores:
-    """Log-scores along one path per sequence: ``tokens`` a tensor, the rest plain lists for cheap lookups.
+    """Log-scores along one path per sequence, each of shape (batch, seq_len).
 
     ``opening`` and ``closing`` are the forward and backward scores of the path's tag at each
     token (with ``links``, counting only tags before that do not run into it and tags after that
@@ -250,37 +250,34 @@ class PathScores:
     """
 
     def __init__(self, tokens, opening, closing, cumulative, log_z, alternatives=None):
-        self.tokens = tokens.clamp(max=0.0)  # log P(tag_t = path_t), shape (batch, seq_len); rounding above 0 cut
-        self.opening, self.closing = opening.tolist(), closing.tolist()
-        self.cumulative, self.log_z = cumulative.tolist(), log_z.tolist()
-        self.alternatives = None if alternatives is None else [part.tolist() for part in alternatives]
+        self.tokens = tokens.clamp(max=0.0)  # log P(tag_t = path_t); rounding above 0 cut
+        self.opening, self.closing, self.cumulative, self.log_z = opening, closing, cumulative, log_z
+        self.alternatives = alternatives
 
-    def span_log_prob(self, index: int, start: int, end: int) -> float:
-        """log P(an entity of the path's label over exactly tokens ``start:end`` of sequence ``index``).
+    def span_log_probs(self, spans: Sequence[tuple[int, int, int]]) -> list[float]:
+        """log P(an entity of the path's label over exactly tokens ``start:end`` of sequence ``row``), for each
+        ``(row, start, end)`` of ``spans``, all in one step (the sums in float64).
 
         Without ``links`` (IOBES), that is the probability that those tokens carry exactly the
         path's tags, which for IOBES is the same thing; it holds for any tokens of the path. A rounding
-        error of the float32 sums above 0 is cut off.
+        error of the sums above 0 is cut off.
         """
-        return min(0.0, self._span_log_score(index, start, end))
+        if not spans:
+            return []
+        rows, starts, ends = torch.tensor(spans, dtype=torch.long, device=self.tokens.device).unbind(1)
+        lasts = ends - 1
 
-    def _span_log_score(self, index: int, start: int, end: int) -> float:
-        last = end - 1
-        cumulative, opening, closing = self.cumulative[index], self.opening[index], self.closing[index]
+        def at(scores: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+            return scores[rows, steps].double()
+
+        inside = at(self.cumulative, lasts) - at(self.cumulative, starts)
+        log_z = self.log_z[rows].double()
         if self.alternatives is None:
-            inside = cumulative[last] - cumulative[start]
-            return opening[start] + inside + closing[last] - self.log_z[index]
-        other_opening, other_closing, step, other_step = (part[index] for part in self.alternatives)
-        if start == last:
-            begun = _log_add(opening[start] + closing[start], other_opening[start] + other_closing[start])
-            return begun - self.log_z[index]
-        rest = cumulative[last] - cumulative[start] - step[start]  # from the second token on, as the path goes
-        begun = _log_add(opening[start] + step[start], other_opening[start] + other_step[start])
-        return begun + rest + closing[last] - self.log_z[index]
-
-
-def _log_add(a: float, b: float) -> float:
-    """log(exp(a) + exp(b)), for floats that may be -inf."""
-    if a == -math.inf or b == -math.inf:
-        return max(a, b)
-    return max(a, b) + math.log1p(math.exp(-abs(a - b)))
+            scores = at(self.opening, starts) + inside + at(self.closing, lasts) - log_z
+            return scores.clamp(max=0.0).tolist()
+        other_opening, other_closing, step, other_step = self.alternatives
+        opening, other = at(self.opening, starts), at(other_opening, starts)
+        alone = torch.logaddexp(opening + at(self.closing, starts), other + at(other_closing, starts))
+        begun = torch.logaddexp(opening + at(step, starts), other + at(other_step, starts))
+        longer = begun + inside - at(step, starts) + at(self.closing, lasts)  # from the second token on, the path
+        return (torch.where(starts == lasts, alone, longer) - log_z).clamp(max=0.0).tolist()

@@ -301,9 +301,10 @@ class Tagger:
             ]
         paths = posteriors.along(best, self.links[head])
         token_scores = paths.tokens.exp().tolist()
+        span_scores = iter(paths.span_log_probs([(row, s, e) for row, spans in enumerate(found) for s, e, _ in spans]))
         predictions = []
         for row, (spans, length) in enumerate(zip(found, lengths)):
-            scored = [Span(s, e, label, math.exp(paths.span_log_prob(row, s, e))) for s, e, label in spans]
+            scored = [Span(s, e, label, math.exp(next(span_scores))) for s, e, label in spans]
             predictions.append(Prediction(from_spans(spans, length, scheme), scored, token_scores[row][:length]))
         return predictions
 

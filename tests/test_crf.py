@@ -67,7 +67,7 @@ def test_decode_and_posteriors_match_enumeration(seed, sharpness):
             for end in range(start + 1, n + 1):
                 segment = best[start:end]
                 expected = sum(math.exp(s - log_z) for p, s in scored.items() if p[start:end] == segment)
-                assert math.exp(paths.span_log_prob(row, start, end)) == pytest.approx(expected, abs=1e-5)
+                assert math.exp(paths.span_log_probs([(row, start, end)])[0]) == pytest.approx(expected, abs=1e-5)
 
 
 @pytest.mark.parametrize("scheme", ["IOBES", "IOB1", "IOB2"])
@@ -89,15 +89,17 @@ def test_entity_probabilities_match_enumeration_in_every_scheme(scheme, seed):
     ]
     checked = 0
     for paths in chosen:
-        scores = posteriors.along(paths, chunk_links(scheme, tags))
+        wanted, expected = [], []  # every row's entities, scored in one call
         for row, n in enumerate(lengths):
             scored = {path: _path_score(crf, emissions[row, :n], path) for path in enumerated[n]}
             log_z = math.log(sum(math.exp(s) for s in scored.values()))
             spans = {path: set(to_spans([tags[i] for i in path])) for path in scored}
             for span in to_spans([tags[i] for i in paths[row, :n].tolist()]):
-                expected = sum(math.exp(s - log_z) for path, s in scored.items() if span in spans[path])
-                assert math.exp(scores.span_log_prob(row, span[0], span[1])) == pytest.approx(expected, abs=1e-6)
-                checked += 1
+                wanted.append((row, span[0], span[1]))
+                expected.append(sum(math.exp(s - log_z) for path, s in scored.items() if span in spans[path]))
+        found = posteriors.along(paths, chunk_links(scheme, tags)).span_log_probs(wanted)
+        assert [math.exp(log_prob) for log_prob in found] == pytest.approx(expected, abs=1e-6)
+        checked += len(wanted)
     assert checked > 20
 
 
@@ -115,8 +117,8 @@ def test_in_iob2_the_token_after_an_entity_can_take_its_probability():
         path = torch.tensor([[1, 2, third]])
         scores = posteriors.along(path, chunk_links("IOB2", tags))
         span = to_spans([tags[i] for i in path[0].tolist()])[0]
-        assert math.exp(scores.span_log_prob(0, span[0], span[1])) == pytest.approx(0.5, abs=1e-3)
-        assert math.exp(posteriors.along(path).span_log_prob(0, 0, 2)) == pytest.approx(1.0, abs=1e-3)
+        assert math.exp(scores.span_log_probs([(0, span[0], span[1])])[0]) == pytest.approx(0.5, abs=1e-3)
+        assert math.exp(posteriors.along(path).span_log_probs([(0, 0, 2)])[0]) == pytest.approx(1.0, abs=1e-3)
 
 
 def test_decoding_never_emits_an_invalid_sequence():
@@ -175,4 +177,4 @@ def test_a_near_certain_path_scores_no_probability_above_one(scheme):
     scores = crf.posteriors(emissions, mask).along(paths, chunk_links(scheme, tags))
     assert scores.tokens.max() <= 0.0
     spans = [(row, s, e) for row in range(64) for s, e, _ in to_spans([tags[i] for i in paths[row].tolist()])]
-    assert max(scores.span_log_prob(row, s, e) for row, s, e in spans) <= 0.0
+    assert max(scores.span_log_probs(spans)) <= 0.0
