@@ -91,14 +91,19 @@ def test_a_window_whose_cutting_fails_is_tagged_document_by_document(tagger, tex
 def test_the_cutting_process_cuts_as_this_one_does_and_its_death_loses_nothing(tagger, texts):
     first, second = texts[:10], texts[10:20]
     with Cutter(tagger.config.tokenizer, 64) as cutter:
-        assert not cutter.send(first)  # starts the process, which is not ready yet: the caller cuts here
-        assert cutter.ready.wait(120)
-        assert cutter.send(first)
+        assert cutter.send(first)  # once the process is ready
         assert cut_sentences(first, cutter.receive(first)) == tagger.cut(first, 64)
         cutter.process.kill()
         cutter.process.wait()
         assert not cutter.send(second) and cutter.process is None  # gone: from now on, cut here
         assert cut_sentences(second, cutter.receive(second)) == tagger.cut(second, 64)
+
+
+def test_a_cutting_process_not_ready_in_time_is_stopped_and_windows_are_cut_here(tagger, texts, monkeypatch):
+    monkeypatch.setattr(cutting, "STARTUP_SECONDS", 0.0)
+    with Cutter(tagger.config.tokenizer, 64) as cutter:
+        assert not cutter.send(texts[:10]) and cutter.process is None
+        assert cut_sentences(texts[:10], cutter.receive(texts[:10])) == tagger.cut(texts[:10], 64)
 
 
 def cut_sentences(texts: list[str], cut) -> list:
