@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+CNN_GROUP_SPREAD = 1.5  # the longest word of a group of CharCNN's at most this times its shortest
+
 
 class FixedTailEmbedding(nn.Module):
     """A word table whose last ``fixed`` rows (frozen pretrained vectors) are a buffer; the rest are trained."""
@@ -45,17 +47,21 @@ class CharLSTM(nn.Module):
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """chars: (words, max_chars) ids, lengths: (words,) → (words, 2 * hidden)."""
-        order = torch.argsort(lengths, stable=True)
-        group_lengths, counts = torch.unique_consecutive(lengths[order], return_counts=True)
+        back, groups = length_groups(lengths)
         finals = []
-        for rows, length in zip(order.split(counts.tolist()), group_lengths.tolist()):
+        for rows, length in groups:
             _, (final, _) = self.lstm(self.embed(chars[rows, :length]))  # final: (2, len(rows), hidden)
             finals.append(torch.cat([final[0], final[1]], dim=1))
-        return torch.cat(finals)[torch.argsort(order)]
+        return torch.cat(finals)[back]
 
 
 class CharCNN(nn.Module):
-    """Max-pooled convolution over each word's characters (Ma & Hovy 2016)."""
+    """Max-pooled convolution over each word's characters (Ma & Hovy 2016).
+
+    Words are read in groups of similar length, each padded to its longest (``CNN_GROUP_SPREAD``): all padded to
+    the longest word of a test split, the convolution took twice the time of the encoder's LSTM; in groups of one
+    length, training was slower (benchmarks/README.md).
+    """
 
     def __init__(self, num_chars: int, char_dim: int, filters: int, kernel: int):
         super().__init__()
@@ -65,11 +71,32 @@ class CharCNN(nn.Module):
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """chars: (words, max_chars) ids, lengths: (words,) → (words, filters)."""
-        steps = torch.arange(chars.shape[1], device=chars.device)
-        padding = steps[None, :] >= lengths[:, None]  # shape: (words, max_chars)
-        embedded = self.embed(chars).masked_fill(padding.unsqueeze(2), 0.0)  # shape: (words, max_chars, char_dim)
-        features = self.conv(embedded.transpose(1, 2))  # shape: (words, filters, max_chars)
-        return features.masked_fill(padding.unsqueeze(1), float("-inf")).max(dim=2).values
+        back, groups = length_groups(lengths, CNN_GROUP_SPREAD)
+        pooled = []
+        for rows, longest in groups:
+            steps = torch.arange(longest, device=chars.device)
+            padding = steps[None, :] >= lengths[rows, None]  # shape: (len(rows), longest)
+            embedded = self.embed(chars[rows, :longest]).masked_fill(padding.unsqueeze(2), 0.0)
+            features = self.conv(embedded.transpose(1, 2))  # shape: (len(rows), filters, longest)
+            pooled.append(features.masked_fill(padding.unsqueeze(1), float("-inf")).max(dim=2).values)
+        return torch.cat(pooled)[back]
+
+
+def length_groups(lengths: torch.Tensor, spread: float = 1.0) -> tuple[torch.Tensor, list[tuple[torch.Tensor, int]]]:
+    """The rows of ``lengths`` (words,) in groups, shortest first, each with its longest length: a group's longest
+    at most ``spread`` times its shortest (1: one length a group); and the index that puts the groups' rows,
+    concatenated, back in order."""
+    order = torch.argsort(lengths, stable=True)
+    group_lengths, counts = torch.unique_consecutive(lengths[order], return_counts=True)
+    sizes, longest, shortest = [], [], 0
+    for length, count in zip(group_lengths.tolist(), counts.tolist()):
+        if length > spread * shortest:  # a new group
+            sizes.append(0)
+            longest.append(length)
+            shortest = length
+        sizes[-1] += count
+        longest[-1] = length
+    return torch.argsort(order), list(zip(order.split(sizes), longest))
 
 
 def char_encoder(kind: str, num_chars: int, char_dim: int, hidden: int, kernel: int) -> nn.Module | None:

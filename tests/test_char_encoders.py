@@ -1,0 +1,20 @@
+"""The character encoders read words in groups of (similar) length: as if each word were read alone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tagger.embeddings import CharCNN, CharLSTM
+
+
+@pytest.mark.parametrize("encoder", [CharLSTM(40, 5, 4), CharCNN(40, 5, 6, 3)], ids=["lstm", "cnn"])
+def test_words_in_length_groups_get_the_features_each_has_alone(encoder):
+    """Read in groups of (similar) length, padded or not, a word's features are those of the word read alone."""
+    torch.manual_seed(0)
+    lengths = torch.tensor([3, 1, 7, 3, 12, 2, 5, 30, 4, 8, 1])
+    chars = torch.randint(1, 40, (len(lengths), int(lengths.max()))) * (torch.arange(30) < lengths[:, None])
+    together = encoder(chars, lengths)
+    for row, length in enumerate(lengths.tolist()):
+        alone = encoder(chars[row : row + 1, :length], lengths[row : row + 1])
+        assert torch.allclose(together[row], alone[0], atol=1e-6)
