@@ -63,20 +63,25 @@ class ConstrainedCRF(nn.Module):
         CRF's own (``scores``) when given, as those of several CRFs together (``mean_scores``) do."""
         start, transitions, end = scores or self.scores()
         batch, seq_len, _ = emissions.shape
+        lengths = mask.sum(dim=1)
+        shortest = int(lengths.min())  # steps before it are every sequence's: no mask to apply
         score = start + emissions[:, 0]  # shape: (batch, num_tags)
         backpointers = []
         for t in range(1, seq_len):
             # shape: (batch, num_tags [previous], num_tags [current])
             best, previous = (score.unsqueeze(2) + transitions).max(dim=1)
-            score = torch.where(mask[:, t, None], best + emissions[:, t], score)
+            reached = best + emissions[:, t]
+            score = reached if t < shortest else torch.where(mask[:, t, None], reached, score)
             backpointers.append(previous)
         current = (score + end).argmax(dim=1)  # shape: (batch,)
-        lengths = mask.sum(dim=1)
         tags = torch.zeros(batch, seq_len, dtype=torch.long, device=emissions.device)
         for t in range(seq_len - 1, 0, -1):
+            previous = backpointers[t - 1].gather(1, current.unsqueeze(1)).squeeze(1)
+            if t < shortest:
+                tags[:, t], current = current, previous
+                continue
             active = t < lengths  # shape: (batch,)
             tags[:, t] = torch.where(active, current, 0)
-            previous = backpointers[t - 1].gather(1, current.unsqueeze(1)).squeeze(1)
             current = torch.where(active, previous, current)
         tags[:, 0] = current
         return tags
@@ -98,22 +103,19 @@ class ConstrainedCRF(nn.Module):
         peak = emissions.max(dim=2).values  # shape: (batch, seq_len)
         emitted = (emissions - peak.unsqueeze(2)).exp()  # shape: (batch, seq_len, num_tags), each step's best 1
         (starts, start_peak), (moves, move_peak), (ends, end_peak) = map(_scaled, (start, transitions, end))
-        steps, always = emissions.shape[1], mask[:, :1]
+        steps = emissions.shape[1]
+        shortest = int(mask.sum(dim=1).min())  # steps before it are every sequence's: no mask to apply
         alphas, alpha_sums = [], []
         for t in range(steps):
-            if t == 0:
-                vector, on = starts * emitted[:, 0], always
-            else:
-                vector, on = (alphas[-1].unsqueeze(2) * moves).sum(dim=1) * emitted[:, t], mask[:, t, None]
-            _keep(alphas, alpha_sums, vector, on)
+            vector = starts * emitted[:, 0] if t == 0 else (alphas[-1] @ moves) * emitted[:, t]
+            _keep(alphas, alpha_sums, vector, mask[:, t, None] if t >= shortest else None)
         betas, beta_sums = [], []  # from the last step back
         for t in range(steps - 1, -1, -1):
             if t == steps - 1:
-                vector, on = ends.expand_as(emitted[:, 0]), always
+                vector, step = ends.expand_as(emitted[:, 0]), 0  # the masking step: a sequence's first
             else:
-                following = (emitted[:, t + 1] * betas[-1]).unsqueeze(1)  # shape: (batch, 1, num_tags)
-                vector, on = (moves * following).sum(dim=2), mask[:, t + 1, None]
-            _keep(betas, beta_sums, vector, on)
+                vector, step = (emitted[:, t + 1] * betas[-1]) @ moves.T, t + 1
+            _keep(betas, beta_sums, vector, mask[:, step, None] if step >= shortest else None)
         moved = torch.where(mask, peak + move_peak, 0.0)[:, 1:]  # the factor each step took out of its normalisers
         alpha = _log_scores(alphas, alpha_sums, torch.cat([peak[:, :1] + start_peak, moved], dim=1))
         beta = _log_scores(betas, beta_sums, torch.cat([end_peak.expand(len(peak), 1), moved.flip(1)], dim=1)).flip(1)
@@ -141,10 +143,14 @@ def _scaled(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return (scores - peak).exp(), peak
 
 
-def _keep(vectors: list, sums: list, vector: torch.Tensor, on: torch.Tensor) -> None:
+def _keep(vectors: list, sums: list, vector: torch.Tensor, on: torch.Tensor | None) -> None:
     """Append ``vector`` (batch, num_tags) divided by its sum, and the sum (batch, 1); where ``on`` (batch, 1) is
-    false, the last vector kept and 1."""
+    false, the last vector kept and 1 (``None``: true everywhere)."""
     total = vector.sum(dim=1, keepdim=True)
+    if on is None:
+        vectors.append(vector / total)
+        sums.append(total)
+        return
     vectors.append(torch.where(on, vector / total, vectors[-1]) if vectors else vector / total)
     sums.append(torch.where(on, total, 1.0))
 
