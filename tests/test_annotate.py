@@ -106,6 +106,19 @@ def test_a_cutting_process_not_ready_in_time_is_stopped_and_windows_are_cut_here
         assert cut_sentences(texts[:10], cutter.receive(texts[:10])) == tagger.cut(texts[:10], 64)
 
 
+def test_a_cutting_process_started_early_is_taken_by_the_run_else_stopped(tagger, texts):
+    window = [Document(0, "test", texts[0])]
+    with cutting.started_early(tagger.config.tokenizer, 64):
+        [early] = cutting._early
+        [(_, split)] = list(cut_ahead(iter([window]), tagger.config.tokenizer, 64))
+        assert not cutting._early and early.process.poll() is not None  # taken, used and stopped by the run
+    assert split == tagger.cut([texts[0]], 64)
+    with cutting.started_early(tagger.config.tokenizer, 32):
+        [unused] = cutting._early
+        list(cut_ahead(iter([window]), tagger.config.tokenizer, 64))  # other settings: a process of its own
+    assert not cutting._early and unused.process.poll() is not None
+
+
 def cut_sentences(texts: list[str], cut) -> list:
     return cutting._sentences([Document(i, "test", text) for i, text in enumerate(texts)], cut)
 

@@ -16,6 +16,7 @@ import struct
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterator
 
@@ -30,6 +31,7 @@ HEADER = struct.Struct("<Q")  # the length of the JSON message that follows
 READY = b"ready\n"  # what the cutting process writes once it can cut
 STARTUP_SECONDS = 120.0  # the longest wait for the cutting process to be ready before windows are cut here
 logger = logging.getLogger(__name__)
+_early: list[Cutter] = []  # cutting processes started ahead of their run (``started_early``), not yet taken
 
 
 def cut_ahead(
@@ -43,7 +45,7 @@ def cut_ahead(
     would import spaCy too, and the time it cut would be lost to tagging (a sixth of a run of 3,000 documents).
     """
     windows = iter(windows)
-    with Cutter(tokenizer, max_tokens) as cutter:
+    with _taken(tokenizer, max_tokens) as cutter:
         current = next(windows, None)
         sent = current is not None and cutter.send(_texts(current))
         while current is not None:
@@ -54,17 +56,40 @@ def cut_ahead(
             current = following
 
 
+@contextmanager
+def started_early(tokenizer: str, max_tokens: int) -> Iterator[None]:
+    """Start the cutting process of a run to come now, for that run's ``cut_ahead`` within this block to take: it
+    imports spaCy while this process imports torch and loads the model (the first seconds of a run)."""
+    cutter = Cutter(tokenizer, max_tokens)
+    _early.append(cutter)
+    try:
+        yield
+    finally:
+        if cutter in _early:  # not taken: the run failed before tagging, or cut with other settings
+            _early.remove(cutter)
+            cutter.__exit__()
+
+
+def _taken(tokenizer: str, max_tokens: int) -> Cutter:
+    """The cutting process started early for these settings, else a new one."""
+    for cutter in _early:
+        if (cutter.tokenizer, cutter.max_tokens) == (tokenizer, max_tokens):
+            _early.remove(cutter)
+            return cutter
+    return Cutter(tokenizer, max_tokens)
+
+
 class Cutter:
-    """The cutting process, started on entering: ``send`` it texts, then ``receive`` their cut (cut here if the
-    process died)."""
+    """The cutting process, started on creation: ``send`` it texts, then ``receive`` their cut (cut here if the
+    process died); leaving a ``with`` block stops it."""
 
     def __init__(self, tokenizer: str, max_tokens: int):
         self.tokenizer, self.max_tokens = tokenizer, max_tokens
         self.process: subprocess.Popen | None = None
         self.ready, self.settled = False, threading.Event()  # settled: ready, or known never to be
+        self._start()
 
     def __enter__(self) -> Cutter:
-        self._start()
         return self
 
     def __exit__(self, *exc) -> None:

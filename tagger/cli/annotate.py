@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..annotate import cutting
 from ..annotate.job import ENGINES, FORMATS, INPUT_FORMATS, STDIN, STDOUT_ERRORS, AnnotateError, Job
 from ..annotate.sources import JSONL_SUFFIXES
+from ..config import ConfigError, TaggerConfig
 from ..formats import conll
 from ..named_models import resolve
 from ..text import MAX_TOKENS
@@ -120,15 +123,21 @@ def run(args: argparse.Namespace) -> int:
         max_chars=args.max_chars,
         heads=args.head,
     )
-    from tqdm import tqdm
-
-    from ..annotate.run import annotate
-
     try:
         job.check()  # before the bar: a refused command line prints its error alone
     except AnnotateError as error:
         print(f"tagger annotate: error: {error}", file=sys.stderr)
         return 2
+    tokenizer = _saved_tokenizer(job.model) if job.engine == "local" and job.n_process == 1 else None
+    with cutting.started_early(tokenizer, job.max_tokens) if tokenizer else nullcontext():
+        return _annotate(args, job)
+
+
+def _annotate(args: argparse.Namespace, job: Job) -> int:
+    from tqdm import tqdm
+
+    from ..annotate.run import annotate  # imports torch: seconds, in which the cutting process can start
+
     if args.input_format != "jsonl":
         warn_of_conll(args.inputs)
     if job.engine == "ray" and not args.verbose:
@@ -148,6 +157,15 @@ def run(args: argparse.Namespace) -> int:
             return 2
     print(describe(summary, job), file=sys.stderr)
     return 1 if summary.total.failed else 0
+
+
+def _saved_tokenizer(model: Path) -> str | None:
+    """The tokenizer of the model saved in ``model``, read without loading it; ``None`` where that fails (loading
+    the model will say why)."""
+    try:
+        return TaggerConfig.from_file(model / "config.json").tokenizer
+    except (ConfigError, OSError, ValueError):
+        return None
 
 
 def warn_of_conll(inputs: list[str], head: int = 4096) -> None:
