@@ -132,7 +132,8 @@ def test_any_text_and_spans_survive_a_write_and_read(tmp_path_factory, written):
     corpus = read_corpus(_jsonl(directory / "in.jsonl", *written))
     write_corpus(corpus, directory / "out.jsonl")
     again = [json.loads(line) for line in (directory / "out.jsonl").read_text(encoding="utf-8").split("\n")[:-1]]
-    kept = [record for record in written if not record["text"].isspace()]  # whitespace alone makes no sentence
+    # whitespace alone makes no sentence, after a byte-order mark that begins the text too (it is in no token)
+    kept = [record for record in written if record["text"].removeprefix("\ufeff").strip()]
     assert [(r["text"], r["spans"]) for r in again] == [(r["text"], r["spans"]) for r in kept]
 
 

@@ -280,10 +280,21 @@ def test_predict_evaluate_and_annotate_choose_heads(trained, sample, drugs, tmp_
     assert main(["predict", *model, text, "--json", "--head", "drugs"]) == 0
     alone = json.loads(capsys.readouterr().out)["spans"]
     assert alone and {s["label"] for s in alone} == {"Drug"} and not any("head" in s for s in alone)
+    assert main(["predict", *model, text, "--json", "--head", "sample"]) == 0
+    each = {"drugs": alone, "sample": json.loads(capsys.readouterr().out)["spans"]}
     assert main(["predict", *model, text, "--json"]) == 0
     together = json.loads(capsys.readouterr().out)["spans"]
-    assert {s["head"] for s in together} == {"sample", "drugs"}
     assert all(together[i]["end"] <= together[i + 1]["start"] for i in range(len(together) - 1))
+    for span in together:  # each as its head found it alone
+        [same] = [s for s in each[span["head"]] if (s["start"], s["end"]) == (span["start"], span["end"])]
+        assert same["label"] == span["label"] and same["score"] == pytest.approx(span["score"], abs=1e-6)
+    for name, spans in each.items():  # and a head's span left out overlaps a kept one at least as probable
+        for span in spans:
+            if not any((k["start"], k["end"], k["head"]) == (span["start"], span["end"], name) for k in together):
+                assert any(
+                    k["start"] < span["end"] and span["start"] < k["end"] and k["score"] >= span["score"] - 1e-6
+                    for k in together
+                )
     assert main(["evaluate", *model, "--data", str(drugs / "test.tsv"), "--head", "drugs", "--json"]) == 0
     scores = json.loads(capsys.readouterr().out)
     assert scores["f1"] == json.loads((trained / "test-scores.json").read_text())["corpora"]["drugs"]["f1"]
