@@ -378,7 +378,8 @@ def speed_tables() -> list[str]:
     for r in results:
         ratios, bare, spacy = r["ratios"], r.get("bare_lstm", {}), r["spacy"]
         lines.append(
-            f"| {dated(r)} | {r['corpus']} | {r['threads']} | {_rates(r.get('fast'))} | {_rates(r.get('accurate'))} | "
+            f"| {dated(r)} | {r['corpus']}{''.join(f', {s}' for s in r.get('set', []))} | {r['threads']} | "
+            f"{_rates(r.get('fast'))} | {_rates(r.get('accurate'))} | "
             f"{bare.get('b256_as_predict', 0):,} / {bare.get('b256_plain', 0):,} (hidden {bare.get('hidden', '-')}) | "
             f"{spacy['pipe_b32']:,} / {spacy['pipe_b256']:,} | **{ratios.get('fast_over_spacy', '-')}x** | "
             f"**{ratios.get('fast_over_bare_lstm_b256_as_predict', '-')}** / "
