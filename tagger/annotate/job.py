@@ -42,7 +42,7 @@ class Job:
     threads: int = 0  # torch threads per process or actor; 0: local, torch's default alone or the cores shared
     # out; ray, 1 (an actor reserves as many CPUs as it takes threads)
     batch_size: int = 128  # sentences per forward pass
-    window: int = 256  # documents tokenised and tagged together
+    window: int = 1024  # documents tokenised and tagged together (each runs the character encoder once)
     max_tokens: int = MAX_TOKENS  # longer sentences are cut into chunks
     max_chars: int = 1_000_000  # longer documents are recorded as errors
     heads: list[str] | None = None  # the model's heads that tag (Tagger.predict's head); None: every head
