@@ -282,8 +282,8 @@ class PathScores:
             scores = at(self.opening, starts) + inside + at(self.closing, lasts) - log_z
             return scores.clamp(max=0.0).tolist()
         other_opening, other_closing, step, other_step = self.alternatives
-        opening, other = at(self.opening, starts), at(other_opening, starts)
+        opening, other, first_step = at(self.opening, starts), at(other_opening, starts), at(step, starts)
         alone = torch.logaddexp(opening + at(self.closing, starts), other + at(other_closing, starts))
-        begun = torch.logaddexp(opening + at(step, starts), other + at(other_step, starts))
-        longer = begun + inside - at(step, starts) + at(self.closing, lasts)  # from the second token on, the path
+        begun = torch.logaddexp(opening + first_step, other + at(other_step, starts))
+        longer = begun + inside - first_step + at(self.closing, lasts)  # from the second token on, as the path goes
         return (torch.where(starts == lasts, alone, longer) - log_z).clamp(max=0.0).tolist()

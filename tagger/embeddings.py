@@ -59,8 +59,8 @@ class CharCNN(nn.Module):
     """Max-pooled convolution over each word's characters (Ma & Hovy 2016).
 
     Words are read in groups of similar length, each padded to its longest (``CNN_GROUP_SPREAD``): all padded to
-    the longest word of a test split, the convolution took twice the time of the encoder's LSTM; in groups of one
-    length, training was slower (benchmarks/README.md).
+    the longest word of a test split, the convolution took 18% of ``predict``; in groups of one length, a
+    training epoch was slower than padded.
     """
 
     def __init__(self, num_chars: int, char_dim: int, filters: int, kernel: int):
