@@ -3,6 +3,7 @@
     python scripts/benchmark_accuracy.py                               # both presets, three corpora, seeds 1-3
     python scripts/benchmark_accuracy.py --corpus ncbi-disease --preset accurate --seeds 1
     python scripts/benchmark_accuracy.py --corpus ncbi-disease --ablation   # the rows of the ablation table
+    python scripts/benchmark_accuracy.py --corpus bc5cdr --ablation "+ char LM"   # one of them
     python scripts/benchmark_accuracy.py --corpus ncbi-disease --preset fast --set hidden=100 --variant "hidden 100"
     python scripts/benchmark_accuracy.py --corpus ncbi-disease bc5cdr --preset fast --jointly   # one model, two heads
     python scripts/benchmark_accuracy.py --corpus ncbi-disease --preset fast --seeds 1 2 3 4 5 6 7 8 9 \\
@@ -69,7 +70,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", nargs="+", choices=CORPORA, default=list(CORPORA))
     parser.add_argument("--preset", nargs="+", choices=presets.names(), default=presets.names())
-    parser.add_argument("--ablation", action="store_true", help="train the ablation rows instead of the presets")
+    parser.add_argument(
+        "--ablation",
+        nargs="*",
+        choices=ABLATION,
+        help="train the ablation rows (by default all of them) instead of the presets",
+    )
     parser.add_argument(
         "--jointly", action="store_true", help="train the corpora together, one model with a head per corpus"
     )
@@ -111,19 +117,20 @@ def main() -> None:
         render()
 
 
-def trainings(corpora: list[str], names: list[str], ablation: bool) -> dict[str, dict]:
+def trainings(corpora: list[str], names: list[str], ablation: list[str] | None) -> dict[str, dict]:
     """The config values of each training to run on ``corpora`` (of one domain), by the name its results are filed
-    under."""
+    under: the presets ``names``, or with ``ablation`` (a list) those rows of the ablation, all of them when empty."""
     domains = {catalogue.entry(corpus).domain for corpus in corpora}
     if len(domains) > 1:
         raise SystemExit(f"corpora of different domains ({', '.join(sorted(domains))}) share no preset resources")
     (domain,) = domains
-    if not ablation:
+    if ablation is None:
         return {name: presets.values(name, domain) for name in names}
     fast = presets.values("fast", domain)
     no_vectors = {key: value for key, value in fast.items() if key != "vectors"}
     with_lm = {**fast, "char_lm": str(presets.package_dir("lms") / DOMAIN_LMS[domain])}
-    return dict(zip(ABLATION, (no_vectors, with_lm)))
+    rows = dict(zip(ABLATION, (no_vectors, with_lm)))
+    return {name: rows[name] for name in ablation or ABLATION}
 
 
 def seed_results(

@@ -126,8 +126,8 @@ class TaggerConfig:
         if self.vectors_keep and not self.vectors:
             raise ConfigError(f"vectors_keep must be >= 0, and needs vectors; got {self.vectors_keep}")
         self._check_transfer()
-        if self.ensemble > 1 and (self.char_lm or self.char_lm_hidden or self.init_from):
-            what = "a character LM (char_lm)" if self.char_lm or self.char_lm_hidden else "init_from (transfer)"
+        if self.ensemble > 1 and (self.char_lm_finetune or self.init_from):
+            what = "a fine-tuned character LM (char_lm_finetune)" if self.char_lm_finetune else "init_from (transfer)"
             raise ConfigError(f"an ensemble (ensemble {self.ensemble}) cannot take {what}: train a single model for it")
 
     @property

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import torch
+
 from .config import ConfigError, TaggerConfig
 from .tagger import FORMAT_VERSION, ModelError, Tagger
 from .transfer import ARCHITECTURE
 
-SHARED = (*ARCHITECTURE, "tokenizer")  # config keys members share: their weights' shapes, and how text is read
+# config keys members share: their weights' shapes, and how text is read
+SHARED = (*ARCHITECTURE, "char_lm_dim", "char_lm_hidden", "char_lm_layers", "tokenizer")
 
 
 class EnsembleError(ModelError):
@@ -24,8 +27,8 @@ def combined(taggers: Sequence[Tagger], names: Sequence[str]) -> Tagger:
     ensemble among them joins with each of its members. ``names`` name the taggers in errors.
 
     They must share their vocabularies, heads and ``SHARED`` config (models of one preset and corpus trained with
-    other seeds do), and be float models without a character LM. The ensemble's config is the first's, with
-    ``ensemble`` its member count.
+    other seeds do), and be float models; with a character LM, the same LM, frozen, which they then read once. The
+    ensemble's config is the first's, with ``ensemble`` its member count.
     """
     if len(taggers) < 2:
         raise EnsembleError(f"an ensemble needs two models or more; got {len(taggers)}")
@@ -43,6 +46,11 @@ def combined(taggers: Sequence[Tagger], names: Sequence[str]) -> Tagger:
                 f"{name} has other vocabularies or heads than {names[0]}: only models trained on the same data "
                 "(and vectors) combine"
             )
+        if not _same_lm(tagger, taggers[0]):
+            raise EnsembleError(
+                f"{name} reads another character LM than {names[0]} (or fine-tuned it): only models of one frozen "
+                "LM combine"
+            )
     members = [member.state_dict() for tagger in taggers for member in tagger.model.members]
     try:
         config = TaggerConfig.from_dict({**first_meta["config"], "ensemble": len(members)})
@@ -51,3 +59,14 @@ def combined(taggers: Sequence[Tagger], names: Sequence[str]) -> Tagger:
     weights = {f"members.{number}.{key}": value for number, state in enumerate(members) for key, value in state.items()}
     meta = {**first_meta, "format_version": FORMAT_VERSION, "config": config.to_dict()}
     return Tagger.from_parts(meta, first_vocab, weights, " + ".join(names))
+
+
+def _same_lm(tagger: Tagger, other: Tagger) -> bool:
+    """Whether both taggers read no character LM, or the same frozen one."""
+    ours, theirs = tagger.model.char_lm, other.model.char_lm
+    if ours is None or theirs is None:
+        return ours is theirs
+    if ours.finetune or theirs.finetune:
+        return False
+    mine, its = ours.state_dict(), theirs.state_dict()
+    return mine.keys() == its.keys() and all(torch.equal(mine[key], its[key]) for key in mine)

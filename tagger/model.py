@@ -3,6 +3,7 @@ and an ensemble of them that tags as one."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Iterable, Sequence
 
@@ -19,6 +20,7 @@ from .initialisation import initialise
 
 PART_MODULES = {"embeddings": ("words", "casing"), "chars": ("chars",), "encoder": ("encoder",)}
 Constraints = tuple[list, list, list]  # allowed starts, transitions and ends (schemes.allowed_transitions)
+SHARED_LM_COPY = re.compile(r"members\.[1-9][0-9]*\.char_lm\.")  # an ensemble member's name for the shared LM
 
 
 class TagHead(nn.Module):
@@ -161,11 +163,32 @@ class Ensemble(nn.Module):
     and of their CRFs' scores, a CRF whose path scores are the mean of theirs (a product of experts), decoded
     exactly."""
 
-    char_lm = None  # members read no character LM (``TaggerConfig`` refuses one with an ensemble)
-
     def __init__(self, members: Sequence[BiLSTMCRF]):
+        """The members' character LM, if they have one, becomes the first's, read once for all of them: a frozen LM
+        (``TaggerConfig`` refuses a fine-tuned one in an ensemble), so it is the same for each."""
         super().__init__()
         self.members = nn.ModuleList(members)
+        for member in members[1:]:
+            member.char_lm = members[0].char_lm
+
+    @property
+    def char_lm(self) -> CharLMFeatures | None:
+        """The character LM the members share, or ``None``."""
+        return self.members[0].char_lm
+
+    @staticmethod
+    def saved(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """A state dict's ``weights`` with the shared character LM's once, as the first member's."""
+        return {name: tensor for name, tensor in weights.items() if not SHARED_LM_COPY.match(name)}
+
+    @staticmethod
+    def loadable(weights: dict[str, torch.Tensor], members: int) -> dict[str, torch.Tensor]:
+        """``saved`` weights as ``load_state_dict`` takes them: the first member's character LM under each
+        member's name too (where a member's own is not given)."""
+        prefix = "members.0.char_lm."
+        shared = {name[len(prefix) :]: tensor for name, tensor in weights.items() if name.startswith(prefix)}
+        copies = {f"members.{n}.char_lm.{name}": tensor for n in range(1, members) for name, tensor in shared.items()}
+        return {**copies, **weights}
 
     def initialise(self, scheme: str, scale: float = 0.05, forget_bias: float = 0.0) -> None:
         """Each member's ``BiLSTMCRF.initialise``, drawing its own weights."""

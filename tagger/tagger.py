@@ -405,7 +405,7 @@ class Tagger:
         weights it was quantised from."""
         if self._float_weights is not None:
             return self._float_weights
-        return {name: tensor.detach().contiguous() for name, tensor in self.model.state_dict().items()}
+        return {name: tensor.detach().contiguous() for name, tensor in Ensemble.saved(self.model.state_dict()).items()}
 
     def to_parts(self) -> tuple[dict, dict, dict[str, torch.Tensor]]:
         """``(meta, vocabularies, weights)``: plain data that ``from_parts`` turns back into a tagger."""
@@ -473,7 +473,7 @@ class Tagger:
         try:
             lm_chars = CharVocab(vocab["lm_chars"]) if "lm_chars" in vocab else None
             tagger = cls(config, words, chars, heads, pretrained, lm_chars)
-            tagger.model.load_state_dict(_upgraded(weights, version))
+            tagger.model.load_state_dict(Ensemble.loadable(_upgraded(weights, version), config.ensemble))
         except (KeyError, TypeError, ConfigError, LMError, RuntimeError, ValueError) as error:
             raise ModelError(f"{source}: incompatible or corrupt model ({type(error).__name__}: {error})") from None
         tagger.model.eval()

@@ -15,6 +15,7 @@ from tagger.batching import Encoder
 from tagger.charlm import BOUNDARY, CharLMFeatures
 from tagger.cli.main import main
 from tagger.corpus import Corpus, Sentence
+from tagger.ensembles import EnsembleError, combined
 from tagger.formats import read_corpus
 from tagger.lm_store import CharVocab, LMError, load_lm
 from tagger.lm_training import LMSettings, LMTrainer, read_text
@@ -174,6 +175,40 @@ def test_two_heads_share_the_lm_and_keep_it_through_saving(lm_dir, sample, tmp_p
         assert loaded.predict(tokens, head=head) == trainer.tagger.predict(tokens, head=head)
     forward_lm, _, _ = load_lm(lm_dir, "forward")
     assert torch.equal(loaded.model.char_lm.forward_lm.lstm.weight_hh_l0, forward_lm.lstm.weight_hh_l0)  # frozen
+
+
+def test_an_ensemble_shares_one_frozen_lm_reads_it_once_and_saves_it_once(lm_dir, sample, tmp_path):
+    train = read_corpus(sample / "train.tsv")
+    config = TaggerConfig(**{**TINY.__dict__, "char_lm": str(lm_dir), "ensemble": 2})
+    trainer = Trainer(Tagger.build(config, train), train, None, tmp_path, [])
+    first, second = trainer.tagger.model.members
+    assert first.char_lm is second.char_lm is trainer.tagger.model.char_lm
+    trainer.fit()
+    assert trainer.tagger.model.char_lm._cached_tokens[False] == sum(len(s) for s in train)  # each sentence once
+    trainer.tagger.save(tmp_path / "saved")
+    weights = load_file(tmp_path / "saved" / "weights.safetensors")
+    assert any(name.startswith("members.0.char_lm.") for name in weights)
+    assert not any(name.startswith("members.1.char_lm.") for name in weights)
+    loaded = Tagger.load(tmp_path / "saved")
+    tokens = [s.tokens for s in read_corpus(sample / "test.tsv")]
+    assert loaded.predict(tokens) == trainer.tagger.predict(tokens)
+    forward_lm, _, _ = load_lm(lm_dir, "forward")
+    for member in loaded.model.members:
+        assert torch.equal(member.char_lm.forward_lm.lstm.weight_hh_l0, forward_lm.lstm.weight_hh_l0)  # frozen
+
+
+def test_models_of_one_lm_combine_and_of_another_are_refused(lm_model, sample):
+    tagger = Tagger.load(lm_model)
+    twice = combined([tagger, Tagger.load(lm_model)], ["a", "b"])  # a model with itself tags as it alone
+    tokens = [s.tokens for s in read_corpus(sample / "test.tsv")]
+    for found, alone in zip(twice.predict(tokens), tagger.predict(tokens)):
+        assert found.tags == alone.tags
+        assert found.token_scores == pytest.approx(alone.token_scores, abs=1e-5)
+    other = Tagger.load(lm_model)
+    with torch.no_grad():
+        other.model.char_lm.backward_lm.lstm.weight_hh_l0[0, 0] += 0.5
+    with pytest.raises(EnsembleError, match="b reads another character LM than a"):
+        combined([tagger, other], ["a", "b"])
 
 
 def test_the_spacy_component_reads_the_raw_text_as_tag_text_does(lm_model):

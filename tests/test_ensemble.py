@@ -127,7 +127,7 @@ def test_an_ensemble_tags_raw_text(trained):
     "values, message",
     [
         ({"ensemble": 0}, "ensemble must be an integer >= 1"),
-        ({"ensemble": 2, "char_lm": "lms/x"}, "cannot take a character LM"),
+        ({"ensemble": 2, "char_lm": "lms/x", "char_lm_finetune": True}, "cannot take a fine-tuned character LM"),
         ({"ensemble": 2, "init_from": "runs/x/model"}, "cannot take init_from"),
     ],
 )
