@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 CNN_GROUP_SPREAD = 1.5  # the longest word of a group of CharCNN's at most this times its shortest
+LSTM_GROUP_SPREAD = 2.0  # and of CharLSTM's
 
 
 class FixedTailEmbedding(nn.Module):
@@ -35,8 +36,13 @@ def word_embedding(num_words: int, dim: int, fixed: int) -> nn.Module:
 class CharLSTM(nn.Module):
     """Final states of a BiLSTM over each word's characters (Lample et al. 2016).
 
-    Words are read in groups of one length, so no step is padding and no sequence needs packing: on
-    CPU that is twice as fast as one packed batch (benchmarks/README.md).
+    Words are read in groups of similar length (``LSTM_GROUP_SPREAD``), each padded after its words: the
+    left-to-right state is taken at a word's last character, and the right-to-left LSTM reads each word reversed
+    within its length, so that padding comes after the words in both directions and never reaches them. Measured
+    on NCBI-disease batches of 32 sentences, a training step's character encoding (forward and backward) took 45%
+    less time than in groups of one length, for their fewer LSTM calls; one group for all words was slower, for
+    its padding. A quantised LSTM (``quantization``), whose weights only the module can read, takes groups of one
+    length, read by one bidirectional call.
     """
 
     def __init__(self, num_chars: int, char_dim: int, hidden: int):
@@ -47,12 +53,35 @@ class CharLSTM(nn.Module):
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """chars: (words, max_chars) ids, lengths: (words,) → (words, 2 * hidden)."""
-        back, groups = length_groups(lengths)
+        float_lstm = isinstance(self.lstm, nn.LSTM)
+        back, groups = length_groups(lengths, LSTM_GROUP_SPREAD if float_lstm else 1.0)
         finals = []
-        for rows, length in groups:
-            _, (final, _) = self.lstm(self.embed(chars[rows, :length]))  # final: (2, len(rows), hidden)
-            finals.append(torch.cat([final[0], final[1]], dim=1))
+        for rows, longest in groups:
+            embedded = self.embed(chars[rows, :longest])  # shape: (len(rows), longest, char_dim)
+            own = lengths[rows]
+            if not float_lstm or bool((own == longest).all()):
+                _, (final, _) = self.lstm(embedded)  # final: (2, len(rows), hidden)
+                finals.append(torch.cat([final[0], final[1]], dim=1))
+            else:
+                finals.append(self._padded_group(embedded, own))
         return torch.cat(finals)[back]
+
+    def _padded_group(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Both directions' final states of words of ``lengths`` whose characters ``embedded`` (words, longest,
+        char_dim) are padded after them → (words, 2 * hidden)."""
+        steps = torch.arange(embedded.shape[1], device=embedded.device)
+        reverse = torch.where(steps < lengths[:, None], lengths[:, None] - 1 - steps, steps)  # padding stays put
+        last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, self.lstm.hidden_size)
+        weights = self.lstm._flat_weights  # per direction: input, hidden weights and biases
+        found = []
+        for inputs, direction in (
+            (embedded, weights[:4]),
+            (embedded.gather(1, reverse.unsqueeze(2).expand_as(embedded)), weights[4:]),
+        ):
+            zeros = inputs.new_zeros(1, len(inputs), self.lstm.hidden_size)
+            outputs = torch.lstm(inputs, (zeros, zeros), direction, True, 1, 0.0, self.training, False, True)[0]
+            found.append(outputs.gather(1, last).squeeze(1))
+        return torch.cat(found, dim=1)
 
 
 class CharCNN(nn.Module):

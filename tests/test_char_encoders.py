@@ -18,3 +18,19 @@ def test_words_in_length_groups_get_the_features_each_has_alone(encoder):
     for row, length in enumerate(lengths.tolist()):
         alone = encoder(chars[row : row + 1, :length], lengths[row : row + 1])
         assert torch.allclose(together[row], alone[0], atol=1e-6)
+
+
+def test_gradients_of_words_read_together_are_those_of_each_read_alone():
+    """The padded groups' backward pass: the weights' gradient of the sum of all words' features is the sum of
+    each word's alone (padding takes no part in it)."""
+    torch.manual_seed(1)
+    encoder = CharLSTM(40, 5, 4)
+    lengths = torch.tensor([3, 1, 7, 3, 12, 2, 5, 9, 4, 8, 1, 6])
+    chars = torch.randint(1, 40, (len(lengths), int(lengths.max()))) * (torch.arange(12) < lengths[:, None])
+    encoder(chars, lengths).sum().backward()
+    together = [parameter.grad.clone() for parameter in encoder.parameters()]
+    encoder.zero_grad()
+    for row, length in enumerate(lengths.tolist()):
+        encoder(chars[row : row + 1, :length], lengths[row : row + 1]).sum().backward()
+    for found, alone in zip(together, encoder.parameters()):
+        assert torch.allclose(found, alone.grad, atol=1e-5)
