@@ -14,10 +14,12 @@ def test_words_in_length_groups_get_the_features_each_has_alone(encoder):
     torch.manual_seed(0)
     lengths = torch.tensor([3, 1, 7, 3, 12, 2, 5, 30, 4, 8, 1])
     chars = torch.randint(1, 40, (len(lengths), int(lengths.max()))) * (torch.arange(30) < lengths[:, None])
-    together = encoder(chars, lengths)
-    for row, length in enumerate(lengths.tolist()):
-        alone = encoder(chars[row : row + 1, :length], lengths[row : row + 1])
-        assert torch.allclose(together[row], alone[0], atol=1e-6)
+    for gradients in (True, False):  # the character LSTM groups words by other rules with and without
+        with torch.set_grad_enabled(gradients):
+            together = encoder(chars, lengths)
+            for row, length in enumerate(lengths.tolist()):
+                alone = encoder(chars[row : row + 1, :length], lengths[row : row + 1])
+                assert torch.allclose(together[row], alone[0], atol=1e-6)
 
 
 def test_gradients_of_words_read_together_are_those_of_each_read_alone():
