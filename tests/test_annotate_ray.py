@@ -166,15 +166,18 @@ def test_an_interrupted_ray_run_resumes_keeping_the_parts_it_had(
     local_ray, tiny_model, inputs, local_jsonl, tmp_path, caplog
 ):
     output = tmp_path / "out.jsonl"
+    parts = tmp_path / "out.jsonl.parts"
 
     def interrupt(summary):
         if summary.new.documents >= 30:
-            time.sleep(1)  # the workers tag on meanwhile: parts to keep
+            deadline = time.monotonic() + 120  # the workers tag on meanwhile: wait for a part to keep, however loaded
+            while len(list(parts.glob("part-*.jsonl"))) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         annotate(on_ray(tiny_model, inputs, output), on_window=interrupt)
-    kept = len(list((tmp_path / "out.jsonl.parts").glob("part-*.jsonl"))) - 1  # not the one merged last
+    kept = len(list(parts.glob("part-*.jsonl"))) - 1  # not the one merged last
     assert kept > 0
     with caplog.at_level(logging.INFO, logger="tagger.annotate.ray_engine"):
         summary = annotate(on_ray(tiny_model, inputs, output), resume=True)
