@@ -398,6 +398,7 @@ class Tagger:
         self.model.eval()
         quantize(self.model, scheme)  # a ValueError for an unknown scheme, before it changes anything
         self._float_weights, self.quantization = weights, scheme
+        self.forget()  # a character LM's features remembered from the float weights
         return self
 
     def float_weights(self) -> dict[str, torch.Tensor]:
