@@ -36,8 +36,15 @@ def test_the_biomedical_domain_takes_the_biomedical_tokenizer_and_resources(vect
     assert values == {**presets.values("fast", "biomedical"), "ensemble": 3}  # three of the fast model
 
 
+def test_the_accurate_reviews_preset_is_three_fast_models_with_the_reviews_lm(vectors_cache):
+    vectors_cache("reviews-w2v-100.bin")
+    values = presets.values("accurate", "reviews")
+    lm = str(presets.package_dir("lms") / "reviews-128")
+    assert values == {**presets.values("fast", "reviews"), "ensemble": 3, "char_lm": lm}
+
+
 def test_a_preset_finds_a_shipped_character_lm_by_name():
-    for name in ("biomedical-256", "reviews-256"):
+    for name in ("biomedical-256", "reviews-256", "reviews-128"):
         path = presets._resource("char_lm", name, None)
         load_lm(path, "forward")
         load_lm(path, "backward")
