@@ -83,5 +83,8 @@ def run(args: argparse.Namespace) -> int:
     api = "POST /tag, GET /labels, GET /health"
     print(f"tagger serve: {args.model} ({labels}) at {url} (the page; the API: {api}). Ctrl-C stops", file=sys.stderr)
     config = uvicorn.Config(served, log_level="info" if args.verbose else "warning", access_log=args.verbose)
-    uvicorn.Server(config).run(sockets=[listening])
+    server = uvicorn.Server(config)
+    server.run(sockets=[listening])
+    if server.should_exit:  # a signal stopped it; uvicorn raises it again after shutting down, but asyncio can
+        raise KeyboardInterrupt  # take that for its own and return quietly (seen under load: exit 0, not 130)
     return 0
