@@ -36,6 +36,13 @@ class BidirectionalLayer(nn.Module):
         return torch.cat([ahead, _rows(behind, reverse)], dim=2)  # back in reading order
 
 
+def reversed_within(lengths: torch.Tensor, width: int) -> torch.Tensor:
+    """For sequences of ``lengths`` (batch,) padded after them to ``width``: the step each step reads when each
+    sequence is reversed within its own length, padding left in place → (batch, width)."""
+    steps = torch.arange(width, device=lengths.device)
+    return torch.where(steps < lengths[:, None], lengths[:, None] - 1 - steps, steps)
+
+
 def _rows(steps: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """``steps`` (batch, seq_len, dim) with its flattened rows taken in the order ``index``: a copy of whole rows,
     twice as fast on CPU as a ``gather`` along the steps."""
@@ -55,9 +62,7 @@ class BiLSTM(nn.Module):
     def forward(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """inputs: (batch, seq_len, input_dim); mask: (batch, seq_len), true on each sentence's first
         tokens → (batch, seq_len, 2 * hidden), zero where ``mask`` is false."""
-        steps = torch.arange(inputs.shape[1], device=inputs.device)
-        lengths = mask.sum(dim=1, keepdim=True)  # shape: (batch, 1)
-        reverse = torch.where(mask, lengths - 1 - steps, steps)  # shape: (batch, seq_len); padding stays put
+        reverse = reversed_within(mask.sum(dim=1), inputs.shape[1])  # shape: (batch, seq_len)
         reverse = (reverse + inputs.shape[1] * torch.arange(len(inputs), device=inputs.device)[:, None]).flatten()
         encoded = inputs
         for i, layer in enumerate(self.layers):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .bilstm import reversed_within
 from .dropout import Dropout
 
 PAD, UNK = 0, 1  # character ids every LM vocabulary starts with
@@ -122,8 +123,7 @@ class CharLMFeatures(nn.Module):
     ) -> torch.Tensor:
         with torch.set_grad_enabled(self.finetune and torch.is_grad_enabled()):
             ahead, _ = self.forward_lm(chars)  # shape: (batch, text_len, hidden)
-            steps = torch.arange(chars.shape[1], device=chars.device)
-            reverse = torch.where(steps < lengths[:, None], lengths[:, None] - 1 - steps, steps)  # (batch, text_len)
+            reverse = reversed_within(lengths, chars.shape[1])  # shape: (batch, text_len)
             behind, _ = self.backward_lm(chars.gather(1, reverse))  # read right to left
             behind = behind.gather(1, reverse.unsqueeze(2).expand_as(behind))  # back in reading order
             after_last = ahead.gather(1, ends.unsqueeze(2).expand(-1, -1, ahead.shape[2]))

@@ -6,6 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .bilstm import reversed_within
+
 CNN_GROUP_SPREAD = 1.5  # the longest word of a group of CharCNN's at most this times its shortest
 LSTM_GROUP_SPREAD = 2.0  # and of CharLSTM's when it computes gradients (without, groups of one length)
 
@@ -71,8 +73,7 @@ class CharLSTM(nn.Module):
     def _padded_group(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Both directions' final states of words of ``lengths`` whose characters ``embedded`` (words, longest,
         char_dim) are padded after them → (words, 2 * hidden)."""
-        steps = torch.arange(embedded.shape[1], device=embedded.device)
-        reverse = torch.where(steps < lengths[:, None], lengths[:, None] - 1 - steps, steps)  # padding stays put
+        reverse = reversed_within(lengths, embedded.shape[1])  # shape: (words, longest)
         last = (lengths - 1).view(-1, 1, 1).expand(-1, 1, self.lstm.hidden_size)
         weights = self.lstm._flat_weights  # per direction: input, hidden weights and biases
         found = []
