@@ -536,26 +536,29 @@ def ablation_table() -> list[str]:
 
 
 def quantization_table() -> list[str]:
-    """Float against int8 per released model, from ``scripts/benchmark_quantization.py``."""
+    """Float against each quantised copy per released model, from ``scripts/benchmark_quantization.py``."""
     results = results_in("quantization")
     if not results:
         return []
     lines = [
         "## Quantisation",
         "",
-        "Each released model and its int8 copy (`tagger quantize`: int8 dynamic quantisation of the LSTMs and linear",
-        "layers) on its corpus' test split: test F1, the share of test tokens tagged the same, and `predict` with",
-        "confidences at batch 256 (best pass after a warm-up, the two timed in turns in one process).",
+        "Each released model and its copies in lower precision (`tagger quantize --scheme`: int8 dynamic quantisation,",
+        "or bfloat16, of the LSTMs and linear layers) on its corpus' test split: test F1, the share of test tokens",
+        "tagged the same, and `predict` with confidences at batch 256 (best pass after a warm-up, the two timed in",
+        "turns in one process). bf16 is fast only on a CPU with bfloat16 arithmetic (the column CPU bf16).",
         "",
-        "| date (commit) | model | test F1 float / int8 | same tags | predict tok/s float / int8 | int8 / float "
-        "| threads |",
-        "|---|---|---|---|---|---|---|",
+        "| date (commit) | model | scheme | test F1 float / copy | same tags | predict tok/s float / copy "
+        "| copy / float | CPU bf16 | threads |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
+        scheme = r.get("scheme", "int8")  # the first records were int8 only
         f1, rate = r["test"], r["predict_tokens_per_second"]
         lines.append(
-            f"| {dated(r)} | {r['model']} | {f1['float']['f1']:.4f} / {f1['int8']['f1']:.4f} | {r['same_tags']:.2%} | "
-            f"{rate['float']:,} / {rate['int8']:,} | **{r['speedup']:.2f}x** | {r['threads']} |"
+            f"| {dated(r)} | {r['model']} | {scheme} | {f1['float']['f1']:.4f} / {f1[scheme]['f1']:.4f} | "
+            f"{r['same_tags']:.2%} | {rate['float']:,} / {rate[scheme]:,} | **{r['speedup']:.2f}x** | "
+            f"{'yes' if r.get('cpu_bf16') else 'no' if 'cpu_bf16' in r else '-'} | {r['threads']} |"
         )
     return lines + ["", "Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
 

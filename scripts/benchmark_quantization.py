@@ -1,13 +1,14 @@
-"""Does int8 dynamic quantisation pay? Released models, float and quantised, on their corpus' test split.
+"""Does lower precision pay? Released models, float and quantised (int8, bf16), on their corpus' test split.
 
-    python scripts/benchmark_quantization.py                            # the three fast models
-    python scripts/benchmark_quantization.py --models ncbi-disease bc5cdr-fast --passes 5
+    python scripts/benchmark_quantization.py                            # the three fast models, int8 and bf16
+    python scripts/benchmark_quantization.py --models ncbi-disease bc5cdr-fast --schemes bf16 --passes 5
 
-For each named model: the float model and its int8 copy as ``tagger quantize`` writes it (saved, then loaded
-again), the test F1 of each (seqeval, default mode, the corpus' scheme), how many test tokens get the same tag,
-and ``predict``'s tokens/s at batch 256 with confidences: the best of ``--passes`` passes after a warm-up, the
-two models timed in turns in one process. One JSON file per model goes to ``benchmarks/results/quantization/``
-and ``benchmarks/README.md`` is re-rendered.
+For each named model and scheme: the float model and its copy as ``tagger quantize --scheme SCHEME`` writes it
+(saved, then loaded again), the test F1 of each (seqeval, default mode, the corpus' scheme), how many test tokens
+get the same tag, and ``predict``'s tokens/s at batch 256 with confidences: the best of ``--passes`` passes after
+a warm-up, the two models timed in turns in one process. One JSON file per model and scheme goes to
+``benchmarks/results/quantization/``, with whether the CPU has bfloat16 arithmetic, and ``benchmarks/README.md``
+is re-rendered.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from benchmark import DATA_DIR, RESULTS, best_rate, cold_predict, provenance, re
 from tagger import Tagger
 from tagger.evaluation import evaluate
 from tagger.named_models import entry, resolve
+from tagger.quantization import QUANTIZATIONS
 
 QUANTIZATION = RESULTS / "quantization"
 BATCH = 256
@@ -33,6 +35,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     fast = ["ncbi-disease-fast", "bc5cdr-fast", "semeval14-laptop-fast"]
     parser.add_argument("--models", nargs="+", default=fast, metavar="NAME", help="named models (tagger models list)")
+    parser.add_argument("--schemes", nargs="+", choices=QUANTIZATIONS, default=list(QUANTIZATIONS))
     parser.add_argument("--passes", type=int, default=3, help="timed passes per model and round")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="local mirror of the catalogue's corpora")
@@ -41,22 +44,24 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
     for name in args.models:
-        result = compare(name, args)
-        print(f"wrote {write_result(result, args.results, name)}")
+        for scheme in args.schemes:
+            result = compare(name, scheme, args)
+            print(f"wrote {write_result(result, args.results, f'{name}-{scheme}')}")
     if args.results == QUANTIZATION:
         render()
 
 
-def compare(name: str, args: argparse.Namespace) -> dict:
-    """The float model ``name`` against its int8 copy: scores, tag agreement and speed, as a result record."""
+def compare(name: str, scheme: str, args: argparse.Namespace) -> dict:
+    """The float model ``name`` against its copy in ``scheme``: scores, tag agreement and speed, as a result
+    record."""
     float_model = Tagger.load(name)
     with tempfile.TemporaryDirectory() as scratch:
-        Tagger.load(name).quantize().save(scratch)
-        int8_model = Tagger.load(scratch)
+        Tagger.load(name).quantize(scheme).save(scratch)
+        quantised = Tagger.load(scratch)
     corpus = entry(name).corpus
     test = read_splits(corpus, args.data_dir, float_model.config)[2]
     sentences = [s.tokens for s in test]
-    models = {"float": float_model, "int8": int8_model}
+    models = {"float": float_model, scheme: quantised}
     scores = {kind: evaluate(model, test)[0] for kind, model in models.items()}
     tags = {kind: [t for p in model.predict(sentences, BATCH) for t in p.tags] for kind, model in models.items()}
     rates: dict[str, int] = {}
@@ -64,12 +69,14 @@ def compare(name: str, args: argparse.Namespace) -> dict:
         for kind, model in models.items():
             rate = best_rate(partial(cold_predict, model, sentences, BATCH), sentences, args.passes)
             rates[kind] = max(rates.get(kind, 0), rate)
-    same = sum(a == b for a, b in zip(tags["float"], tags["int8"])) / len(tags["float"])
+    same = sum(a == b for a, b in zip(tags["float"], tags[scheme])) / len(tags["float"])
     logging.info(
         "%s: F1 %s, tokens/s %s, same tags %.4f", name, {k: round(v["f1"], 4) for k, v in scores.items()}, rates, same
     )
     return {
         "model": name,
+        "scheme": scheme,
+        "cpu_bf16": bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()),
         "corpus": corpus,
         "path": str(resolve(name)),
         **provenance(),
@@ -80,7 +87,7 @@ def compare(name: str, args: argparse.Namespace) -> dict:
         "test": {kind: {key: s[key] for key in ("precision", "recall", "f1")} for kind, s in scores.items()},
         "same_tags": round(same, 5),
         "predict_tokens_per_second": rates,
-        "speedup": round(rates["int8"] / rates["float"], 3),
+        "speedup": round(rates[scheme] / rates["float"], 3),
     }
 
 

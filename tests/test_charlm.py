@@ -197,13 +197,14 @@ def test_an_ensemble_shares_one_frozen_lm_reads_it_once_and_saves_it_once(lm_dir
         assert torch.equal(member.char_lm.forward_lm.lstm.weight_hh_l0, forward_lm.lstm.weight_hh_l0)  # frozen
 
 
-def test_a_quantised_tagger_reads_its_lm_afresh_and_reloads_the_same(lm_model, sample, tmp_path):
+@pytest.mark.parametrize("scheme", ["int8", "bf16"])
+def test_a_quantised_tagger_reads_its_lm_afresh_and_reloads_the_same(lm_model, sample, tmp_path, scheme):
     tokens = [s.tokens for s in read_corpus(sample / "test.tsv")]
     tagger = Tagger.load(lm_model)
     tagger.predict(tokens)  # the float LM's features, remembered
-    quantised = tagger.quantize().predict(tokens)
-    tagger.save(tmp_path / "int8")
-    assert Tagger.load(tmp_path / "int8").predict(tokens) == quantised
+    quantised = tagger.quantize(scheme).predict(tokens)
+    tagger.save(tmp_path / scheme)
+    assert Tagger.load(tmp_path / scheme).predict(tokens) == quantised
 
 
 def test_models_of_one_lm_combine_and_of_another_are_refused(lm_model, sample):

@@ -106,12 +106,13 @@ def test_a_trained_ensemble_saves_loads_and_predicts_the_same(trained, corpora, 
         assert found.token_scores == pytest.approx(wanted.token_scores, abs=1e-5)
 
 
-def test_a_quantised_ensemble_predicts_and_reloads(trained, corpora, tmp_path):
+@pytest.mark.parametrize("scheme", ["int8", "bf16"])
+def test_a_quantised_ensemble_predicts_and_reloads(trained, corpora, tmp_path, scheme):
     _, output = trained
     _, dev = corpora
-    quantised = Tagger.load(output / "model").quantize()
-    quantised.save(tmp_path / "int8")
-    again = Tagger.load(tmp_path / "int8")
+    quantised = Tagger.load(output / "model").quantize(scheme)
+    quantised.save(tmp_path / scheme)
+    again = Tagger.load(tmp_path / scheme)
     sentences = [s.tokens for s in dev]
     assert [p.tags for p in again.predict(sentences)] == [p.tags for p in quantised.predict(sentences)]
 

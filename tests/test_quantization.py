@@ -1,5 +1,5 @@
-"""int8 dynamic quantisation: a quantised tagger predicts, saves the float weights with its scheme, and loads
-quantised again (no pickle); it refuses training; ``tagger quantize`` writes a copy with its card."""
+"""Quantisation (int8 dynamic, bfloat16): a quantised tagger predicts, saves the float weights with its scheme, and
+loads quantised again (no pickle); it refuses training; ``tagger quantize`` writes a copy with its card."""
 
 from __future__ import annotations
 
@@ -25,28 +25,32 @@ def test_sentences(sample):
     return [s.tokens for s in read_corpus(sample / "test.tsv")]
 
 
-def _quantised_modules(tagger: Tagger) -> set[str]:
-    """The kinds of int8 dynamic layer in ``tagger``, after checking that no float LSTM or linear layer is left."""
-    float_layers = [m for m in tagger.model.modules() if type(m) in (torch.nn.LSTM, torch.nn.Linear)]
-    assert not float_layers
+def _quantised_modules(tagger: Tagger, scheme: str) -> set[str]:
+    """The kinds of layer in ``scheme`` in ``tagger``, after checking that no float LSTM or linear layer is left."""
+    layers = [m for m in tagger.model.modules() if type(m) in (torch.nn.LSTM, torch.nn.Linear)]
+    if scheme == "bf16":
+        assert layers and all(p.dtype == torch.bfloat16 for layer in layers for p in layer.parameters())
+        return {type(m).__name__ for m in layers}
+    assert not layers
     dynamic = "torch.ao.nn.quantized.dynamic"
     return {type(m).__name__ for m in tagger.model.modules() if type(m).__module__.startswith(dynamic)}
 
 
+@pytest.mark.parametrize("scheme", ["int8", "bf16"])
 def test_a_quantised_tagger_saves_its_float_weights_and_loads_quantised_with_the_same_predictions(
-    tiny_model, test_sentences, tmp_path
+    tiny_model, test_sentences, tmp_path, scheme
 ):
     float_weights = load_file(tiny_model / WEIGHTS_FILE)
-    quantised = Tagger.load(tiny_model).quantize()
-    assert quantised.quantization == "int8"
-    assert {"LSTM", "Linear"} <= _quantised_modules(quantised)
-    quantised.save(tmp_path / "int8")
-    saved = load_file(tmp_path / "int8" / WEIGHTS_FILE)
+    quantised = Tagger.load(tiny_model).quantize(scheme)
+    assert quantised.quantization == scheme
+    assert {"LSTM", "Linear"} <= _quantised_modules(quantised, scheme)
+    quantised.save(tmp_path / scheme)
+    saved = load_file(tmp_path / scheme / WEIGHTS_FILE)
     assert saved.keys() == float_weights.keys()
     assert all(torch.equal(saved[name], float_weights[name]) for name in saved)
-    assert json.loads((tmp_path / "int8" / CONFIG_FILE).read_text())["quantization"] == "int8"
-    loaded = Tagger.load(tmp_path / "int8")
-    assert loaded.quantization == "int8" and _quantised_modules(loaded) == _quantised_modules(quantised)
+    assert json.loads((tmp_path / scheme / CONFIG_FILE).read_text())["quantization"] == scheme
+    loaded = Tagger.load(tmp_path / scheme)
+    assert loaded.quantization == scheme and _quantised_modules(loaded, scheme) == _quantised_modules(quantised, scheme)
     before, after = quantised.predict(test_sentences), loaded.predict(test_sentences)
     assert [p.tags for p in after] == [p.tags for p in before]
     for old, new in zip(before, after):
@@ -55,10 +59,11 @@ def test_a_quantised_tagger_saves_its_float_weights_and_loads_quantised_with_the
     assert all(set(p.tags) <= tags and all(0.0 <= s <= 1.0 for s in p.token_scores) for p in after)
 
 
-def test_the_quantised_tags_mostly_agree_with_the_float_model(tiny_model, test_sentences):
+@pytest.mark.parametrize("scheme", ["int8", "bf16"])
+def test_the_quantised_tags_mostly_agree_with_the_float_model(tiny_model, test_sentences, scheme):
     float_tags = [t for p in Tagger.load(tiny_model).predict(test_sentences) for t in p.tags]
-    int8_tags = [t for p in Tagger.load(tiny_model).quantize().predict(test_sentences) for t in p.tags]
-    assert sum(a == b for a, b in zip(float_tags, int8_tags)) >= 0.95 * len(float_tags)
+    quantised_tags = [t for p in Tagger.load(tiny_model).quantize(scheme).predict(test_sentences) for t in p.tags]
+    assert sum(a == b for a, b in zip(float_tags, quantised_tags)) >= 0.95 * len(float_tags)
 
 
 def test_a_quantised_tagger_refuses_to_train_but_a_transfer_from_it_starts_from_its_float_weights(tiny_model, sample):

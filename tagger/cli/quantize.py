@@ -1,4 +1,4 @@
-"""``tagger quantize``: a copy of a model whose LSTMs and linear layers run in int8."""
+"""``tagger quantize``: a copy of a model whose LSTMs and linear layers run in int8 or bfloat16."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from .sources import refuse_filled_output, refuse_overwriting_inputs
 def add_parser(commands) -> None:
     parser = commands.add_parser(
         "quantize",
-        help="write an int8 copy of a model",
-        description="Write a copy of a model whose LSTMs and linear layers are quantised (int8 dynamic "
-        "quantisation: int8 weights, inputs quantised batch by batch) for prediction on the CPU. The copy stores "
+        help="write an int8 or bfloat16 copy of a model",
+        description="Write a copy of a model whose LSTMs and linear layers run in lower precision for prediction "
+        "on the CPU: int8 (dynamic quantisation: int8 weights, inputs quantised batch by batch) or bf16 (bfloat16 "
+        "weights and inputs, outputs in float32; fast only where the CPU has bfloat16 arithmetic, AMX or AVX-512 "
+        "BF16: see lscpu's flags amx_bf16 and avx512_bf16, slower than float elsewhere). The copy stores "
         "the float weights and the scheme, and is quantised again, the same way, each time it loads; it predicts "
         "wherever a model does but cannot be trained further. Its card keeps the float model's test scores apart: "
         "score the copy with tagger evaluate --model OUTPUT --data FILE (or --corpus NAME) --update-card.",
