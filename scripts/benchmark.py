@@ -391,7 +391,34 @@ def speed_tables() -> list[str]:
             f"{r['peak_rss_mb']:,.0f} MB |"
         )
     lines += _annotate_speed_rows([r for r in results if "annotate" in r])
+    lines += _quantized_speed_rows([r for r in results if "fast_bf16_over_spacy" in r["ratios"]])
     return lines + ["", "Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
+
+
+def _quantized_speed_rows(results: list[dict]) -> list[str]:
+    """The same runs' presets in bfloat16 (``tagger quantize --scheme bf16``), against spaCy and a bare LSTM in
+    bfloat16."""
+    if not results:
+        return []
+    lines = [
+        "",
+        "The presets' bf16 copies (`tagger quantize --scheme bf16`) in the same runs, `predict` at batch 256 with",
+        "confidences, against spaCy above and the bare LSTM in bfloat16, batched as `predict` batches.",
+        "",
+        "| date (commit) | CPU bf16 | fast bf16 | accurate bf16 | bare LSTM bf16 | fast bf16 / spaCy "
+        "| fast bf16 / bare LSTM bf16 | accurate bf16 / spaCy |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        ratios = r["ratios"]
+        rate = {preset: r.get(preset, {}).get("predict", {}).get("b256_bf16") for preset in ("fast", "accurate")}
+        lines.append(
+            f"| {dated(r)} | {'yes' if r.get('cpu_bf16') else 'no'} | {rate['fast'] or 0:,} | "
+            f"{rate['accurate'] or 0:,} | {r['bare_lstm'].get('b256_as_predict_bf16', 0):,} | "
+            f"**{ratios.get('fast_bf16_over_spacy', '-')}x** | {ratios.get('fast_bf16_over_bare_lstm_bf16', '-')} | "
+            f"**{ratios.get('accurate_bf16_over_spacy', '-')}x** |"
+        )
+    return lines
 
 
 def _annotate_speed_rows(results: list[dict]) -> list[str]:

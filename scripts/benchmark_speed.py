@@ -11,7 +11,9 @@ machine's limit for that model; (c) spaCy's NER of ``init config --optimize effi
 epoch on the same train split, ``nlp.pipe`` over the same sentences as ``Doc``s; (d) the seconds of
 that one training epoch, ours and spaCy's; (e) ``tagger annotate`` end to end on ``--documents`` raw
 documents with 1 and 2 processes (``benchmark_annotate.py``'s corpus and timing), and with 1 process on
-``--memory-documents`` documents, to compare peak memory. A rate is the best
+``--memory-documents`` documents, to compare peak memory; (f) for each of ``--schemes``, each preset's copy
+in that precision (``tagger quantize``) at batch 256 with confidences, and for bf16 the bare LSTM in
+bfloat16 too (whether the CPU has bfloat16 arithmetic is recorded). A rate is the best
 of ``--passes`` timed passes after a warm-up pass. Every rate, the ratios to the bare LSTM and to
 spaCy, and the peak memory go to one JSON file in ``benchmarks/results/speed/``, with the machine,
 threads, versions and commit; ``scripts/benchmark.py --render`` puts them in ``benchmarks/README.md``.
@@ -45,6 +47,7 @@ from benchmark_annotate import run as run_annotate
 from tagger import Tagger, TaggerConfig, catalogue, presets
 from tagger.batching import length_batches
 from tagger.corpus import Corpus
+from tagger.quantization import QUANTIZATIONS
 from tagger.training import Trainer
 
 ARCHITECTURE = ("hidden", "char_encoder", "char_hidden", "word_dim", "ensemble")  # recorded of each preset's config
@@ -64,11 +67,20 @@ def main() -> None:
         "--memory-documents", type=int, default=40_000, help="a larger annotate corpus, for peak memory; 0 skips"
     )
     parser.add_argument("--quick", action="store_true", help="a fifth of the test split, no batch 1; not saved")
+    parser.add_argument(
+        "--schemes",
+        nargs="*",
+        choices=QUANTIZATIONS,
+        default=["bf16"],
+        help="also time each preset's copy in these precisions (tagger quantize), and the bare LSTM in bf16 "
+        "(default: %(default)s; none: --schemes)",
+    )
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     result = {"corpus": args.corpus, **provenance(), "threads": args.threads, "passes": args.passes, "set": args.set}
+    result["cpu_bf16"] = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     domain = catalogue.entry(args.corpus).domain
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
@@ -84,7 +96,7 @@ def main() -> None:
             models[preset], result[preset] = time_preset(config, train, dev, sentences, scratch / preset, args)
             print(f"{preset}: {json.dumps(result[preset]['predict'])}")
         if "fast" in models:
-            result["bare_lstm"] = time_bare_lstm(models["fast"], sentences, args.passes)
+            result["bare_lstm"] = time_bare_lstm(models["fast"], sentences, args.passes, "bf16" in args.schemes)
             print(f"bare LSTM: {json.dumps(result['bare_lstm'])}")
         result["spacy"] = time_spacy(train, sentences, args.passes)
         print(f"spaCy: {json.dumps(result['spacy'])}")
@@ -119,12 +131,17 @@ def time_preset(
             chosen = sentences[:BATCH_1_SENTENCES] if batch_size == 1 else sentences
             rate = best_rate(partial(cold_predict, tagger, chosen, batch_size, confidences), chosen, args.passes)
             record["predict"][f"b{batch_size}{'' if confidences else '_no_confidences'}"] = rate
+    for scheme in args.schemes:  # the copy tagger quantize writes, loaded as a user would load it
+        copy = Tagger.load(output / "model").quantize(scheme)
+        run = partial(cold_predict, copy, sentences, 256, True)
+        record["predict"][f"b256_{scheme}"] = best_rate(run, sentences, args.passes)
     return tagger, record
 
 
-def time_bare_lstm(tagger: Tagger, sentences: list[list[str]], passes: int) -> dict:
+def time_bare_lstm(tagger: Tagger, sentences: list[list[str]], passes: int, bf16: bool = False) -> dict:
     """A bidirectional ``nn.LSTM`` of ``tagger``'s encoder size, inference only, over random inputs of the sentences'
-    lengths: batched as ``predict`` batches 256, and in plain length-sorted batches of 256."""
+    lengths: batched as ``predict`` batches 256, and in plain length-sorted batches of 256; with ``bf16``, also
+    in bfloat16 as ``predict`` batches."""
     layer = tagger.model.encoder.layers[0].left_to_right
     lstm = torch.nn.LSTM(layer.input_size, layer.hidden_size, batch_first=True, bidirectional=True).eval()
     lengths = [len(s) for s in sentences]
@@ -143,6 +160,10 @@ def time_bare_lstm(tagger: Tagger, sentences: list[list[str]], passes: int) -> d
                     lstm(x)
 
         record[name] = best_rate(run, sentences, passes)
+        if bf16 and name == "b256_as_predict":
+            lstm.to(torch.bfloat16)
+            record[f"{name}_bf16"] = best_rate(partial(run, [x.to(torch.bfloat16) for x in inputs]), sentences, passes)
+            lstm.float()
     return record
 
 
@@ -210,6 +231,13 @@ def ratios(result: dict) -> dict:
             if "bare_lstm" in result:
                 for plan in ("b256_as_predict", "b256_plain"):
                     found[f"{preset}_over_bare_lstm_{plan}"] = round(ours / result["bare_lstm"][plan], 2)
+            for scheme in QUANTIZATIONS:
+                copy = result[preset]["predict"].get(f"b256_{scheme}")
+                if copy:
+                    found[f"{preset}_{scheme}_over_spacy"] = round(copy / result["spacy"]["pipe_b256"], 2)
+                    bare = result.get("bare_lstm", {}).get(f"b256_as_predict_{scheme}")
+                    if bare:
+                        found[f"{preset}_{scheme}_over_bare_lstm_{scheme}"] = round(copy / bare, 2)
     return found
 
 
