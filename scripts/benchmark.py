@@ -576,11 +576,12 @@ def quantization_table() -> list[str]:
         "Each released model and its copies in lower precision (`tagger quantize --scheme`: int8 dynamic quantisation,",
         "or bfloat16, of the LSTMs and linear layers) on its corpus' test split: test F1, the share of test tokens",
         "tagged the same, and `predict` with confidences at batch 256 (best pass after a warm-up, the two timed in",
-        "turns in one process). bf16 is fast only on a CPU with bfloat16 arithmetic (the column CPU bf16).",
+        "turns in one process). bf16 is fast only on a CPU with bfloat16 arithmetic (the column CPU bf16). `load`:",
+        "the machine's load average at the end (2 cores: above 2, other work shared them).",
         "",
         "| date (commit) | model | scheme | test F1 float / copy | same tags | predict tok/s float / copy "
-        "| copy / float | CPU bf16 | threads |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| copy / float | CPU bf16 | threads | load |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         scheme = r.get("scheme", "int8")  # the first records were int8 only
@@ -588,7 +589,8 @@ def quantization_table() -> list[str]:
         lines.append(
             f"| {dated(r)} | {r['model']} | {scheme} | {f1['float']['f1']:.4f} / {f1[scheme]['f1']:.4f} | "
             f"{r['same_tags']:.2%} | {rate['float']:,} / {rate[scheme]:,} | **{r['speedup']:.2f}x** | "
-            f"{'yes' if r.get('cpu_bf16') else 'no' if 'cpu_bf16' in r else '-'} | {r['threads']} |"
+            f"{'yes' if r.get('cpu_bf16') else 'no' if 'cpu_bf16' in r else '-'} | {r['threads']} | "
+            f"{r['machine']['load_average'][0]:.1f} |"
         )
     return lines + ["", "Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
 
