@@ -348,9 +348,10 @@ def accuracy_tables() -> list[str]:
         "corpus (`--jointly`), `accurate` + an ensemble of three; `fast ensemble of 3 apart` is an ensemble of",
         "three fast models trained apart, each with its own early stopping (`--combine 3`; seeds 1+2+3 are one",
         "ensemble); `char LM hidden 200` is the accurate preset until 2026-12-05 (one model of 200",
-        "units a direction with the character LM). On the laptops, `accurate char LM 128` is the accurate preset",
-        "since 2026-12-06 (the ensemble with the shipped `reviews-128` LM; `accurate` is the preset before it,",
-        "without an LM); `accurate char LM` is the same with the 256-unit LM, and `+ char LM ensemble of N apart`",
+        "units a direction with the character LM). On the laptops, `accurate` is the accurate preset since",
+        "2026-12-06 (five members sharing the shipped `reviews-128` LM); `accurate char LM 128` is the one before",
+        "(three members sharing it), `accurate without char LM` the one before that (three members, no LM), and",
+        "`accurate char LM` three members with the 256-unit LM; `+ char LM ensemble of N apart`",
         "combines `+ char LM` models trained apart, which share their LM.",
         "",
     ]

@@ -38,11 +38,11 @@ def test_the_biomedical_domain_takes_the_biomedical_tokenizer_and_resources(vect
     assert values == {**presets.values("fast", "biomedical"), **ACCURATE_MEMBERS}
 
 
-def test_the_accurate_reviews_preset_is_three_models_of_fast_resources_with_the_reviews_lm(vectors_cache):
+def test_the_accurate_reviews_preset_is_five_models_of_fast_resources_with_the_reviews_lm(vectors_cache):
     vectors_cache("reviews-w2v-100.bin")
     values = presets.values("accurate", "reviews")
     lm = str(presets.package_dir("lms") / "reviews-128")
-    assert values == {**presets.values("fast", "reviews"), **ACCURATE_MEMBERS, "char_lm": lm}
+    assert values == {**presets.values("fast", "reviews"), **ACCURATE_MEMBERS, "ensemble": 5, "char_lm": lm}
 
 
 def test_a_preset_finds_a_shipped_character_lm_by_name():
