@@ -235,6 +235,12 @@ def provenance() -> dict:
     }
 
 
+def cpu_bf16() -> bool:
+    """Whether this CPU has bfloat16 arithmetic (AMX or AVX-512 BF16), where a ``bf16`` copy can be fast: oneDNN's
+    own answer, which torch only offers privately."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 def write_result(result: dict, directory: Path, prefix: str) -> Path:
     """Write ``result`` (with its ``date``) to ``directory/<prefix>-<timestamp>.json``; return the path."""
     path = directory / f"{prefix}-{result['date'].replace(':', '').replace('-', '')}.json"

@@ -20,7 +20,17 @@ from functools import partial
 from pathlib import Path
 
 import torch
-from benchmark import DATA_DIR, RESULTS, best_rate, cold_predict, provenance, read_splits, render, write_result
+from benchmark import (
+    DATA_DIR,
+    RESULTS,
+    best_rate,
+    cold_predict,
+    cpu_bf16,
+    provenance,
+    read_splits,
+    render,
+    write_result,
+)
 
 from tagger import Tagger
 from tagger.evaluation import evaluate
@@ -76,7 +86,7 @@ def compare(name: str, scheme: str, args: argparse.Namespace) -> dict:
     return {
         "model": name,
         "scheme": scheme,
-        "cpu_bf16": bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()),
+        "cpu_bf16": cpu_bf16(),
         "corpus": corpus,
         "path": str(resolve(name)),
         **provenance(),

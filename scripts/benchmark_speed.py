@@ -36,6 +36,7 @@ from benchmark import (
     annotate_ratios,
     best_rate,
     cold_predict,
+    cpu_bf16,
     provenance,
     read_splits,
     render,
@@ -80,7 +81,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     result = {"corpus": args.corpus, **provenance(), "threads": args.threads, "passes": args.passes, "set": args.set}
-    result["cpu_bf16"] = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    result["cpu_bf16"] = cpu_bf16()
     domain = catalogue.entry(args.corpus).domain
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
