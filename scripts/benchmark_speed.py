@@ -22,6 +22,7 @@ threads, versions and commit; ``scripts/benchmark.py --render`` puts them in ``b
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import resource
 import tempfile
@@ -132,9 +133,9 @@ def time_preset(
             chosen = sentences[:BATCH_1_SENTENCES] if batch_size == 1 else sentences
             rate = best_rate(partial(cold_predict, tagger, chosen, batch_size, confidences), chosen, args.passes)
             record["predict"][f"b{batch_size}{'' if confidences else '_no_confidences'}"] = rate
-    for scheme in args.schemes:  # the copy tagger quantize writes, loaded as a user would load it
-        copy = Tagger.load(output / "model").quantize(scheme)
-        run = partial(cold_predict, copy, sentences, 256, True)
+    for scheme in args.schemes:  # the model as a copy of tagger quantize --scheme SCHEME loads
+        quantised = Tagger.load(output / "model").quantize(scheme)
+        run = partial(cold_predict, quantised, sentences, 256, True)
         record["predict"][f"b256_{scheme}"] = best_rate(run, sentences, args.passes)
     return tagger, record
 
@@ -155,16 +156,15 @@ def time_bare_lstm(tagger: Tagger, sentences: list[list[str]], passes: int, bf16
     for name, batches in plans.items():
         inputs = [torch.randn(len(batch), max(lengths[i] for i in batch), layer.input_size) for batch in batches]
 
-        def run(inputs=inputs):
+        def run(inputs=inputs, lstm=lstm):
             with torch.inference_mode():
                 for x in inputs:
                     lstm(x)
 
         record[name] = best_rate(run, sentences, passes)
         if bf16 and name == "b256_as_predict":
-            lstm.to(torch.bfloat16)
-            record[f"{name}_bf16"] = best_rate(partial(run, [x.to(torch.bfloat16) for x in inputs]), sentences, passes)
-            lstm.float()
+            low = partial(run, [x.to(torch.bfloat16) for x in inputs], copy.deepcopy(lstm).to(torch.bfloat16))
+            record[f"{name}_bf16"] = best_rate(low, sentences, passes)
     return record
 
 
