@@ -89,6 +89,7 @@ class TaggerConfig:
     lr_decay: float = 0.0  # lr / (1 + lr_decay * epoch), as in Ma & Hovy
     weight_decay: float = 0.0  # L2 penalty; adamw's is decoupled from the gradient (Loshchilov & Hutter)
     clip_grad_norm: float = 5.0  # 0 turns clipping off
+    weight_average: float = 0.0  # decay of a moving average of the weights, which dev and the saved model use; 0: off
     batch_size: int = 32
     epochs: int = 50
     patience: int = 8  # epochs without a better dev F1 before stopping
@@ -305,6 +306,7 @@ ALLOWED: dict[str, Allowed] = {
     "lr_decay": at_least(0),
     "weight_decay": at_least(0),
     "clip_grad_norm": at_least(0),
+    "weight_average": Allowed(low=0, high=1, below=True),
     "batch_size": at_least(1),
     "epochs": at_least(1),
     "patience": at_least(1),

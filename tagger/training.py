@@ -17,6 +17,7 @@ import math
 import random
 import statistics
 import time
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -24,6 +25,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import torch
 
 from . import checkpoints
+from .averaging import WeightAverage
 from .batching import Encoder, mixed_batches
 from .callbacks import Callback, EpochRecord, ProgressBar, standard
 from .config import TRANSFERRED_PARTS, TaggerConfig
@@ -100,6 +102,8 @@ class Trainer:
         self.optimizer = optimiser(_parameter_groups(tagger.model, self.config), self.config)
         decay = self.config.lr_decay
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda epoch: 1.0 / (1.0 + decay * epoch))
+        average = self.config.weight_average
+        self.average = WeightAverage(tagger.model, average) if average else None
         self.best_f1, self.best_epoch = -1.0, 0
         self.stopped_because: str | None = None
         self.history: list[EpochRecord] = []
@@ -153,6 +157,8 @@ class Trainer:
         trainer = cls(tagger, train, dev, output, callbacks)
         trainer.optimizer.load_state_dict(state["optimizer"])
         trainer.scheduler.load_state_dict(state["scheduler"])
+        if trainer.average is not None:
+            trainer.average.load_state_dict(state["average"])
         trainer.best_f1, trainer.best_epoch = state["best"]["f1"], state["best"]["epoch"]
         trainer.history = [EpochRecord(**r) for r in state["history"]]
         trainer.rng.setstate(_as_tuples(state["python_rng"]))
@@ -195,7 +201,8 @@ class Trainer:
             if improved:
                 self.best_epoch = record.epoch
                 self.best_f1 = self.best_f1 if record.dev_f1 is None else record.dev_f1
-                self.tagger.save(self.model_dir)
+                with self.averaged():
+                    self.tagger.save(self.model_dir)
             for callback in self.callbacks:
                 callback.on_epoch_end(self, record, improved)
         stopped = self.stopped_because or f"reached the last epoch ({self.config.epochs})"
@@ -243,6 +250,8 @@ class Trainer:
         if not math.isfinite(norm):
             raise DivergedError(f"the gradient norm is {norm}")
         self.optimizer.step()
+        if self.average is not None:
+            self.average.update()
         return Step(value, norm, 0 < limit < max(norms))
 
     def _train_epoch(self) -> EpochRecord:
@@ -266,7 +275,8 @@ class Trainer:
         seconds = time.perf_counter() - started
         lr = self.optimizer.param_groups[0]["lr"]
         self.scheduler.step()
-        scores, corpora = self._dev_scores()
+        with self.averaged():
+            scores, corpora = self._dev_scores()
         return EpochRecord(
             self.epoch,
             total_loss / len(self.train),
@@ -282,6 +292,10 @@ class Trainer:
             clipped,
             corpora,
         )
+
+    def averaged(self) -> AbstractContextManager:
+        """A block in which the model holds its averaged weights (``weight_average``), or its own without it."""
+        return nullcontext() if self.average is None else self.average.applied()
 
     def _dev_scores(self) -> tuple[dict[str, float | None], dict[str, dict[str, float]] | None]:
         """Dev precision, recall and F1: of the one corpus, or their means over several with each one's own."""
@@ -332,6 +346,7 @@ class Trainer:
             "model": weights,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
+            **({} if self.average is None else {"average": self.average.state_dict()}),
             "best": {"f1": self.best_f1, "epoch": self.best_epoch},
             "history": [asdict(r) for r in self.history],
             "torch_rng": torch.get_rng_state(),

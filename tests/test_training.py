@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from tagger import Tagger, TaggerConfig
+from tagger.averaging import WeightAverage
 from tagger.callbacks import Callback, standard
 from tagger.corpus import Corpus
 from tagger.formats import read_corpus
@@ -41,12 +42,12 @@ class Interrupt(Callback):
             raise KeyboardInterrupt
 
 
-def _train(sample, output, callbacks=(), resume=False, ensemble=1):
+def _train(sample, output, callbacks=(), resume=False, ensemble=1, weight_average=0.0):
     train, dev = read_corpus(sample / "train.tsv"), read_corpus(sample / "dev.tsv")
     if resume:
         trainer = Trainer.resume(output, train, dev, [*standard(output), *callbacks])
     else:
-        config = TaggerConfig(**FAST, epochs=4, patience=10, ensemble=ensemble)
+        config = TaggerConfig(**FAST, epochs=4, patience=10, ensemble=ensemble, weight_average=weight_average)
         trainer = Trainer(Tagger.build(config, train), train, dev, output, [*standard(output), *callbacks])
     return trainer, trainer.fit()
 
@@ -83,17 +84,48 @@ def test_gradients_repeat_bit_for_bit_on_several_threads(sample, char_encoder):
         assert all(torch.equal(gradients[0][name], other[name]) for name in gradients[0])
 
 
-@pytest.mark.parametrize("ensemble", [1, 2])  # an ensemble's members draw batches of their own
-def test_resume_after_an_interruption_continues_where_it_stopped(sample, tmp_path, ensemble):
-    whole, result = _train(sample, tmp_path / "whole", ensemble=ensemble)
+# an ensemble's members draw batches of their own; a weight average is kept in the checkpoint
+@pytest.mark.parametrize("ensemble, weight_average", [(1, 0.0), (2, 0.0), (1, 0.9)])
+def test_resume_after_an_interruption_continues_where_it_stopped(sample, tmp_path, ensemble, weight_average):
+    whole, result = _train(sample, tmp_path / "whole", ensemble=ensemble, weight_average=weight_average)
     with pytest.raises(KeyboardInterrupt):
-        _train(sample, tmp_path / "cut", [Interrupt(after=2)], ensemble=ensemble)
+        _train(sample, tmp_path / "cut", [Interrupt(after=2)], ensemble=ensemble, weight_average=weight_average)
     assert len((tmp_path / "cut" / "log.jsonl").read_text().splitlines()) == 2
     resumed, resumed_result = _train(sample, tmp_path / "cut", resume=True)
     assert [r.loss for r in resumed_result.history] == [r.loss for r in result.history]
+    assert [r.dev_f1 for r in resumed_result.history] == [r.dev_f1 for r in result.history]
     assert all(torch.equal(v, _weights(resumed)[k]) for k, v in _weights(whole).items())
+    saved = [Tagger.load(path / "model").model.state_dict() for path in (tmp_path / "whole", tmp_path / "cut")]
+    assert all(torch.equal(v, saved[1][k]) for k, v in saved[0].items())
     log = [json.loads(line) for line in (tmp_path / "cut" / "log.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in log] == [1, 2, 3, 4]
+
+
+def test_a_weight_average_is_what_the_model_is_saved_with(sample, tmp_path):
+    train = read_corpus(sample / "train.tsv")
+    tagger = Tagger.build(TaggerConfig(**FAST, epochs=3, weight_average=0.9), train)
+    trainer = Trainer(tagger, train, None, tmp_path)  # no dev: every epoch is saved, as in a refit
+    trainer.fit()
+    saved = dict(Tagger.load(tmp_path / "model").model.named_parameters())
+    for (name, weights), average in zip(tagger.model.named_parameters(), trainer.average.averages, strict=True):
+        assert torch.equal(saved[name], average)
+        assert not torch.equal(saved[name], weights)  # the trainer's model keeps its own, to train on
+
+
+def test_a_weight_average_follows_the_weights_with_a_decay_that_ramps_up():
+    model = torch.nn.Linear(2, 1)
+    average = WeightAverage(model, decay=0.5)
+    start = model.weight.detach().clone()
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    average.update()  # first step: decay min(0.5, 2 / 11)
+    assert torch.allclose(average.averages[0], start + 9 / 11)
+    with average.applied():
+        assert torch.equal(model.weight, average.averages[0])
+    assert torch.equal(model.weight, start + 1.0)
+    for _ in range(30):
+        average.update()
+    assert torch.allclose(average.averages[0], start + 1.0)
 
 
 def test_resume_without_a_checkpoint_says_so(sample, tmp_path):
