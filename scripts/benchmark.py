@@ -82,14 +82,22 @@ def run(corpus: str, data_dir: Path, config: TaggerConfig, refitting: bool, keep
 
 
 def run_jointly(
-    corpora: Sequence[str], data_dir: Path, config: TaggerConfig, refitting: bool, keep: Path | None = None
+    corpora: Sequence[str],
+    data_dir: Path,
+    config: TaggerConfig,
+    refitting: bool,
+    keep: Path | None = None,
+    silver: Corpus | None = None,
 ) -> dict[str, dict]:
     """``run`` for one corpus or several trained together (a head each, named after its corpus, as ``tagger train
-    --corpus A --corpus B`` trains them): each corpus' result record, scored and timed with its own head."""
+    --corpus A --corpus B`` trains them): each corpus' result record, scored and timed with its own head. ``silver``
+    sentences (``tagger silver``) join each training corpus, as ``tagger train --silver`` joins them."""
     if config.threads:
         torch.set_num_threads(config.threads)
     splits = {corpus: read_splits(corpus, data_dir, config) for corpus in corpora}
     train, dev, test = ({corpus: split[part] for corpus, split in splits.items()} for part in range(3))
+    if silver is not None:
+        train = {corpus: gold + silver for corpus, gold in train.items()}
     heads = dict(zip(corpora, corpora)) if len(corpora) > 1 else {corpora[0]: None}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
@@ -107,6 +115,8 @@ def run_jointly(
         result["protocol"] = "train, early stopping on dev"
         if len(corpora) > 1:
             result["trained_with"] = list(corpora)
+        if silver is not None:
+            result["silver"] = {"source": silver.source, "sentences": len(silver)}
         if trained.refitted is not None:
             result |= {
                 "protocol": f"train+dev refit for {trained.result.best_epoch} epochs, after early stopping on dev",

@@ -24,7 +24,9 @@ gathers the seeds recorded with the same config and protocol (test F1 per seed, 
 inference speed at batch 256, training time). A seed already recorded is skipped, so an
 interrupted run goes on where it stopped. ``--jointly`` trains the corpora together, one model with a head
 per corpus (``tagger train --corpus A --corpus B``), and files each corpus' scores, by its own head, under
-``PRESET multi-corpus``. ``--combine N`` also files, for each N seeds in turn, the ensemble of their models
+``PRESET multi-corpus``. ``--silver FILE`` joins the silver sentences of FILE (``tagger silver``: raw text a model
+tagged confidently) to the training corpus, as ``tagger train --silver`` does (self-training), filed under
+``PRESET self-training``. ``--combine N`` also files, for each N seeds in turn, the ensemble of their models
 (``tagger ensemble``: trained apart, each with its own early stopping) under ``PRESET ensemble of N apart``,
 scored as a seed's model is. ``--ablation`` trains the rows of the ablation that are no preset (``ABLATION``):
 the fast preset without its in-domain vectors, and with the domain's character LM. ``python
@@ -44,9 +46,11 @@ from benchmark import DATA_DIR, RESULTS, inference_speed, provenance, read_split
 
 from tagger import Tagger, TaggerConfig, catalogue, presets
 from tagger.config import ConfigError
+from tagger.corpus import Corpus
 from tagger.ensembles import combined
 from tagger.evaluation import raw_text_scores
 from tagger.files import atomic_write
+from tagger.formats import read_corpus
 
 ACCURACY = RESULTS / "accuracy"
 CORPORA = ("ncbi-disease", "bc5cdr", "semeval14-laptop")
@@ -64,6 +68,7 @@ DOMAIN_LMS = {"biomedical": "biomedical-256", "reviews": "reviews-256"}
 ABLATION = ("no unlabelled text", "+ char LM")
 INFER_BATCH = "256"
 JOINTLY = "multi-corpus"  # what --jointly adds to the name its results are filed under
+SELF_TRAINING = "self-training"  # what --silver adds to it
 
 
 def main() -> None:
@@ -89,6 +94,12 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=ACCURACY)
     parser.add_argument("--keep", type=Path, help="keep each training's output in KEEP/<corpus>-<name>-seed<N>")
     parser.add_argument(
+        "--silver",
+        type=Path,
+        metavar="FILE",
+        help=f"join FILE's silver sentences (tagger silver) to the training corpus; filed as PRESET {SELF_TRAINING}",
+    )
+    parser.add_argument(
         "--combine",
         type=int,
         metavar="N",
@@ -97,14 +108,20 @@ def main() -> None:
     args = parser.parse_args()
     if args.combine and (args.jointly or not args.keep or args.combine < 2 or len(args.seeds) % args.combine):
         parser.error("--combine N takes N >= 2 dividing the seeds' count, one corpus at a time, and --keep")
+    if args.silver and (args.jointly or len(args.corpus) > 1):
+        parser.error("--silver joins one corpus: give one --corpus, without --jointly")
+    silver = read_corpus(args.silver) if args.silver else None
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     groups = [args.corpus] if args.jointly else [[corpus] for corpus in args.corpus]
     for corpora in groups:
         for name, values in trainings(corpora, args.preset, args.ablation).items():
-            name = " ".join([name, *([JOINTLY] if args.jointly else []), *([args.variant] if args.variant else [])])
+            added = [*([JOINTLY] if args.jointly else []), *([SELF_TRAINING] if silver else [])]
+            name = " ".join([name, *added, *([args.variant] if args.variant else [])])
             for seed in args.seeds:
                 config = TaggerConfig.from_dict(values).with_overrides([*args.set, f"seed={seed}"])
-                records = seed_results(args.results, corpora, name, config, args.refit, args.data_dir, args.keep)
+                records = seed_results(
+                    args.results, corpora, name, config, args.refit, args.data_dir, args.keep, silver
+                )
                 for corpus, record in records.items():
                     summary = summarise(args.results, corpus, name, record)
                     print(f"{corpus} {name} seed {seed}: test F1 {record['test']['f1']:.4f}; summary in {summary}")
@@ -141,15 +158,18 @@ def seed_results(
     refit: bool,
     data_dir: Path,
     keep: Path | None,
+    silver: Corpus | None = None,
 ) -> dict[str, dict]:
-    """Each corpus' record of one seed, ``corpora`` trained together: read from ``results/seeds`` when all are there,
-    else trained (its output in ``keep``, when given), tested and written there."""
+    """Each corpus' record of one seed, ``corpora`` trained together (with ``silver`` sentences joined): read from
+    ``results/seeds`` when all are there, else trained (its output in ``keep``, when given), tested and written
+    there."""
     paths = {corpus: seed_file(results, corpus, name, config.seed) for corpus in corpora}
     recorded = {corpus: json.loads(path.read_text()) for corpus, path in paths.items() if path.is_file()}
     if all(
         corpus in recorded
         and normalised(recorded[corpus]["requested_config"]) == config.to_dict()
         and recorded[corpus]["refit"] == refit
+        and recorded[corpus].get("silver", {}).get("source") == (silver and silver.source)
         for corpus in corpora
     ):
         logging.info("%s %s seed %d: already recorded in %s", "+".join(corpora), name, config.seed, results / "seeds")
@@ -158,7 +178,7 @@ def seed_results(
     records = {}
     with tempfile.TemporaryDirectory() as scratch:
         output = keep / run_name(corpora, name, config.seed) if keep else Path(scratch)
-        for corpus, result in run_jointly(corpora, data_dir, config, refit, output).items():
+        for corpus, result in run_jointly(corpora, data_dir, config, refit, output, silver).items():
             record = {"preset": name, **result, "requested_config": config.to_dict(), "refit": refit}
             if corpus in RAW_TEXT:
                 model = Tagger.load(final_model(output, refit))

@@ -121,6 +121,12 @@ def use_and_limits(card: dict, config: TaggerConfig) -> dict:
         f"Raw text is cut into tokens by {TOKENIZER_RULES[config.tokenizer]} (tokenizer {config.tokenizer}); "
         "pre-tokenised input should be cut the way its training data was.",
     ]
+    silver = sum(head["silver"]["sentences"] for head in card["heads"] if "silver" in head)
+    if silver:
+        limits.append(
+            f"{silver} more training sentences were silver: raw text that a model tagged (self-training), whose "
+            "errors this model may have learnt."
+        )
     for key, what in (("char_lm", "its character LM"), ("vectors", "its word vectors")):
         if getattr(config, key):
             limits.append(f"{what.capitalize()} came from {getattr(config, key)}: {_unlabelled(getattr(config, key))}")
@@ -162,7 +168,7 @@ def quantized(card: dict, scheme: str) -> dict:
 def ensembled(cards: Sequence[dict], tagger) -> dict:
     """The card of ``tagger``, an ensemble of the models of ``cards`` trained apart (``ensembles.combined``): the
     first one's data, each one's training; its own test scores start empty (``tagger evaluate --update-card``)."""
-    kept = ("train", "dev", "corpus")
+    kept = ("train", "dev", "silver", "corpus")
     data = {head["name"]: {key: head[key] for key in kept if key in head} for head in cards[0]["heads"]}
     training = {"refit": cards[0]["training"]["refit"], "members": [card["training"] for card in cards]}
     return facts(tagger, data, training)

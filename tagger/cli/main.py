@@ -21,6 +21,7 @@ from . import (
     predict,
     quantize,
     serve,
+    silver,
     spacy_export,
     train,
     tune,
@@ -46,6 +47,7 @@ COMMANDS = (
     ensemble,
     embeddings,
     lm,
+    silver,
 )
 
 

@@ -270,7 +270,7 @@ def catalogue_splits(
 
 
 INPUT_OPTIONS = (
-    *("train", "dev", "test", "data", "corpora", "config", "vectors", "char_lm", "init_from"),
+    *("train", "dev", "test", "silver", "data", "corpora", "config", "vectors", "char_lm", "init_from"),
     *("space", "input", "model"),
 )
 

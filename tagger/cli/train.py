@@ -21,7 +21,7 @@ from .sources import (
     preset_values,
     refuse_overwriting_inputs,
 )
-from .training_data import read_training_corpora, sources
+from .training_data import CorporaError, read_training_corpora, sources
 
 logger = logging.getLogger("tagger")
 TRAINING_OUTPUTS = (
@@ -65,6 +65,12 @@ def add_parser(commands) -> None:
     )
     parser.add_argument(
         "--test", type=Path, action="append", help="test corpus, one per --train, scored once with the best model"
+    )
+    parser.add_argument(
+        "--silver",
+        type=Path,
+        help="silver training sentences (tagger silver: raw text a model tagged confidently), joined to the one "
+        "training corpus; dev and test stay as they are (self-training)",
     )
     parser.add_argument("--output", required=True, type=Path, help="output directory")
     parser.add_argument("--config", type=Path, help="JSON config file (a model's config.json works too)")
@@ -181,7 +187,9 @@ def run(args: argparse.Namespace) -> int:
     auto_lr = any(assignment.replace(" ", "") == "lr=auto" for assignment in args.set)
     args.set = [assignment for assignment in args.set if assignment.replace(" ", "") != "lr=auto"]
     config = read_config(args, overrides)
-    train, dev, test = read_training_corpora(args, found, config)
+    gold, dev, test = read_training_corpora(args, found, config)
+    silver = read_silver(gold, args.silver, config.tokenizer) if args.silver else None
+    train = {name: corpus + silver if silver else corpus for name, corpus in gold.items()}
     test_texts = [s.tokens for corpus in test.values() for s in corpus]
     extras = [] if args.no_progress else [ProgressBar()]
     extras.append(EpochReport())
@@ -201,7 +209,9 @@ def run(args: argparse.Namespace) -> int:
     sentences = sum(map(len, train.values())), sum(map(len, dev.values()))
     logger.info("training on %d sentences, dev %d; output in %s", *sentences, args.output)
     trained = recipes.fit(trainer, train, dev, args.refit, extras, args.resume, test_texts)
-    data = {source.name: cards.data_facts(train[source.name], dev[source.name], source.corpus) for source in found}
+    data = {source.name: cards.data_facts(gold[source.name], dev[source.name], source.corpus) for source in found}
+    for facts in data.values() if silver else ():
+        facts["silver"] = {"source": silver.source, "sentences": len(silver)}
     several = len(train) > 1
     for model_dir, how in trained.models.items():
         if not model_dir.is_dir():  # a resumed run whose best model was saved elsewhere, or removed since
@@ -213,6 +223,18 @@ def run(args: argparse.Namespace) -> int:
         print_tests(scored, test, model_dir, mean)
         recipes.record(model_dir, tagger, data, how, test, scored, several)
     return 0
+
+
+def read_silver(train: dict[str, Corpus], path: Path, tokenizer: str) -> Corpus:
+    """The silver sentences of ``path`` (format by extension), to join ``train``'s one corpus."""
+    from ..formats import read_corpus
+
+    if len(train) > 1:
+        raise CorporaError(f"--silver {path} joins one training corpus, and there are {len(train)}: train on one")
+    silver = read_corpus(path, tokenizer=tokenizer).require_sentences("train on")
+    ((name, gold),) = train.items()
+    logger.info("%s: %d training sentences and %d silver ones from %s", name, len(gold), len(silver), path)
+    return silver
 
 
 def print_tests(scored: dict[str, dict], test: dict[str, Corpus], model_dir: Path, mean: dict | None) -> None:
