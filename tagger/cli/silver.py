@@ -54,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 <= args.min_confidence <= 1.0:
         print(f"tagger silver: error: --min-confidence must be from 0 to 1, not {args.min_confidence}", file=sys.stderr)
         return 2
+    if not args.input.is_file():
+        print(f"tagger silver: error: --input {args.input} is not a file", file=sys.stderr)
+        return 2
     source = resolve(args.model)
     refuse_overwriting_inputs(args, {"--output": args.output}, also=[source])
     tagger = Tagger.load(source)
