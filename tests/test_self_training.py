@@ -77,6 +77,9 @@ def test_silver_refuses_to_write_over_its_input_and_a_confidence_beyond_one(tmp_
         == 2
     )
     assert "--min-confidence must be from 0 to 1" in capsys.readouterr().err
+    unknown = str(tmp_path / "silver.xyz")
+    assert main(["silver", "--model", "ncbi-disease-fast", "--input", str(text), "--output", unknown]) == 2
+    assert "unknown corpus format" in capsys.readouterr().err
 
 
 def test_train_takes_silver_for_one_training_corpus_only(sample, tmp_path, capsys):

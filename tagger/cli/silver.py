@@ -45,7 +45,7 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ..formats import write_corpus
+    from ..formats import format_of, write_corpus
     from ..named_models import resolve
     from ..reading import text_lines
     from ..self_training import silver
@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.input.is_file():
         print(f"tagger silver: error: --input {args.input} is not a file", file=sys.stderr)
         return 2
+    format_of(args.output)  # an unknown extension is an error now, not after the tagging
     source = resolve(args.model)
     refuse_overwriting_inputs(args, {"--output": args.output}, also=[source])
     tagger = Tagger.load(source)
