@@ -25,11 +25,11 @@ def silver(
     max_sentences: int | None = None,
     batch_size: int = 256,
     head: str | Sequence[str] | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Corpus:
     """The sentences of raw ``texts`` (cut by the model's tokenizer) that ``tagger`` tags confidently, with its
     tags, in its output scheme: at most ``max_sentences`` of them, the first found. ``progress`` is called with
-    the number of texts read after each group of them."""
+    the number of texts read and of sentences kept after each group of texts."""
     if not 0.0 <= min_confidence <= 1.0:
         raise ValueError(f"min_confidence must be between 0 and 1, not {min_confidence}")
     kept: list[Sentence] = []
@@ -37,7 +37,7 @@ def silver(
         for tagged in tagger.predict_texts(group, batch_size, head):
             kept += [Sentence(s.tokens, p.tags) for s, p in tagged if _confident(p, min_confidence, entities_only)]
         if progress is not None:
-            progress(len(group))  # texts with words
+            progress(len(group), len(kept))  # texts with words
         if max_sentences is not None and len(kept) >= max_sentences:
             del kept[max_sentences:]
             break

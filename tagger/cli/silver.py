@@ -62,6 +62,11 @@ def run(args: argparse.Namespace) -> int:
     refuse_overwriting_inputs(args, {"--output": args.output}, also=[source])
     tagger = Tagger.load(source)
     with tqdm(unit="text", disable=args.no_progress, dynamic_ncols=True, delay=0.5) as bar:
+
+        def show(texts: int, kept: int) -> None:
+            bar.set_postfix_str(f"{kept:,} sentences kept", refresh=False)
+            bar.update(texts)
+
         corpus = silver(
             tagger,
             (line.strip() for line in text_lines(args.input, args.encoding)),
@@ -70,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             args.max_sentences,
             args.batch_size,
             args.head,
-            bar.update,
+            show,
         )
     if not len(corpus):
         print(f"tagger silver: error: no sentence of {args.input} passed; nothing written", file=sys.stderr)
