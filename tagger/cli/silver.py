@@ -18,8 +18,8 @@ def add_parser(commands) -> None:
         description="Self-training: tag raw in-domain text (one text a line; blank lines are skipped) with a model "
         "and write the sentences it tags confidently, with its tags, as a corpus to train the next model on beside "
         "the gold one. A sentence is kept when the CRF gives each token's tag a probability of at least "
-        "--min-confidence, and, unless --all-sentences, when it holds an entity. Train on both by concatenating the "
-        "files (the same format: cat train.conll silver.conll > both.conll) and passing the gold --dev.",
+        "--min-confidence, and, unless --all-sentences, when it holds an entity. Train on both with tagger train "
+        "--silver OUTPUT, which joins them to the training corpus (dev and test stay gold).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--model", required=True, type=Path, help=MODEL_HELP)
