@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 
 from .corpus import Corpus, Sentence
+from .predictions import Prediction
 from .tagger import Tagger
 
 TEXTS_AT_ONCE = 512  # texts cut and predicted together: batches of similar lengths, in bounded memory
@@ -44,7 +45,7 @@ def silver(
     return Corpus(kept, tagger.output_scheme, "silver")
 
 
-def _confident(prediction, min_confidence: float, entities_only: bool) -> bool:
+def _confident(prediction: Prediction, min_confidence: float, entities_only: bool) -> bool:
     if entities_only and not prediction.spans:
         return False
     return bool(prediction.token_scores) and min(prediction.token_scores) >= min_confidence

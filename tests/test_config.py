@@ -43,6 +43,8 @@ BAD = [
     ("lr_decay", -0.05),
     ("clip_grad_norm", -1.0),
     ("clip_grad_norm", math.inf),
+    ("weight_average", 1.0),  # an average that never moves
+    ("weight_average", -0.5),
     ("vectors_keep", -1),
     ("seed", -1),
     ("seed", 2**32),
