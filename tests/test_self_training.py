@@ -72,11 +72,10 @@ def test_silver_refuses_to_write_over_its_input_and_a_confidence_beyond_one(tmp_
     assert main(["silver", "--model", "ncbi-disease-fast", "--input", str(text), "--output", str(text)]) == 2
     assert text.read_text(encoding="utf-8") == TEXTS[0] + "\n"
     out = str(tmp_path / "silver.conll")
-    assert (
+    with pytest.raises(SystemExit) as refused:  # argparse's usage error, before anything is read
         main(["silver", "--model", "ncbi-disease-fast", "--input", str(text), "--output", out, "--min-confidence", "2"])
-        == 2
-    )
-    assert "--min-confidence must be from 0 to 1" in capsys.readouterr().err
+    assert refused.value.code == 2
+    assert "--min-confidence: expected a probability from 0 to 1, got 2" in capsys.readouterr().err
     unknown = str(tmp_path / "silver.xyz")
     assert main(["silver", "--model", "ncbi-disease-fast", "--input", str(text), "--output", unknown]) == 2
     assert "unknown corpus format" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from .heads import add_head_option
-from .sources import MODEL_HELP, add_encoding_option, positive, refuse_overwriting_inputs
+from .sources import MODEL_HELP, add_encoding_option, positive, probability, refuse_overwriting_inputs
 
 
 def add_parser(commands) -> None:
@@ -31,7 +31,7 @@ def add_parser(commands) -> None:
         help="corpus file to write, its format by extension (.conll, .tsv, .jsonl, ...), replaced atomically",
     )
     parser.add_argument(
-        "--min-confidence", type=float, default=0.95, help="lowest tag probability a kept sentence may have"
+        "--min-confidence", type=probability, default=0.95, help="lowest tag probability a kept sentence may have"
     )
     parser.add_argument("--max-sentences", type=positive, help="stop after keeping this many (default: read all)")
     parser.add_argument("--all-sentences", action="store_true", help="also keep confident sentences without an entity")
@@ -51,9 +51,6 @@ def run(args: argparse.Namespace) -> int:
     from ..self_training import silver
     from ..tagger import Tagger
 
-    if not 0.0 <= args.min_confidence <= 1.0:
-        print(f"tagger silver: error: --min-confidence must be from 0 to 1, not {args.min_confidence}", file=sys.stderr)
-        return 2
     if not args.input.is_file():
         print(f"tagger silver: error: --input {args.input} is not a file", file=sys.stderr)
         return 2

@@ -162,6 +162,17 @@ def positive_number(text: str) -> float:
     return value
 
 
+def probability(text: str) -> float:
+    """An argparse type: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a probability from 0 to 1, got {text}")
+    return value
+
+
 def columns(text: str) -> tuple[int, int]:
     """``TOKEN,TAG`` as a pair of column indices."""
     try:
