@@ -6,7 +6,8 @@
 On a corpus' test split, pre-tokenised, after one training epoch of each on its train split:
 (a) ``Tagger.predict`` of each preset at batch 1, 32 and 256, with and without confidences; (b) a
 bare bidirectional ``nn.LSTM`` of the fast preset's encoder size (random inputs of its input size) over
-the same sentences, batched as ``predict`` batches them and in plain sorted batches of 256: the
+the same sentences, in the batches ``predict`` builds for a padded encoder (``MAX_PADDING``: its fastest
+batches; ``predict`` pads more where it reads its encoder packed) and in plain sorted batches of 256: the
 machine's limit for that model; (c) spaCy's NER of ``init config --optimize efficiency``, trained one
 epoch on the same train split, ``nlp.pipe`` over the same sentences as ``Doc``s; (d) the seconds of
 that one training epoch, ours and spaCy's; (e) ``tagger annotate`` end to end on ``--documents`` raw
@@ -142,8 +143,8 @@ def time_preset(
 
 def time_bare_lstm(tagger: Tagger, sentences: list[list[str]], passes: int, bf16: bool = False) -> dict:
     """A bidirectional ``nn.LSTM`` of ``tagger``'s encoder size, inference only, over random inputs of the sentences'
-    lengths: batched as ``predict`` batches 256, and in plain length-sorted batches of 256; with ``bf16``, also
-    in bfloat16 as ``predict`` batches."""
+    lengths: batched as ``predict`` batches 256 for a padded encoder, and in plain length-sorted batches of 256;
+    with ``bf16``, also in bfloat16 as ``predict`` batches."""
     layer = tagger.model.encoder.layers[0].left_to_right
     lstm = torch.nn.LSTM(layer.input_size, layer.hidden_size, batch_first=True, bidirectional=True).eval()
     lengths = [len(s) for s in sentences]

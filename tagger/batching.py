@@ -1,4 +1,4 @@
-"""Sentences to tensors: ids, the characters of each distinct word, lengths and masks."""
+"""Sentences to tensors: ids, the characters of each distinct token, lengths and masks."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from .lm_store import CharVocab
 from .vocab import Vocab, casing, word_forms
 
 MAX_PADDING = 0.2  # of a prediction batch's tokens; more padding opens a new batch (measured: benchmarks/README.md)
+PACKED_MAX_PADDING = 1.0  # where the encoder reads packed (TokenTable.gates): padding costs only the CRF's steps
 LM_MAX_PADDING = 0.1  # of the characters of a batch of a character LM's texts: of 0.05, 0.1 and 0.2 the fastest
 
 
@@ -30,37 +31,48 @@ class Encoded:
 
 
 @dataclass
-class CharTable:
-    """The distinct character sequences of some sentences, padded, and the row of each; ``features`` is the
-    character encoder's output per row, for whoever computes it once for several batches."""
+class TokenTable:
+    """The distinct tokens (word id, characters, casing) of some sentences, the row of each, and their ids; the
+    characters padded. ``features`` and ``gates`` are what the model computes of them once for several batches
+    (``BiLSTMCRF.table_features``): the character encoder's output per row, or the encoder's input gates."""
 
-    rows: dict[tuple[int, ...], int]
-    chars: torch.Tensor  # shape: (distinct_words, max_chars)
-    lengths: torch.Tensor  # shape: (distinct_words,)
-    features: torch.Tensor | None = None  # shape: (distinct_words, char encoder output)
+    rows: dict[tuple[int, tuple[int, ...], int], int]
+    words: torch.Tensor  # shape: (distinct_tokens,)
+    casing: torch.Tensor  # shape: (distinct_tokens,)
+    chars: torch.Tensor  # shape: (distinct_tokens, max_chars)
+    lengths: torch.Tensor  # shape: (distinct_tokens,)
+    features: torch.Tensor | None = None  # shape: (distinct_tokens, char encoder output)
+    gates: torch.Tensor | None = None  # shape: (2 * distinct_tokens, 4 * hidden), see recurrence.input_gates
 
     @classmethod
-    def of(cls, sentences: Sequence[Encoded]) -> "CharTable":
-        rows: dict[tuple[int, ...], int] = {}
+    def of(cls, sentences: Sequence[Encoded]) -> "TokenTable":
+        rows: dict[tuple[int, tuple[int, ...], int], int] = {}
         for sentence in sentences:
-            for sequence in sentence.chars:
-                rows.setdefault(sequence, len(rows))
-        lengths = [len(sequence) for sequence in rows]
-        return cls(rows, _filled(_mask(lengths), _flat(rows)), torch.tensor(lengths))
+            for token in zip(sentence.words, sentence.chars, sentence.casing):
+                rows.setdefault(token, len(rows))
+        lengths = [len(chars) for _, chars, _ in rows]
+        return cls(
+            rows,
+            torch.tensor([word for word, _, _ in rows]),
+            torch.tensor([shape for _, _, shape in rows]),
+            _filled(_mask(lengths), _flat(chars for _, chars, _ in rows)),
+            torch.tensor(lengths),
+        )
 
 
 @dataclass
 class Batch:
-    """Padded tensors of a batch; the characters are those of its distinct words, or of a ``CharTable`` shared
-    with other batches (``char_features``: their encoding, when already computed)."""
+    """Padded tensors of a batch; the characters are those of its distinct tokens, or of a ``TokenTable`` shared
+    with other batches (``char_features`` and ``row_gates``: what the model computed of them, if it has)."""
 
     words: torch.Tensor  # shape: (batch, seq_len)
     casing: torch.Tensor  # shape: (batch, seq_len)
     mask: torch.Tensor  # shape: (batch, seq_len), bool
-    chars: torch.Tensor  # shape: (distinct_words, max_chars)
-    char_lengths: torch.Tensor  # shape: (distinct_words,)
-    char_index: torch.Tensor  # shape: (batch, seq_len), row of ``chars`` per token
-    char_features: torch.Tensor | None = None  # shape: (distinct_words, char encoder output)
+    chars: torch.Tensor  # shape: (distinct_tokens, max_chars)
+    char_lengths: torch.Tensor  # shape: (distinct_tokens,)
+    token_index: torch.Tensor  # shape: (batch, seq_len), row of ``chars`` per token
+    char_features: torch.Tensor | None = None  # shape: (distinct_tokens, char encoder output)
+    row_gates: torch.Tensor | None = None  # shape: (2 * distinct_tokens, 4 * hidden), TokenTable.gates
     tags: torch.Tensor | None = None  # shape: (batch, seq_len)
     lm_chars: torch.Tensor | None = None  # shape: (batch, text_len), each sentence's text for a character LM
     lm_lengths: torch.Tensor | None = None  # shape: (batch,)
@@ -140,20 +152,20 @@ class Encoder:
 
     @staticmethod
     def collate(
-        sentences: Sequence[Encoded], table: CharTable | None = None, lm_features: Sequence[torch.Tensor] = ()
+        sentences: Sequence[Encoded], table: TokenTable | None = None, lm_features: Sequence[torch.Tensor] = ()
     ) -> Batch:
-        """Pad a batch; each distinct character sequence is encoded once, in ``table`` if given (it must hold
-        the batch's), else in one of the batch's own; ``lm_features`` (per sentence: tokens × LM output), if
-        given, stand for the LM's inputs. Each field is one tensor, made at once."""
+        """Pad a batch; each distinct token's characters are encoded once, in ``table`` if given (it must hold
+        the batch's tokens), else in one of the batch's own; ``lm_features`` (per sentence: tokens × LM output),
+        if given, stand for the LM's inputs. Each field is one tensor, made at once."""
         mask = _mask([len(s.words) for s in sentences])
-        table = table or CharTable.of(sentences)
-        char_index = [table.rows[c] for s in sentences for c in s.chars]
-        words, shapes, char_index = (
+        table = table or TokenTable.of(sentences)
+        rows = [table.rows[token] for s in sentences for token in zip(s.words, s.chars, s.casing)]
+        words, shapes, rows = (
             _filled(mask, values)
-            for values in (_flat(s.words for s in sentences), _flat(s.casing for s in sentences), char_index)
+            for values in (_flat(s.words for s in sentences), _flat(s.casing for s in sentences), rows)
         )
         tags = _filled(mask, _flat(s.tags for s in sentences)) if sentences[0].tags is not None else None
-        batch = Batch(words, shapes, mask, table.chars, table.lengths, char_index, table.features, tags)
+        batch = Batch(words, shapes, mask, table.chars, table.lengths, rows, table.features, table.gates, tags)
         if lm_features:
             batch.lm_features = pad_sequence(list(lm_features), batch_first=True)
         elif sentences[0].lm is not None:

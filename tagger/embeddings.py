@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import recurrence
 from .bilstm import reversed_within
 
 CNN_GROUP_SPREAD = 1.5  # the longest word of a group of CharCNN's at most this times its shortest
@@ -57,6 +58,11 @@ class CharLSTM(nn.Module):
 
     def forward(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """chars: (words, max_chars) ids, lengths: (words,) → (words, 2 * hidden)."""
+        if recurrence.readable(self.lstm):  # inference: one packed reading of all words, gates per character
+            weights = recurrence.Weights.of(self.lstm)
+            plan = recurrence.Plan.of(lengths, chars.shape[1])
+            gates = recurrence.input_gates(self.embed.weight, weights)
+            return plan.finals(recurrence.run(gates, plan, plan.gate_rows(chars), weights.hidden))
         float_lstm = isinstance(self.lstm, nn.LSTM)
         back, groups = length_groups(lengths, LSTM_GROUP_SPREAD if float_lstm and torch.is_grad_enabled() else 1.0)
         finals = []

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .batching import TokenTable
 from .bilstm import BiLSTM
 from .charlm import CharLMFeatures
 from .crf import ConstrainedCRF, Posteriors, Scores, mean_scores
@@ -108,10 +109,14 @@ class BiLSTMCRF(nn.Module):
         """The models that each train on batches of their own: this one alone (an ``Ensemble`` has several)."""
         return (self,)
 
-    def char_features(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor | None:
-        """The character encoder's output for words of characters ``chars`` (words, max_chars) of ``lengths``, as
-        ``Batch.char_features`` takes it; ``None`` without a character encoder."""
-        return self.chars(chars, lengths) if self.chars is not None else None
+    def table_features(self, table: TokenTable) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """What ``states`` reads of ``table``'s tokens in every batch, computed once: at inference (where the encoder
+        ``reads_gates``), the encoder's input gates of each token's word, character and casing features (the
+        ``TokenTable.gates``); else the character encoder's output for each (``TokenTable.features``), if any."""
+        chars = self.chars(table.chars, table.lengths) if self.chars is not None else None
+        if not self.encoder.reads_gates():
+            return chars, None
+        return None, self.encoder.row_gates(torch.cat(self._token_features(table.words, chars, table.casing), dim=-1))
 
     def parameter_groups(self) -> list[list[nn.Parameter]]:
         """The parameters whose gradient is clipped as one: all of them."""
@@ -119,21 +124,34 @@ class BiLSTMCRF(nn.Module):
 
     def states(self, batch) -> torch.Tensor:
         """The shared encoder's output per token, dropout applied, shape (batch, seq_len, encoder.output_dim)."""
-        features = [self.words(batch.words)]  # each: (batch, seq_len, dim)
-        if self.chars is not None:
-            per_word = batch.char_features  # shape: (distinct_words, char_out)
-            if per_word is None:
-                per_word = self.chars(batch.chars, batch.char_lengths)
-            features.append(F.embedding(batch.char_index, per_word))  # a lookup whose backward sums in a fixed order
-        if self.casing is not None:
-            features.append(self.casing(batch.casing))
+        lm = None
         if self.char_lm is not None:
-            per_token = batch.lm_features  # shape: (batch, seq_len, char_lm.output_dim)
+            lm = batch.lm_features  # shape: (batch, seq_len, char_lm.output_dim)
+            if lm is None:
+                lm = self.char_lm(batch.lm_chars, batch.lm_lengths, batch.lm_starts, batch.lm_ends)
+        if batch.row_gates is not None:  # inference, from the table's gates
+            return self.encoder.from_gates(batch.row_gates, batch.token_index, batch.mask, lm)
+        chars = None
+        if self.chars is not None:
+            per_token = batch.char_features  # shape: (distinct_tokens, char_out)
             if per_token is None:
-                per_token = self.char_lm(batch.lm_chars, batch.lm_lengths, batch.lm_starts, batch.lm_ends)
-            features.append(per_token)
-        inputs = self.dropout(torch.cat(features, dim=2))
+                per_token = self.chars(batch.chars, batch.char_lengths)
+            chars = F.embedding(batch.token_index, per_token)  # a lookup whose backward sums in a fixed order
+        features = self._token_features(batch.words, chars, batch.casing) + ([lm] if lm is not None else [])
+        inputs = self.dropout(torch.cat(features, dim=-1))
         return self.dropout(self.encoder(inputs, batch.mask))
+
+    def _token_features(
+        self, words: torch.Tensor, chars: torch.Tensor | None, casing: torch.Tensor
+    ) -> list[torch.Tensor]:
+        """The word, character and casing features of tokens whose word and casing ids are ``words`` and
+        ``casing`` (any shape) and whose character features are ``chars`` (that shape, char_out), in input order."""
+        features = [self.words(words)]
+        if chars is not None:
+            features.append(chars)
+        if self.casing is not None:
+            features.append(self.casing(casing))
+        return features
 
     def emissions(self, batch, head: int = 0) -> torch.Tensor:
         """Tag scores per token of head ``head``, shape (batch, seq_len, num_tags)."""
@@ -207,10 +225,10 @@ class Ensemble(nn.Module):
         """The parameters whose gradient is clipped as one: each member's, so that it trains as it would alone."""
         return [list(member.parameters()) for member in self.members]
 
-    def char_features(self, chars: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor | None:
-        """Each member's character encoding of the words, shape (members, words, char output); ``None`` without."""
-        found = [member.char_features(chars, lengths) for member in self.members]
-        return None if found[0] is None else torch.stack(found)
+    def table_features(self, table: TokenTable) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """Each member's ``BiLSTMCRF.table_features``, stacked (members first); ``None`` where theirs are."""
+        found = [member.table_features(table) for member in self.members]
+        return tuple(None if parts[0] is None else torch.stack(parts) for parts in zip(*found))
 
     def decode(
         self, batch, with_posteriors: bool = False, heads: Sequence[int] = (0,)
@@ -227,8 +245,9 @@ class Ensemble(nn.Module):
 
     @staticmethod
     def _members_batch(batch, number: int):
-        """``batch`` with member ``number``'s character features, when they were computed for all members."""
-        return batch if batch.char_features is None else replace(batch, char_features=batch.char_features[number])
+        """``batch`` with member ``number``'s table features (``table_features``), where they were computed."""
+        own = {name: getattr(batch, name) for name in ("char_features", "row_gates")}
+        return replace(batch, **{name: found[number] for name, found in own.items() if found is not None})
 
 
 def decoded(

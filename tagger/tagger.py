@@ -17,7 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load, save
 
 from . import __version__
-from .batching import LM_MAX_PADDING, CharTable, Encoded, Encoder, length_batches
+from .batching import LM_MAX_PADDING, MAX_PADDING, PACKED_MAX_PADDING, Encoded, Encoder, TokenTable, length_batches
 from .bilstm import upgrade_packed_names
 from .charlm import CharLM
 from .chunks import ChunkReader
@@ -236,9 +236,12 @@ class Tagger:
         lengths = [len(s) for s in sentences]
         encoded = [self.encode(sentence) if length else None for sentence, length in zip(sentences, lengths)]
         with torch.inference_mode():
-            table = self._char_table([e for e in encoded if e is not None])
+            table = self._token_table([e for e in encoded if e is not None])
             lm_features = self._lm_features(encoded, batch_size)
-            for indices in length_batches(lengths, batch_size):
+            packed = table is not None and table.gates is not None
+            for indices in length_batches(
+                lengths, batch_size, max_padding=PACKED_MAX_PADDING if packed else MAX_PADDING
+            ):
                 indices = [i for i in indices if lengths[i]]
                 if not indices:
                     continue
@@ -263,12 +266,12 @@ class Tagger:
         if self.model.char_lm is not None:
             self.model.char_lm.forget()
 
-    def _char_table(self, encoded: list[Encoded]) -> CharTable | None:
-        """The distinct words of ``encoded`` through the character encoder, once for all their batches."""
+    def _token_table(self, encoded: list[Encoded]) -> TokenTable | None:
+        """The distinct tokens of ``encoded`` with what the model computes of them once for all their batches."""
         if not encoded:
             return None
-        table = CharTable.of(encoded)
-        table.features = self.model.char_features(table.chars, table.lengths)
+        table = TokenTable.of(encoded)
+        table.features, table.gates = self.model.table_features(table)
         return table
 
     def _lm_features(self, encoded: list[Encoded | None], batch_size: int) -> dict[int, torch.Tensor]:

@@ -4,7 +4,7 @@ import random
 
 import torch
 
-from tagger.batching import MAX_PADDING, Encoded, Encoder, length_batches
+from tagger.batching import MAX_PADDING, Encoded, Encoder, TokenTable, length_batches
 
 
 def test_prediction_batches_cover_every_sentence_once_longest_first():
@@ -30,7 +30,7 @@ def test_sentences_of_one_length_batch_by_count():
     assert [len(batch) for batch in length_batches([9] * 70, 32)] == [32, 32, 6]
 
 
-def test_collate_pads_each_field_and_shares_the_characters_of_repeated_words():
+def test_collate_pads_each_field_and_shares_the_characters_of_repeated_tokens():
     sentences = [
         Encoded([5, 6, 5], [(1, 2), (3,), (1, 2)], [1, 2, 1], [0, 1, 2]),
         Encoded([7], [(4, 4, 4)], [3], [1]),
@@ -42,9 +42,18 @@ def test_collate_pads_each_field_and_shares_the_characters_of_repeated_words():
     assert batch.mask.tolist() == [[True, True, True], [True, False, False]]
     assert batch.chars.tolist() == [[1, 2, 0], [3, 0, 0], [4, 4, 4]]
     assert batch.char_lengths.tolist() == [2, 1, 3]
-    assert batch.char_index.tolist() == [[0, 1, 0], [2, 0, 0]]
+    assert batch.token_index.tolist() == [[0, 1, 0], [2, 0, 0]]
     assert batch.lengths.tolist() == [3, 1]
     assert batch.words.dtype == batch.chars.dtype == torch.long
+
+
+def test_a_token_table_row_is_a_word_its_characters_and_casing():
+    """Tokens of the same characters but another word or casing id (characters read as unknown) get rows of
+    their own: a row's word and casing are its tokens'."""
+    sentences = [Encoded([5, 6, 5], [(1,), (1,), (1,)], [1, 1, 2])]
+    table = TokenTable.of(sentences)
+    assert table.words.tolist() == [5, 6, 5] and table.casing.tolist() == [1, 1, 2]
+    assert Encoder.collate(sentences, table).token_index.tolist() == [[0, 1, 2]]
 
 
 def test_collate_pads_character_lm_text_and_token_positions():

@@ -40,3 +40,25 @@ def test_outputs_and_gradients_match_a_packed_bidirectional_lstm(layers):
 def test_other_weights_keep_their_names():
     weights = {"encoder.weight_ih_l1_reverse": torch.zeros(1), "project.weight": torch.ones(1)}
     assert list(upgrade_packed_names(weights)) == ["encoder.layers.1.right_to_left.weight_ih_l0", "project.weight"]
+
+
+@pytest.mark.parametrize("layers", [1, 2])
+@pytest.mark.parametrize("rest", [0, 3], ids=["rows only", "with per-token inputs"])
+def test_reading_from_input_gates_matches_the_lstm(layers, rest):
+    """At inference the encoder reads the first layer's input gates per distinct row of inputs, the sentences
+    packed, both directions in one step (``recurrence``): its outputs are ``forward``'s, zero past each length."""
+    torch.manual_seed(2)
+    encoder = BiLSTM(5 + rest, 4, layers)
+    lengths = torch.tensor([3, 7, 1, 7, 5])
+    mask = torch.arange(7)[None, :] < lengths[:, None]
+    table = torch.randn(6, 5)  # the distinct rows' inputs
+    rows = torch.randint(0, 6, (5, 7)) * mask
+    extra = torch.randn(5, 7, rest) if rest else None
+    with torch.inference_mode():
+        inputs = table[rows] if extra is None else torch.cat([table[rows], extra], dim=2)
+        expected = encoder(inputs, mask)
+        assert encoder.reads_gates()
+        got = encoder.from_gates(encoder.row_gates(table), rows, mask, extra)
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+    with torch.enable_grad():
+        assert not encoder.reads_gates()  # training reads torch's LSTM

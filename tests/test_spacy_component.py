@@ -21,7 +21,7 @@ from spacy.training import Example
 from thinc.api import ConfigValidationError
 
 from tagger import Tagger, TaggerConfig
-from tagger.batching import length_batches
+from tagger.batching import PACKED_MAX_PADDING, length_batches
 from tagger.cli.main import main
 from tagger.evaluation import evaluate
 from tagger.formats import read_corpus
@@ -133,12 +133,13 @@ def test_pipe_tags_many_docs_in_predicts_batches_in_order(model, tagger, test_co
     nlp = blank(model, batch_size=256)
     docs = [Doc(nlp.vocab, words=s.tokens) for s in test_corpus]  # pre-tokenised: any tokenizer will do
     calls = []
-    hook = nlp.get_pipe("bilstm_crf").tagger.model.encoder.register_forward_hook(lambda *_: calls.append(1))
+    hook = nlp.get_pipe("bilstm_crf").tagger.model.heads[0].project.register_forward_hook(lambda *_: calls.append(1))
     try:
         piped = list(nlp.pipe(docs))
     finally:
         hook.remove()
-    batches = list(length_batches([len(s.tokens) for s in test_corpus], 256))  # one predict call's batches
+    lengths = [len(s.tokens) for s in test_corpus]
+    batches = list(length_batches(lengths, 256, max_padding=PACKED_MAX_PADDING))  # one predict call's batches
     assert len(calls) == len(batches) < len(docs) / 10
     assert all(a is b for a, b in zip(piped, docs))
     predictions = tagger.predict([s.tokens for s in test_corpus])

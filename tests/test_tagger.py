@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save
 
-from tagger import Tagger, TaggerConfig
+from tagger import Tagger, TaggerConfig, recurrence
 from tagger.corpus import Corpus, CorpusFormatError, Sentence
 from tagger.evaluation import evaluate
 from tagger.formats import read_corpus
@@ -342,3 +342,22 @@ def test_tag_and_predict_say_which_takes_raw_text(trained):
         list(trained.tag(["Aspirin works.", ["Aspirin", "works"]]))
     with pytest.raises(ValueError, match="batch_size must be an integer >= 1"):
         trained.tag(iter([]), batch_size=0)  # checked at once, before any text is read
+
+
+@pytest.mark.parametrize("name", ["ncbi-disease-fast", "semeval14-laptop"], ids=["fast", "ensemble with a char LM"])
+def test_the_packed_encoder_tags_as_torchs_lstm(name, sample, monkeypatch):
+    """``predict`` reads its encoders packed from input gates per distinct token (``recurrence``), in batches
+    padded more; the shipped models tag the sample as with torch's LSTMs (the reference), to float32 rounding."""
+    tagger = Tagger.load(name)
+    sentences = [s.tokens for s in read_corpus(sample / "test.tsv")]
+    with torch.inference_mode():
+        assert tagger._token_table([tagger.encode(sentences[0])]).gates is not None
+    packed = tagger.predict(sentences, batch_size=64)
+    monkeypatch.setattr(recurrence, "readable", lambda *lstms: False)
+    with torch.inference_mode():
+        assert tagger._token_table([tagger.encode(sentences[0])]).gates is None
+    reference = tagger.predict(sentences, batch_size=64)
+    for a, b in zip(packed, reference):
+        assert a.tags == b.tags
+        assert a.token_scores == pytest.approx(b.token_scores, abs=1e-5)
+        assert [s.score for s in a.spans] == pytest.approx([s.score for s in b.spans], abs=1e-5)
