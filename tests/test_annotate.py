@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ from spacy.tokens import DocBin
 from tagger import Tagger
 from tagger.annotate import AnnotateError, Document, Job, annotate, cutting, tag_documents, write_brat
 from tagger.annotate.cutting import Cutter, cut_ahead
+from tagger.annotate.tagging import GC_THRESHOLD, collecting_less
 from tagger.cli.main import main
 from tagger.formats import conll
 
@@ -552,3 +554,10 @@ def test_engine_settings_are_checked_before_anything_is_written(model, tmp_path,
     assert main([*arguments, str(tmp_path / "a.txt"), "--engine", "ray"]) == 2
     assert "--engine ray needs Ray: pip install 'tagger[ray]'" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+
+
+def test_a_run_collects_garbage_less_often_and_restores_the_collector():
+    before = gc.get_threshold()
+    with collecting_less():
+        assert gc.get_threshold() == (GC_THRESHOLD, *before[1:])
+    assert gc.get_threshold() == before
