@@ -95,17 +95,15 @@ class BiLSTM(nn.Module):
         dim), if given, the last input dimensions, per token."""
         plan = recurrence.Plan.of(mask.sum(dim=1), mask.shape[1])
         weights = self.layers[0].weights()
-        if rest is not None:  # each token's gates: its row's and its own inputs' beyond the row
-            gates = gates.view(-1, 2 * weights.hidden.shape[2]).index_select(0, rows.flatten())
-            gates = gates.addmm_(rest.flatten(end_dim=1), weights.input[-rest.shape[2] :]).view(
-                -1, weights.hidden.shape[2]
-            )
-            rows = torch.arange(rows.numel()).view(rows.shape)
+        if rest is not None:  # each token's gates (padding's none): its row's, and its own inputs' beyond the row
+            gates = gates.view(-1, 2 * weights.hidden.shape[2]).index_select(0, rows[mask])
+            gates = gates.addmm_(rest[mask], weights.input[-rest.shape[2] :]).view(-1, weights.hidden.shape[2])
+            rows = torch.zeros_like(rows).masked_scatter_(mask, torch.arange(len(gates) // 2))
         encoded = plan.padded(recurrence.run(gates, plan, plan.gate_rows(rows), weights.hidden))
         for layer in self.layers[1:]:
             weights = layer.weights()
-            gates = recurrence.input_gates(encoded.flatten(end_dim=1), weights)
-            rows = torch.arange(rows.numel()).view(rows.shape)
+            gates = recurrence.input_gates(encoded[mask], weights)
+            rows = torch.zeros_like(rows).masked_scatter_(mask, torch.arange(len(gates) // 2))
             encoded = plan.padded(recurrence.run(gates, plan, plan.gate_rows(rows), weights.hidden))
         return encoded
 
