@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .batching import TokenTable
 from .bilstm import BiLSTM
 from .charlm import CharLMFeatures
 from .crf import ConstrainedCRF, Posteriors, Scores, mean_scores
 from .dropout import Dropout
 from .embeddings import FixedTailEmbedding, char_encoder, word_embedding
 from .initialisation import initialise
+
+if TYPE_CHECKING:
+    from .batching import TokenTable
 
 PART_MODULES = {"embeddings": ("words", "casing"), "chars": ("chars",), "encoder": ("encoder",)}
 Constraints = tuple[list, list, list]  # allowed starts, transitions and ends (schemes.allowed_transitions)

@@ -54,10 +54,14 @@ class Weights:
 
 
 def readable(*lstms: nn.Module) -> bool:
-    """Whether the recurrence can read these modules' weights: float32 ``nn.LSTM``s of one layer, with biases
-    (not a quantised copy), and no gradients are asked for."""
+    """Whether the recurrence can read these modules' weights: float32 ``nn.LSTM``s of one layer, with biases and
+    no projection (not a quantised copy), and no gradients are asked for."""
     return not torch.is_grad_enabled() and all(
-        type(lstm) is nn.LSTM and lstm.num_layers == 1 and lstm.bias and lstm.weight_hh_l0.dtype == torch.float32
+        type(lstm) is nn.LSTM
+        and lstm.num_layers == 1
+        and lstm.bias
+        and not lstm.proj_size
+        and lstm.weight_hh_l0.dtype == torch.float32
         for lstm in lstms
     )
 
