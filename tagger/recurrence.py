@@ -134,9 +134,8 @@ def run(gates: torch.Tensor, plan: Plan, rows: list[torch.Tensor], hidden: torch
     for step, count in enumerate(plan.running):
         summed = torch.baddbmm(gates.index_select(0, rows[step]).view(2, count, 4 * size), state[:, :count], hidden)
         opening, forgetting, candidate, showing = summed.sigmoid_().view(2, count, 4, size).unbind(2)
-        cell = torch.addcmul(
-            forgetting * cell[:, :count] - opening, opening, candidate, value=2.0
-        )  # tanh(g) = 2σ(2g) - 1
+        # the cell: forgetting * cell + opening * tanh(g), where tanh(g) = 2 * candidate - 1 (doubled weights)
+        cell = torch.addcmul(forgetting * cell[:, :count] - opening, opening, candidate, value=2.0)
         state = showing * cell.tanh()
         outputs.append(state)
     return outputs
