@@ -29,6 +29,10 @@ class Encoded:
     tags: list[int] | None = None
     lm: tuple[list[int], list[int], list[int]] | None = None  # LM character ids; each token's first and last index
 
+    def tokens(self) -> Iterator[tuple[int, tuple[int, ...], int]]:
+        """Each token as a ``TokenTable`` tells tokens apart: word id, characters and casing."""
+        return zip(self.words, self.chars, self.casing)
+
 
 @dataclass
 class TokenTable:
@@ -48,7 +52,7 @@ class TokenTable:
     def of(cls, sentences: Sequence[Encoded]) -> "TokenTable":
         rows: dict[tuple[int, tuple[int, ...], int], int] = {}
         for sentence in sentences:
-            for token in zip(sentence.words, sentence.chars, sentence.casing):
+            for token in sentence.tokens():
                 rows.setdefault(token, len(rows))
         lengths = [len(chars) for _, chars, _ in rows]
         return cls(
@@ -159,7 +163,7 @@ class Encoder:
         if given, stand for the LM's inputs. Each field is one tensor, made at once."""
         mask = _mask([len(s.words) for s in sentences])
         table = table or TokenTable.of(sentences)
-        rows = [table.rows[token] for s in sentences for token in zip(s.words, s.chars, s.casing)]
+        rows = [table.rows[token] for s in sentences for token in s.tokens()]
         words, shapes, rows = (
             _filled(mask, values)
             for values in (_flat(s.words for s in sentences), _flat(s.casing for s in sentences), rows)
