@@ -45,8 +45,9 @@ class TokenTable:
     casing: torch.Tensor  # shape: (distinct_tokens,)
     chars: torch.Tensor  # shape: (distinct_tokens, max_chars)
     lengths: torch.Tensor  # shape: (distinct_tokens,)
-    features: torch.Tensor | None = None  # shape: (distinct_tokens, char encoder output)
-    gates: torch.Tensor | None = None  # shape: (2 * distinct_tokens, 4 * hidden), see recurrence.input_gates
+    # an ensemble's are lists, one per member
+    features: torch.Tensor | list[torch.Tensor] | None = None  # shape: (distinct_tokens, char encoder output)
+    gates: torch.Tensor | list[torch.Tensor] | None = None  # shape: (2 * distinct_tokens, 4 * hidden), input_gates
 
     @classmethod
     def of(cls, sentences: Sequence[Encoded]) -> "TokenTable":
@@ -75,8 +76,8 @@ class Batch:
     chars: torch.Tensor  # shape: (distinct_tokens, max_chars)
     char_lengths: torch.Tensor  # shape: (distinct_tokens,)
     token_index: torch.Tensor  # shape: (batch, seq_len), row of ``chars`` per token
-    char_features: torch.Tensor | None = None  # shape: (distinct_tokens, char encoder output)
-    row_gates: torch.Tensor | None = None  # shape: (2 * distinct_tokens, 4 * hidden), TokenTable.gates
+    char_features: torch.Tensor | list[torch.Tensor] | None = None  # TokenTable.features
+    row_gates: torch.Tensor | list[torch.Tensor] | None = None  # TokenTable.gates
     tags: torch.Tensor | None = None  # shape: (batch, seq_len)
     lm_chars: torch.Tensor | None = None  # shape: (batch, text_len), each sentence's text for a character LM
     lm_lengths: torch.Tensor | None = None  # shape: (batch,)

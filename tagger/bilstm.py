@@ -89,23 +89,24 @@ class BiLSTM(nn.Module):
 
     def from_gates(
         self, gates: torch.Tensor, rows: torch.Tensor, mask: torch.Tensor, rest: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """As ``forward`` (at inference, see ``reads_gates``), the first layer's input gates given per row as
-        ``row_gates`` computed them, and ``rows`` (batch, seq_len) the row of each token; ``rest`` (batch, seq_len,
-        dim), if given, the last input dimensions, per token."""
+    ) -> recurrence.Reading:
+        """As ``forward`` (at inference, see ``reads_gates``), the last layer's states as read (``Reading.padded``
+        lays them out as ``forward`` does), the first layer's input gates given per row as ``row_gates`` computed
+        them, and ``rows`` (batch, seq_len) the row of each token; ``rest`` (batch, seq_len, dim), if given, the last
+        input dimensions, per token."""
         plan = recurrence.Plan.of(mask.sum(dim=1), mask.shape[1])
         weights = self.layers[0].weights()
         if rest is not None:  # each token's gates (padding's none): its row's, and its own inputs' beyond the row
             gates = gates.view(-1, 2 * weights.hidden.shape[2]).index_select(0, rows[mask])
             gates = gates.addmm_(rest[mask], weights.input[-rest.shape[2] :]).view(-1, weights.hidden.shape[2])
             rows = torch.zeros_like(rows).masked_scatter_(mask, torch.arange(len(gates) // 2))
-        encoded = plan.padded(recurrence.run(gates, plan, plan.gate_rows(rows), weights.hidden))
+        reading = recurrence.Reading(plan, recurrence.run(gates, plan, plan.gate_rows(rows), weights.hidden))
         for layer in self.layers[1:]:
             weights = layer.weights()
-            gates = recurrence.input_gates(encoded[mask], weights)
+            gates = recurrence.input_gates(reading.padded()[mask], weights)
             rows = torch.zeros_like(rows).masked_scatter_(mask, torch.arange(len(gates) // 2))
-            encoded = plan.padded(recurrence.run(gates, plan, plan.gate_rows(rows), weights.hidden))
-        return encoded
+            reading = recurrence.Reading(plan, recurrence.run(gates, plan, plan.gate_rows(rows), weights.hidden))
+        return reading
 
 
 def upgrade_packed_names(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

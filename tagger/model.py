@@ -124,24 +124,34 @@ class BiLSTMCRF(nn.Module):
         """The parameters whose gradient is clipped as one: all of them."""
         return [list(self.parameters())]
 
+    def head_emissions(self, batch, heads: Sequence[int] = (0,)) -> list[torch.Tensor]:
+        """Tag scores per token (batch, seq_len, num_tags) of each head of ``heads``, the encoder run once. Read
+        from the table's gates (inference, ``batch.row_gates``), only the tokens' states are projected, not
+        padding's."""
+        if batch.row_gates is None:
+            states = self.states(batch)
+            return [self.heads[index].project(states) for index in heads]
+        reading = self.encoder.from_gates(batch.row_gates, batch.token_index, batch.mask, self._lm_features(batch))
+        return [reading.through(self.heads[index].project) for index in heads]
+
     def states(self, batch) -> torch.Tensor:
         """The shared encoder's output per token, dropout applied, shape (batch, seq_len, encoder.output_dim)."""
-        lm = None
-        if self.char_lm is not None:
-            lm = batch.lm_features  # shape: (batch, seq_len, char_lm.output_dim)
-            if lm is None:
-                lm = self.char_lm(batch.lm_chars, batch.lm_lengths, batch.lm_starts, batch.lm_ends)
-        if batch.row_gates is not None:  # inference, from the table's gates
-            return self.encoder.from_gates(batch.row_gates, batch.token_index, batch.mask, lm)
         chars = None
         if self.chars is not None:
             per_token = batch.char_features  # shape: (distinct_tokens, char_out)
             if per_token is None:
                 per_token = self.chars(batch.chars, batch.char_lengths)
             chars = F.embedding(batch.token_index, per_token)  # a lookup whose backward sums in a fixed order
+        lm = self._lm_features(batch)
         features = self._token_features(batch.words, chars, batch.casing) + ([lm] if lm is not None else [])
         inputs = self.dropout(torch.cat(features, dim=-1))
         return self.dropout(self.encoder(inputs, batch.mask))
+
+    def _lm_features(self, batch) -> torch.Tensor | None:
+        """The character LM's features of each token (batch, seq_len, char_lm.output_dim); none without an LM."""
+        if self.char_lm is None or batch.lm_features is not None:
+            return batch.lm_features
+        return self.char_lm(batch.lm_chars, batch.lm_lengths, batch.lm_starts, batch.lm_ends)
 
     def _token_features(
         self, words: torch.Tensor, chars: torch.Tensor | None, casing: torch.Tensor
@@ -157,7 +167,7 @@ class BiLSTMCRF(nn.Module):
 
     def emissions(self, batch, head: int = 0) -> torch.Tensor:
         """Tag scores per token of head ``head``, shape (batch, seq_len, num_tags)."""
-        return self.heads[head].project(self.states(batch))
+        return self.head_emissions(batch, [head])[0]
 
     def loss(self, batch, head: int = 0) -> torch.Tensor:
         """Negative log-likelihood of the gold tags (ids of head ``head``'s tags), summed over the batch."""
@@ -170,10 +180,10 @@ class BiLSTMCRF(nn.Module):
 
         The encoder runs once for all of them.
         """
-        states = self.states(batch)  # shape: (batch, seq_len, encoder.output_dim)
+        found = self.head_emissions(batch, heads)
         return [
-            decoded(self.heads[index].crf, self.heads[index].project(states), batch.mask, with_posteriors)
-            for index in heads
+            decoded(self.heads[index].crf, emissions, batch.mask, with_posteriors)
+            for index, emissions in zip(heads, found)
         ]
 
 
@@ -227,22 +237,25 @@ class Ensemble(nn.Module):
         """The parameters whose gradient is clipped as one: each member's, so that it trains as it would alone."""
         return [list(member.parameters()) for member in self.members]
 
-    def table_features(self, table: TokenTable) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """Each member's ``BiLSTMCRF.table_features``, stacked (members first); ``None`` where theirs are."""
+    def table_features(self, table: TokenTable) -> tuple[list[torch.Tensor] | None, list[torch.Tensor] | None]:
+        """Each member's ``BiLSTMCRF.table_features``, listed by member (not stacked: a copy the size of all the
+        members' gates); ``None`` where theirs are."""
         found = [member.table_features(table) for member in self.members]
-        return tuple(None if parts[0] is None else torch.stack(parts) for parts in zip(*found))
+        return tuple(None if parts[0] is None else list(parts) for parts in zip(*found))
 
     def decode(
         self, batch, with_posteriors: bool = False, heads: Sequence[int] = (0,)
     ) -> list[tuple[torch.Tensor, Posteriors | None]]:
         """As ``BiLSTMCRF.decode``, by the members together; each member's encoder runs once for all heads."""
-        states = [member.states(self._members_batch(batch, number)) for number, member in enumerate(self.members)]
+        by_member = [
+            member.head_emissions(self._members_batch(batch, number), heads)
+            for number, member in enumerate(self.members)
+        ]
         found = []
-        for index in heads:
-            members = [member.heads[index] for member in self.members]
-            emissions = torch.stack([head.project(own) for head, own in zip(members, states)]).mean(dim=0)
-            scores = mean_scores([head.crf for head in members])
-            found.append(decoded(members[0].crf, emissions, batch.mask, with_posteriors, scores))
+        for place, index in enumerate(heads):
+            emissions = torch.stack([own[place] for own in by_member]).mean(dim=0)
+            crfs = [member.heads[index].crf for member in self.members]
+            found.append(decoded(crfs[0], emissions, batch.mask, with_posteriors, mean_scores(crfs)))
         return found
 
     @staticmethod

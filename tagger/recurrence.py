@@ -95,16 +95,7 @@ class Plan:
         """Per step, the ``input_gates`` rows of the running sequences, left-to-right's then right-to-left's, where
         ``rows`` (batch, steps) numbers each step's input among the inputs the gates were computed of."""
         rows = rows[self.order]
-        return list(self._packed(2 * rows, 2 * rows.gather(1, self.flipped) + 1).split([2 * n for n in self.running]))
-
-    def padded(self, outputs: list[torch.Tensor]) -> torch.Tensor:
-        """``run``'s outputs in the padded layout (batch, steps, 2 * hidden), zero past each length."""
-        batch, steps = self.flipped.shape
-        size = outputs[0].shape[2]
-        start = self.order[:, None] * steps
-        places = self._packed(2 * (start + torch.arange(steps)), 2 * (start + self.flipped) + 1)
-        found = torch.cat([output.view(-1, size) for output in outputs])
-        return found.new_zeros(batch * steps * 2, size).index_copy_(0, places, found).view(batch, steps, 2 * size)
+        return list(self.packed(2 * rows, 2 * rows.gather(1, self.flipped) + 1).split([2 * n for n in self.running]))
 
     def finals(self, outputs: list[torch.Tensor]) -> torch.Tensor:
         """Each sequence's last ``run`` states, both directions' side by side: (batch, 2 * hidden)."""
@@ -116,12 +107,52 @@ class Plan:
         found[:, self.order] = ended
         return torch.cat([found[0], found[1]], dim=1)
 
-    def _packed(self, ahead: torch.Tensor, behind: torch.Tensor) -> torch.Tensor:
+    def packed(self, ahead: torch.Tensor, behind: torch.Tensor) -> torch.Tensor:
         """Values per (row in ``order``, step) of each direction, flat in the order ``run`` reads: by step, then
         direction, then row, the running rows only."""
         both = torch.stack([ahead, behind]).permute(2, 0, 1)  # shape: (steps, 2, batch)
-        running = torch.arange(both.shape[2])[None, :] < torch.tensor(self.running)[:, None]  # (steps, batch)
-        return both.masked_select(running[:, None, :])
+        return both.masked_select(self.running_mask()[:, None, :])
+
+    def running_mask(self) -> torch.Tensor:
+        """Shape (steps, batch): whether the sequence in each place of ``order`` still runs at each step."""
+        return torch.arange(len(self.order))[None, :] < torch.tensor(self.running)[:, None]
+
+
+@dataclass
+class Reading:
+    """What ``run`` read of sequences by ``plan``: per step, both directions' states (2, running, hidden)."""
+
+    plan: Plan
+    outputs: list[torch.Tensor]
+
+    def padded(self) -> torch.Tensor:
+        """The states in the padded layout (batch, steps, 2 * hidden), zero past each length."""
+        batch, steps = self.plan.flipped.shape
+        size = self.outputs[0].shape[2]
+        ahead, behind = self._places()
+        places = self.plan.packed(2 * ahead, 2 * behind + 1)
+        found = torch.cat([output.view(-1, size) for output in self.outputs])
+        return found.new_zeros(batch * steps * 2, size).index_copy_(0, places, found).view(batch, steps, 2 * size)
+
+    def through(self, linear: nn.Linear) -> torch.Tensor:
+        """``linear(self.padded())`` (batch, steps, out), the bias alone past each length, projecting only the states
+        read: each direction's half of the weights on that direction's states."""
+        batch, steps = self.plan.flipped.shape
+        size = self.outputs[0].shape[2]
+        found = linear.bias.expand(batch * steps, -1).clone()
+        running = self.plan.running_mask()
+        for direction, places in enumerate(self._places()):
+            states = torch.cat([output[direction] for output in self.outputs])
+            weight = linear.weight[:, direction * size : (direction + 1) * size]
+            found.index_add_(0, places.t()[running], states @ weight.t())
+        return found.view(batch, steps, -1)
+
+    def _places(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per (row in ``order``, step), the place in the padded layout (batch * steps) of the token each direction
+        reads."""
+        steps = self.plan.flipped.shape[1]
+        start = self.plan.order[:, None] * steps
+        return start + torch.arange(steps), start + self.plan.flipped
 
 
 def run(gates: torch.Tensor, plan: Plan, rows: list[torch.Tensor], hidden: torch.Tensor) -> list[torch.Tensor]:

@@ -46,7 +46,8 @@ def test_other_weights_keep_their_names():
 @pytest.mark.parametrize("rest", [0, 3], ids=["rows only", "with per-token inputs"])
 def test_reading_from_input_gates_matches_the_lstm(layers, rest):
     """At inference the encoder reads the first layer's input gates per distinct row of inputs, the sentences
-    packed, both directions in one step (``recurrence``): its outputs are ``forward``'s, zero past each length."""
+    packed, both directions in one step (``recurrence``): its outputs are ``forward``'s, zero past each length, and
+    a head projecting the states read gives what it gives on ``forward``'s."""
     torch.manual_seed(2)
     encoder = BiLSTM(5 + rest, 4, layers)
     lengths = torch.tensor([3, 7, 1, 7, 5])
@@ -58,7 +59,10 @@ def test_reading_from_input_gates_matches_the_lstm(layers, rest):
         inputs = table[rows] if extra is None else torch.cat([table[rows], extra], dim=2)
         expected = encoder(inputs, mask)
         assert encoder.reads_gates()
-        got = encoder.from_gates(encoder.row_gates(table), rows, mask, extra)
-    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+        reading = encoder.from_gates(encoder.row_gates(table), rows, mask, extra)
+        head = torch.nn.Linear(encoder.output_dim, 3)
+        projected, expected_projected = reading.through(head), head(expected)
+    torch.testing.assert_close(reading.padded(), expected, rtol=0, atol=1e-6)
+    torch.testing.assert_close(projected, expected_projected, rtol=0, atol=1e-6)  # the bias alone past each length
     with torch.enable_grad():
         assert not encoder.reads_gates()  # training reads torch's LSTM
