@@ -412,16 +412,27 @@ def speed_tables() -> list[str]:
         lines.append(
             f"| {dated(r)} | {r['corpus']}{''.join(f', {s}' for s in r.get('set', []))} | {r['threads']} | "
             f"{_rates(r.get('fast'))} | {_rates(r.get('accurate'))} | "
-            f"{bare.get('b256_as_predict', 0):,} / {bare.get('b256_plain', 0):,} (hidden {bare.get('hidden', '-')}) | "
-            f"{spacy['pipe_b32']:,} / {spacy['pipe_b256']:,} | **{ratios.get('fast_over_spacy', '-')}x** | "
-            f"**{ratios.get('fast_over_bare_lstm_b256_as_predict', '-')}** / "
-            f"{ratios.get('fast_over_bare_lstm_b256_plain', '-')} | **{ratios.get('accurate_over_spacy', '-')}x** | "
+            f"{_bare_rates(bare)} | {spacy['pipe_b32']:,} / {spacy['pipe_b256']:,} | "
+            f"{_ratio(ratios, 'fast_over_spacy', 'x')} | {_ratio(ratios, 'fast_over_bare_lstm_b256_as_predict')} / "
+            f"{ratios.get('fast_over_bare_lstm_b256_plain', '-')} | {_ratio(ratios, 'accurate_over_spacy', 'x')} | "
             f"{_epoch(r.get('fast'))} / {_epoch(r.get('accurate'))} / {spacy['train_epoch_seconds']} | "
             f"{r['peak_rss_mb']:,.0f} MB |"
         )
     lines += _annotate_speed_rows([r for r in results if "annotate" in r])
     lines += _quantized_speed_rows([r for r in results if "fast_bf16_over_spacy" in r["ratios"]])
     return lines + ["", "Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
+
+
+def _bare_rates(bare: dict) -> str:
+    """A run's bare LSTM rates (as predict / plain), or ``-`` where it ran without the fast preset."""
+    if not bare:
+        return "-"
+    return f"{bare['b256_as_predict']:,} / {bare['b256_plain']:,} (hidden {bare['hidden']})"
+
+
+def _ratio(ratios: dict, name: str, unit: str = "") -> str:
+    """A ratio in bold, or ``-`` where the run did not measure it."""
+    return f"**{ratios[name]}{unit}**" if name in ratios else "-"
 
 
 def _quantized_speed_rows(results: list[dict]) -> list[str]:
