@@ -163,10 +163,10 @@ def run(gates: torch.Tensor, plan: Plan, rows: list[torch.Tensor], hidden: torch
     cell = torch.zeros_like(state)
     outputs = []
     for step, count in enumerate(plan.running):
-        summed = torch.baddbmm(gates.index_select(0, rows[step]).view(2, count, 4 * size), state[:, :count], hidden)
+        summed = gates.index_select(0, rows[step]).view(2, count, 4 * size).baddbmm_(state[:, :count], hidden)
         opening, forgetting, candidate, showing = summed.sigmoid_().view(2, count, 4, size).unbind(2)
         # the cell: forgetting * cell + opening * tanh(g), where tanh(g) = 2 * candidate - 1 (doubled weights)
-        cell = torch.addcmul(forgetting * cell[:, :count] - opening, opening, candidate, value=2.0)
-        state = showing * cell.tanh()
+        cell = (forgetting * cell[:, :count]).sub_(opening).addcmul_(opening, candidate, value=2.0)
+        state = cell.tanh().mul_(showing)
         outputs.append(state)
     return outputs
