@@ -509,7 +509,8 @@ def _rates(preset: dict | None) -> str:
     rates = preset["predict"]
     shown = " / ".join(f"{rates.get(f'b{b}', 0):,} ({rates.get(f'b{b}_no_confidences', 0):,})" for b in (1, 32, 256))
     if preset.get("char_lm"):
-        return shown + " (char LM)"
+        share = preset.get("lm_share")
+        return shown + (f" (char LM: {share:.0%} of the b256 time)" if share is not None else " (char LM)")
     members = preset["config"].get("ensemble", 1)
     return shown + (f" (ensemble of {members})" if members > 1 else "")
 

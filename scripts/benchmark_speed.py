@@ -4,7 +4,8 @@
     python scripts/benchmark_speed.py --presets fast --documents 0 --quick   # a quick look
 
 On a corpus' test split, pre-tokenised, after one training epoch of each on its train split:
-(a) ``Tagger.predict`` of each preset at batch 1, 32 and 256, with and without confidences; (b) a
+(a) ``Tagger.predict`` of each preset at batch 1, 32 and 256, with and without confidences (with a
+character LM, also at 256 with the LM's features remembered from a pass before: the LM's share of the time); (b) a
 bare bidirectional ``nn.LSTM`` of the fast preset's encoder size (random inputs of its input size) over
 the same sentences, in the batches ``predict`` builds for a padded encoder (``MAX_PADDING``: its fastest
 batches; ``predict`` pads more where it reads its encoder packed) and in plain sorted batches of 256: the
@@ -97,7 +98,8 @@ def main() -> None:
             if args.quick:
                 sentences = sentences[: len(sentences) // 5]
             models[preset], result[preset] = time_preset(config, train, dev, sentences, scratch / preset, args)
-            print(f"{preset}: {json.dumps(result[preset]['predict'])}")
+            share = result[preset].get("lm_share")
+            print(f"{preset}: {json.dumps(result[preset]['predict'])}" + (f", LM share {share}" if share else ""))
         if "fast" in models:
             result["bare_lstm"] = time_bare_lstm(models["fast"], sentences, args.passes, "bf16" in args.schemes)
             print(f"bare LSTM: {json.dumps(result['bare_lstm'])}")
@@ -134,6 +136,9 @@ def time_preset(
             chosen = sentences[:BATCH_1_SENTENCES] if batch_size == 1 else sentences
             rate = best_rate(partial(cold_predict, tagger, chosen, batch_size, confidences), chosen, args.passes)
             record["predict"][f"b{batch_size}{'' if confidences else '_no_confidences'}"] = rate
+    if config.char_lm:  # the LM's share of predict's time: the rate with its features remembered from a pass before
+        remembered = best_rate(partial(tagger.predict, sentences, 256, True), sentences, args.passes)
+        record["lm_share"] = round(1 - record["predict"]["b256"] / remembered, 3)
     for scheme in args.schemes:  # the model as a copy of tagger quantize --scheme SCHEME loads
         quantised = Tagger.load(output / "model").quantize(scheme)
         run = partial(cold_predict, quantised, sentences, 256, True)
