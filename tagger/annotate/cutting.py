@@ -204,3 +204,4 @@ def _serve(tokenizer: str, max_tokens: int) -> None:
 
 if __name__ == "__main__":
     _serve(sys.argv[1], int(sys.argv[2]))
+    os._exit(0)  # every reply is flushed; tearing down spaCy's objects would keep the parent waiting half a second
