@@ -125,7 +125,7 @@ class CharLMFeatures(nn.Module):
             ahead, _ = self.forward_lm(chars)  # shape: (batch, text_len, hidden)
             reverse = reversed_within(lengths, chars.shape[1])  # shape: (batch, text_len)
             behind, _ = self.backward_lm(chars.gather(1, reverse))  # read right to left
-            behind = behind.gather(1, reverse.unsqueeze(2).expand_as(behind))  # back in reading order
             after_last = ahead.gather(1, ends.unsqueeze(2).expand(-1, -1, ahead.shape[2]))
-            before_first = behind.gather(1, starts.unsqueeze(2).expand(-1, -1, behind.shape[2]))
+            first_read = reverse.gather(1, starts)  # the step at which the backward LM read each token's first char
+            before_first = behind.gather(1, first_read.unsqueeze(2).expand(-1, -1, behind.shape[2]))
             return torch.cat([after_last, before_first], dim=2)  # shape: (batch, seq_len, output_dim)
