@@ -98,7 +98,8 @@ class BiLSTM(nn.Module):
         weights = self.layers[0].weights()
         if rest is not None:  # each token's gates (padding's none): its row's, and its own inputs' beyond the row
             gates = gates.view(-1, 2 * weights.hidden.shape[2]).index_select(0, rows[mask])
-            gates = gates.addmm_(rest[mask], weights.input[-rest.shape[2] :]).view(-1, weights.hidden.shape[2])
+            gates = recurrence.projected(rest[mask], weights.input[-rest.shape[2] :], onto=gates)
+            gates = gates.view(-1, weights.hidden.shape[2])
             rows = torch.zeros_like(rows).masked_scatter_(mask, torch.arange(len(gates) // 2))
         reading = recurrence.Reading(plan, recurrence.run(gates, plan, plan.gate_rows(rows), weights.hidden))
         for layer in self.layers[1:]:
