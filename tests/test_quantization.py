@@ -44,6 +44,8 @@ def test_a_quantised_tagger_saves_its_float_weights_and_loads_quantised_with_the
     quantised = Tagger.load(tiny_model).quantize(scheme)
     assert quantised.quantization == scheme
     assert {"LSTM", "Linear"} <= _quantised_modules(quantised, scheme)
+    with torch.inference_mode():  # a bf16 copy's BiLSTM is read packed, its projections in bfloat16; int8's padded
+        assert quantised.model.encoder.reads_gates() == (scheme == "bf16")
     quantised.save(tmp_path / scheme)
     saved = load_file(tmp_path / scheme / WEIGHTS_FILE)
     assert saved.keys() == float_weights.keys()
