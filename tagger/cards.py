@@ -18,6 +18,7 @@ from . import __version__, catalogue
 from .config import TaggerConfig
 from .corpus import Corpus
 from .files import atomic_write
+from .presets import package_dir, vectors_dir
 
 META_FILE, CARD_FILE = "meta.json", "README.md"
 CARD_VERSION = 1
@@ -127,12 +128,19 @@ def use_and_limits(card: dict, config: TaggerConfig) -> dict:
             f"{silver} more training sentences were silver: raw text that a model tagged (self-training), whose "
             "errors this model may have learnt."
         )
-    for key, what in (("char_lm", "its character LM"), ("vectors", "its word vectors")):
+    for key, what in (("char_lm", "Its character LM"), ("vectors", "Its word vectors")):
         if getattr(config, key):
-            limits.append(f"{what.capitalize()} came from {getattr(config, key)}: {_unlabelled(getattr(config, key))}")
+            limits.append(f"{what} came from {_shown(getattr(config, key))}: {_unlabelled(getattr(config, key))}")
     if not card["test"]:
         limits.append("No test set was scored when it was trained: its accuracy is unmeasured.")
     return {"intended_use": use, "limits": limits}
+
+
+def _shown(resource: str) -> str:
+    """A resource as a card names it: an LM shipped with the package or a preset's vectors file by its name, not
+    by the path it had on the machine that trained the model; any other by its path."""
+    path = Path(resource)
+    return path.name if path.parent in (package_dir("lms"), vectors_dir()) else resource
 
 
 def _unlabelled(resource: str) -> str:

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from tagger import Tagger, cards
+from tagger import Tagger, TaggerConfig, cards
 from tagger.cli.main import main
 from tagger.corpus import Corpus
 from tagger.formats import read_corpus, write_corpus
+from tagger.presets import package_dir, vectors_dir
 
 QUICK = [*("--set", "word_dim=16", "--set", "hidden=16", "--set", "char_hidden=8"), "--no-progress"]
 
@@ -116,3 +117,15 @@ def test_a_card_names_the_licence_of_a_catalogue_corpus():
     corpus = Corpus([])
     facts = cards.data_facts(corpus, corpus, "ncbi-disease")
     assert facts["corpus"]["licence"] and facts["corpus"]["domain"] == "biomedical"
+
+
+def test_a_card_names_shipped_resources_by_name_not_by_this_machines_path(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    shipped = package_dir("lms") / "reviews-128"
+    config = TaggerConfig(char_lm=str(shipped), vectors=str(vectors_dir() / "reviews-w2v-100.bin"))
+    card = {"heads": [{"labels": ["ASPECT"], "train": {"sentences": 3, "source": "mine.xml"}}], "test": []}
+    limits = cards.use_and_limits(card, config)["limits"]
+    assert "Its character LM came from reviews-128: a shipped reviews resource" in " ".join(limits)
+    assert "Its word vectors came from reviews-w2v-100.bin: a shipped reviews resource" in " ".join(limits)
+    elsewhere = cards.use_and_limits(card, TaggerConfig(vectors=str(tmp_path / "mine.vec")))["limits"]
+    assert f"Its word vectors came from {tmp_path / 'mine.vec'}: the licences" in " ".join(elsewhere)
