@@ -1,7 +1,8 @@
 """Lower precision of a model for inference on the CPU, in its LSTMs and linear layers: ``int8`` dynamic
 quantisation (int8 weights, inputs quantised batch by batch as they run: PyTorch's ``quantize_dynamic``) or
-``bf16`` (bfloat16 weights and inputs, outputs back in float32; fast only on CPUs with bfloat16 arithmetic,
-AMX or AVX-512 BF16)."""
+``bf16`` (bfloat16 weights and inputs, outputs back in float32; at inference the BiLSTMs read packed
+(``recurrence``) keep their recurrence in float32 and only their input projections and the heads' in bfloat16;
+fast only on CPUs with bfloat16 arithmetic, AMX or AVX-512 BF16)."""
 
 from __future__ import annotations
 
