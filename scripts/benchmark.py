@@ -380,6 +380,8 @@ def accuracy_tables() -> list[str]:
         "biomedical unlabelled text (`tagger silver --model ncbi-disease-fast --input",
         "../shared/unlabelled/biomedical-text.txt --max-sentences 5000`). `accurate char CNN batch 64` and",
         "`... ensemble of 5` are the accurate preset with a character CNN, batches of 64, and three or five members.",
+        "`accurate rerun 2026-12-06` is the accurate preset trained again, unchanged, on the code of that day (the",
+        "`accurate` row is of the code of 2026-12-05).",
         "",
     ]
     return lines + ["Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
