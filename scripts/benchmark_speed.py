@@ -99,7 +99,8 @@ def main() -> None:
                 sentences = sentences[: len(sentences) // 5]
             models[preset], result[preset] = time_preset(config, train, dev, sentences, scratch / preset, args)
             share = result[preset].get("lm_share")
-            print(f"{preset}: {json.dumps(result[preset]['predict'])}" + (f", LM share {share}" if share else ""))
+            shown = "" if share is None else f", LM share {share}"
+            print(f"{preset}: {json.dumps(result[preset]['predict'])}{shown}")
         if "fast" in models:
             result["bare_lstm"] = time_bare_lstm(models["fast"], sentences, args.passes, "bf16" in args.schemes)
             print(f"bare LSTM: {json.dumps(result['bare_lstm'])}")

@@ -72,9 +72,11 @@ def readable(*lstms: nn.Module) -> bool:
 def input_gates(inputs: torch.Tensor, weights: Weights) -> torch.Tensor:
     """Both directions' input gates of ``inputs`` (rows, input_dim) → (2 * rows, 4 * hidden): row ``2r`` is
     input ``r``'s left-to-right gates, ``2r + 1`` its right-to-left ones."""
-    if weights.input.dtype == inputs.dtype:
-        return torch.addmm(weights.bias, inputs, weights.input).view(-1, weights.hidden.shape[2])
-    return projected(inputs, weights.input).add_(weights.bias).view(-1, weights.hidden.shape[2])
+    if weights.input.dtype == inputs.dtype:  # the bias added within the product
+        gates = torch.addmm(weights.bias, inputs, weights.input)
+    else:
+        gates = projected(inputs, weights.input).add_(weights.bias)
+    return gates.view(-1, weights.hidden.shape[2])
 
 
 def projected(inputs: torch.Tensor, weight: torch.Tensor, onto: torch.Tensor | None = None) -> torch.Tensor:
