@@ -56,13 +56,13 @@ def _rows(steps: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 
 class BiLSTM(nn.Module):
-    """``layers`` bidirectional layers, with dropout between them."""
+    """``layers`` bidirectional layers, with dropout between them (``locked``: one mask per sequence)."""
 
-    def __init__(self, input_dim: int, hidden: int, layers: int = 1, dropout: float = 0.0):
+    def __init__(self, input_dim: int, hidden: int, layers: int = 1, dropout: float = 0.0, locked: bool = False):
         super().__init__()
         dims = [input_dim] + [2 * hidden] * (layers - 1)
         self.layers = nn.ModuleList(BidirectionalLayer(dim, hidden) for dim in dims)
-        self.dropout = Dropout(dropout)
+        self.dropout = Dropout(dropout, locked)
         self.output_dim = 2 * hidden
 
     def forward(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

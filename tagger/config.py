@@ -70,6 +70,8 @@ class TaggerConfig:
     hidden: int = 200  # per direction
     layers: int = 1
     dropout: float = 0.5
+    locked_dropout: bool = False  # one dropout mask per sentence, the same at every token (variational dropout)
+    word_dropout: float = 0.0  # chance that a token's whole input to the encoder is zeroed in training (flair's)
     init: str = "default"  # of weight matrices (the CRF's aside): default (torch's) or one of INITIALISATIONS
     init_scale: float = 0.05  # uniform: U(-scale, scale); normal: N(0, scale²)
     forget_bias: float = 0.0  # LSTM forget-gate bias at the start (1.0: Jozefowicz et al. 2015); 0 keeps torch's
@@ -288,6 +290,8 @@ ALLOWED: dict[str, Allowed] = {
     "hidden": at_least(1),
     "layers": at_least(1),
     "dropout": Allowed(low=0, high=1, below=True),
+    "locked_dropout": ANY,
+    "word_dropout": Allowed(low=0, high=1, below=True),
     "init": Allowed(INITIALISATIONS),  # and neither zeros nor a scale of 0 (REFUSED_INITIALISATIONS)
     "init_scale": at_least(0),
     "forget_bias": ANY,

@@ -14,7 +14,7 @@ from torch import nn
 from .bilstm import BiLSTM
 from .charlm import CharLMFeatures
 from .crf import ConstrainedCRF, Posteriors, Scores, mean_scores
-from .dropout import Dropout
+from .dropout import Dropout, TokenDropout
 from .embeddings import FixedTailEmbedding, char_encoder, word_embedding
 from .initialisation import initialise
 
@@ -58,6 +58,8 @@ class BiLSTMCRF(nn.Module):
         hidden: int,
         layers: int,
         dropout: float,
+        locked_dropout: bool = False,
+        word_dropout: float = 0.0,
         frozen_words: int = 0,
         lm_chars: int = 0,
         lm_dim: int = 0,
@@ -74,8 +76,9 @@ class BiLSTMCRF(nn.Module):
         self.char_lm = CharLMFeatures(lm_chars, lm_dim, lm_hidden, lm_layers, lm_finetune) if lm_hidden else None
         input_dim = word_dim + (self.chars.output_dim if self.chars else 0) + casing_dim
         input_dim += self.char_lm.output_dim if self.char_lm else 0
-        self.dropout = Dropout(dropout)
-        self.encoder = BiLSTM(input_dim, hidden, layers, dropout)
+        self.dropout = Dropout(dropout, locked_dropout)
+        self.word_dropout = TokenDropout(word_dropout)
+        self.encoder = BiLSTM(input_dim, hidden, layers, dropout, locked_dropout)
         self.heads = nn.ModuleList(TagHead(self.encoder.output_dim, n, constraints) for n, constraints in heads)
 
     def initialise(self, scheme: str, scale: float = 0.05, forget_bias: float = 0.0) -> None:
@@ -144,7 +147,7 @@ class BiLSTMCRF(nn.Module):
             chars = F.embedding(batch.token_index, per_token)  # a lookup whose backward sums in a fixed order
         lm = self._lm_features(batch)
         features = self._token_features(batch.words, chars, batch.casing) + ([lm] if lm is not None else [])
-        inputs = self.dropout(torch.cat(features, dim=-1))
+        inputs = self.word_dropout(self.dropout(torch.cat(features, dim=-1)))
         return self.dropout(self.encoder(inputs, batch.mask))
 
     def _lm_features(self, batch) -> torch.Tensor | None:

@@ -125,6 +125,8 @@ class Tagger:
             hidden=config.hidden,
             layers=config.layers,
             dropout=config.dropout,
+            locked_dropout=config.locked_dropout,
+            word_dropout=config.word_dropout,
             frozen_words=pretrained if config.freeze_vectors else 0,
             lm_chars=len(lm_chars) if lm_chars else 0,
             lm_dim=config.char_lm_dim,

@@ -42,12 +42,12 @@ class Interrupt(Callback):
             raise KeyboardInterrupt
 
 
-def _train(sample, output, callbacks=(), resume=False, ensemble=1, weight_average=0.0):
+def _train(sample, output, callbacks=(), resume=False, **settings):
     train, dev = read_corpus(sample / "train.tsv"), read_corpus(sample / "dev.tsv")
     if resume:
         trainer = Trainer.resume(output, train, dev, [*standard(output), *callbacks])
     else:
-        config = TaggerConfig(**FAST, epochs=4, patience=10, ensemble=ensemble, weight_average=weight_average)
+        config = TaggerConfig(**{**FAST, "epochs": 4, "patience": 10, **settings})
         trainer = Trainer(Tagger.build(config, train), train, dev, output, [*standard(output), *callbacks])
     return trainer, trainer.fit()
 
@@ -84,12 +84,17 @@ def test_gradients_repeat_bit_for_bit_on_several_threads(sample, char_encoder):
         assert all(torch.equal(gradients[0][name], other[name]) for name in gradients[0])
 
 
-# an ensemble's members draw batches of their own; a weight average is kept in the checkpoint
-@pytest.mark.parametrize("ensemble, weight_average", [(1, 0.0), (2, 0.0), (1, 0.9)])
-def test_resume_after_an_interruption_continues_where_it_stopped(sample, tmp_path, ensemble, weight_average):
-    whole, result = _train(sample, tmp_path / "whole", ensemble=ensemble, weight_average=weight_average)
+# an ensemble's members draw batches of their own; a weight average is kept in the checkpoint; the dropouts
+# of whole tokens and of a sentence's shared mask draw numbers of their own
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"ensemble": 2}, {"weight_average": 0.9}, {"locked_dropout": True, "word_dropout": 0.1}],
+    ids=["single", "ensemble", "weight average", "locked and word dropout"],
+)
+def test_resume_after_an_interruption_continues_where_it_stopped(sample, tmp_path, settings):
+    whole, result = _train(sample, tmp_path / "whole", **settings)
     with pytest.raises(KeyboardInterrupt):
-        _train(sample, tmp_path / "cut", [Interrupt(after=2)], ensemble=ensemble, weight_average=weight_average)
+        _train(sample, tmp_path / "cut", [Interrupt(after=2)], **settings)
     assert len((tmp_path / "cut" / "log.jsonl").read_text().splitlines()) == 2
     resumed, resumed_result = _train(sample, tmp_path / "cut", resume=True)
     assert [r.loss for r in resumed_result.history] == [r.loss for r in result.history]
