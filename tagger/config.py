@@ -66,6 +66,7 @@ class TaggerConfig:
     char_lm_dim: int = 0  # the LM's character embedding size, set from it when a model is built
     char_lm_hidden: int = 0  # the LM's LSTM units per direction, set from it (0: no LM)
     char_lm_layers: int = 1  # the LM's layers, set from it
+    char_lm_projection: int = 0  # the LM's features mapped by a learned linear layer to this many (0: fed whole)
     # encoder
     hidden: int = 200  # per direction
     layers: int = 1
@@ -129,6 +130,8 @@ class TaggerConfig:
         if self.vectors_keep and not self.vectors:
             raise ConfigError(f"vectors_keep must be >= 0, and needs vectors; got {self.vectors_keep}")
         self._check_transfer()
+        if self.char_lm_projection and not (self.char_lm or self.char_lm_hidden):
+            raise ConfigError("char_lm_projection maps a character LM's features: it needs char_lm")
         if self.ensemble > 1 and (self.char_lm_finetune or self.init_from):
             what = "a fine-tuned character LM (char_lm_finetune)" if self.char_lm_finetune else "init_from (transfer)"
             raise ConfigError(f"an ensemble (ensemble {self.ensemble}) cannot take {what}: train a single model for it")
@@ -287,6 +290,7 @@ ALLOWED: dict[str, Allowed] = {
     "char_lm_dim": at_least(0),  # 0: no LM
     "char_lm_hidden": at_least(0),
     "char_lm_layers": at_least(1),
+    "char_lm_projection": at_least(0),
     "hidden": at_least(1),
     "layers": at_least(1),
     "dropout": Allowed(low=0, high=1, below=True),

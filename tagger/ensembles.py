@@ -15,7 +15,7 @@ from .tagger import FORMAT_VERSION, ModelError, Tagger
 from .transfer import ARCHITECTURE
 
 # config keys members share: their weights' shapes, and how text is read
-SHARED = (*ARCHITECTURE, "char_lm_dim", "char_lm_hidden", "char_lm_layers", "tokenizer")
+SHARED = (*ARCHITECTURE, "char_lm_dim", "char_lm_hidden", "char_lm_layers", "char_lm_projection", "tokenizer")
 
 
 class EnsembleError(ModelError):

@@ -66,16 +66,19 @@ class BiLSTMCRF(nn.Module):
         lm_hidden: int = 0,
         lm_layers: int = 1,
         lm_finetune: bool = False,
+        lm_projection: int = 0,
     ):
         """``lm_hidden`` > 0 adds the states of a forward and a backward character LM (``CharLMFeatures``) over
-        ``lm_chars`` characters to each token's features."""
+        ``lm_chars`` characters to each token's features; ``lm_projection`` > 0 maps them linearly to that many
+        first, so that the encoder's gates read fewer at every token."""
         super().__init__()
         self.words = word_embedding(num_words, word_dim, frozen_words)  # the last frozen_words rows stay fixed
         self.chars = char_encoder(char_encoder_kind, num_chars, char_dim, char_hidden, char_kernel)
         self.casing = nn.Embedding(num_casings, casing_dim, padding_idx=0) if casing_dim else None
         self.char_lm = CharLMFeatures(lm_chars, lm_dim, lm_hidden, lm_layers, lm_finetune) if lm_hidden else None
         input_dim = word_dim + (self.chars.output_dim if self.chars else 0) + casing_dim
-        input_dim += self.char_lm.output_dim if self.char_lm else 0
+        self.lm_projection = nn.Linear(self.char_lm.output_dim, lm_projection) if lm_hidden and lm_projection else None
+        input_dim += (lm_projection or self.char_lm.output_dim) if self.char_lm else 0
         self.dropout = Dropout(dropout, locked_dropout)
         self.word_dropout = TokenDropout(word_dropout)
         self.encoder = BiLSTM(input_dim, hidden, layers, dropout, locked_dropout)
@@ -151,10 +154,14 @@ class BiLSTMCRF(nn.Module):
         return self.dropout(self.encoder(inputs, batch.mask))
 
     def _lm_features(self, batch) -> torch.Tensor | None:
-        """The character LM's features of each token (batch, seq_len, char_lm.output_dim); none without an LM."""
-        if self.char_lm is None or batch.lm_features is not None:
-            return batch.lm_features
-        return self.char_lm(batch.lm_chars, batch.lm_lengths, batch.lm_starts, batch.lm_ends)
+        """The character LM's features of each token (batch, seq_len, features), projected if the model projects
+        them; none without an LM."""
+        if self.char_lm is None:
+            return None
+        features = batch.lm_features
+        if features is None:
+            features = self.char_lm(batch.lm_chars, batch.lm_lengths, batch.lm_starts, batch.lm_ends)
+        return features if self.lm_projection is None else self.lm_projection(features)
 
     def _token_features(
         self, words: torch.Tensor, chars: torch.Tensor | None, casing: torch.Tensor

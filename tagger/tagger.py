@@ -133,6 +133,7 @@ class Tagger:
             lm_hidden=config.char_lm_hidden,
             lm_layers=config.char_lm_layers,
             lm_finetune=config.char_lm_finetune,
+            lm_projection=config.char_lm_projection,
         )
 
     @property

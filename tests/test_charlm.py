@@ -10,10 +10,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tagger import Tagger, TaggerConfig
+from tagger import Tagger, TaggerConfig, recurrence
 from tagger.batching import Encoder
 from tagger.charlm import BOUNDARY, CharLMFeatures
 from tagger.cli.main import main
+from tagger.config import ConfigError
 from tagger.corpus import Corpus, Sentence
 from tagger.ensembles import EnsembleError, combined
 from tagger.formats import read_corpus
@@ -195,6 +196,30 @@ def test_an_ensemble_shares_one_frozen_lm_reads_it_once_and_saves_it_once(lm_dir
     forward_lm, _, _ = load_lm(lm_dir, "forward")
     for member in loaded.model.members:
         assert torch.equal(member.char_lm.forward_lm.lstm.weight_hh_l0, forward_lm.lstm.weight_hh_l0)  # frozen
+
+
+def test_projected_lm_features_train_save_and_tag_packed_as_torchs_lstm(lm_dir, sample, tmp_path, monkeypatch):
+    train = read_corpus(sample / "train.tsv")
+    config = TaggerConfig(**{**TINY.__dict__, "char_lm": str(lm_dir), "char_lm_projection": 6, "ensemble": 2})
+    trainer = Trainer(Tagger.build(config, train), train, None, tmp_path, [])
+    trainer.fit()
+    trainer.tagger.save(tmp_path / "saved")
+    loaded = Tagger.load(tmp_path / "saved")
+    for member in loaded.model.members:  # the encoder reads 6 LM features, not the LM's 2 x 24
+        assert member.encoder.layers[0].left_to_right.input_size == 16 + 2 * 8 + 8 + 6
+    tokens = [s.tokens for s in read_corpus(sample / "test.tsv")]
+    packed = loaded.predict(tokens)
+    assert packed == trainer.tagger.predict(tokens)
+    monkeypatch.setattr(recurrence, "readable", lambda *lstms: False)
+    reference = Tagger.load(tmp_path / "saved").predict(tokens)
+    for a, b in zip(packed, reference, strict=True):
+        assert a.tags == b.tags
+        assert a.token_scores == pytest.approx(b.token_scores, abs=1e-5)
+
+
+def test_a_projection_of_lm_features_needs_an_lm():
+    with pytest.raises(ConfigError, match="char_lm_projection maps a character LM's features: it needs char_lm"):
+        TaggerConfig(char_lm_projection=64)
 
 
 @pytest.mark.parametrize("scheme", ["int8", "bf16"])
