@@ -8,7 +8,7 @@ from torch import nn
 
 
 class Dropout(nn.Dropout):
-    """``nn.Dropout`` (inverted: kept values scaled by ``1 / (1 - p)``), its mask from ``torch.rand_like``.
+    """``nn.Dropout`` (inverted: kept values scaled by ``1 / (1 - p)``), its mask from a uniform sample.
 
     ``locked``: inputs (batch, seq_len, dim) share one mask over the positions of a sequence (variational
     dropout, Gal & Ghahramani 2016; Reimers & Gurevych 2017 found it better for sequence tagging)."""
