@@ -103,8 +103,9 @@ class CharLMFeatures(nn.Module):
         missing = [i for i, key in enumerate(keys) if key not in cache]
         if missing:
             new_tokens = sum(tokens[i] for i in missing)
-            if self._cached_tokens[mode] + new_tokens > self.cache_tokens:
+            if self._cached_tokens[mode] + new_tokens > self.cache_tokens:  # emptied: every sentence read afresh
                 cache.clear()
+                missing, new_tokens = list(range(len(keys))), sum(tokens)
                 self._cached_tokens[mode] = 0
             self._cached_tokens[mode] += new_tokens
             index = torch.tensor(missing)

@@ -337,3 +337,15 @@ def test_forgetting_empties_the_caches_and_the_features_stay_the_same(lm_dir):
     features.forget()
     assert features._caches == {False: {}, True: {}} and features._cached_tokens == {False: 0, True: 0}
     assert torch.equal(features(*inputs), first)
+
+
+def test_a_full_cache_is_emptied_without_losing_the_sentences_of_the_batch_it_had(lm_dir, monkeypatch):
+    features, encoder, *_ = reader(lm_dir)
+    texts = [encoder._encode_text(tokens, None, None) for tokens in (["a", "b"], ["c", "d", "e"], ["f"] * 4)]
+    expected = features(*Encoder.collate_texts(texts))
+    features.forget()
+    monkeypatch.setattr(features, "cache_tokens", 5)
+    features(*Encoder.collate_texts(texts[:1]))  # 2 tokens remembered
+    found = features(*Encoder.collate_texts(texts))  # the first again, and 7 new tokens: the cache overflows
+    assert torch.allclose(found, expected, atol=1e-6)
+    assert features._cached_tokens[False] == 9 and len(features._caches[False]) == 3
