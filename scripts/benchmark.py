@@ -404,18 +404,19 @@ def speed_tables() -> list[str]:
         "passes after a warm-up). `predict` at batch 1 / 32 / 256 with confidences (without in brackets), after one",
         "training epoch; the bare LSTM is a bidirectional `nn.LSTM` of the fast preset's encoder size on random",
         "inputs, batched as `predict` batches 256 sentences and in plain sorted batches of 256; spaCy is `init config",
-        "--optimize efficiency` NER trained one epoch, `nlp.pipe` over the same sentences as `Doc`s.",
+        "--optimize efficiency` NER trained one epoch, `nlp.pipe` over the same sentences as `Doc`s. The ratios hold",
+        "within a run; from one CPU to another (the column CPU) they differ, so compare rows of one CPU.",
         "",
-        "| date (commit) | corpus | threads | fast predict b1 / b32 / b256 "
+        "| date (commit) | corpus | CPU | threads | fast predict b1 / b32 / b256 "
         "| accurate predict b1 / b32 / b256 | bare LSTM (as predict / plain) | spaCy pipe b32 / b256 | fast / spaCy "
         "| fast / bare LSTM (as predict / plain) | accurate / spaCy | train epoch s: fast / accurate / spaCy "
         "| peak RSS |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         ratios, bare, spacy = r["ratios"], r.get("bare_lstm", {}), r["spacy"]
         lines.append(
-            f"| {dated(r)} | {r['corpus']}{''.join(f', {s}' for s in r.get('set', []))} | {r['threads']} | "
+            f"| {dated(r)} | {r['corpus']}{''.join(f', {s}' for s in r.get('set', []))} | {_cpu(r)} | {r['threads']} | "
             f"{_rates(r.get('fast'))} | {_rates(r.get('accurate'))} | "
             f"{_bare_rates(bare)} | {spacy['pipe_b32']:,} / {spacy['pipe_b256']:,} | "
             f"{_ratio(ratios, 'fast_over_spacy', 'x')} | {_ratio(ratios, 'fast_over_bare_lstm_b256_as_predict')} / "
@@ -426,6 +427,11 @@ def speed_tables() -> list[str]:
     lines += _annotate_speed_rows([r for r in results if "annotate" in r])
     lines += _quantized_speed_rows([r for r in results if "fast_bf16_over_spacy" in r["ratios"]])
     return lines + ["", "Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]
+
+
+def _cpu(result: dict) -> str:
+    """The CPU a result was measured on, shortly: speed ratios against spaCy differ from one CPU to another."""
+    return result.get("machine", {}).get("cpu", "-").replace("(R)", "").replace(" Processor", "")
 
 
 def _bare_rates(bare: dict) -> str:
