@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from types import SimpleNamespace
 
 from .corpus import Sentence
 
@@ -42,20 +43,25 @@ def check_tokenizer(name: str) -> str:
 def spacy_tokenizer(name: str = DEFAULT_TOKENIZER, vocab=None):
     """A new spaCy ``Tokenizer`` with the rules ``name``, on ``vocab`` (default: a blank English one).
 
-    The rules are spaCy's own (prefix, suffix and infix patterns), so a pipeline saves and loads them.
+    The rules are spaCy's own (prefix, suffix and infix patterns), so a pipeline saves and loads them. The
+    English one is made by spaCy's tokenizer factory, as ``spacy.blank("en")`` makes it, but without a
+    ``Language``: that would first import every spaCy component installed (``spacy_factories``), torch with
+    ours, a second of ``tagger annotate``'s start.
     """
-    import spacy
+    from spacy.lang.en import English
+    from spacy.language import create_tokenizer
     from spacy.tokenizer import Tokenizer
+    from spacy.vocab import create_vocab
 
     check_tokenizer(name)
-    nlp = spacy.blank("en", vocab=vocab) if vocab is not None else spacy.blank("en")
+    vocab = vocab if vocab is not None else create_vocab("en", English.Defaults)
     if name == "english":
-        return nlp.tokenizer
+        return create_tokenizer()(SimpleNamespace(Defaults=English.Defaults, vocab=vocab))
     prefix = re.compile(f"^(?:{PUNCTUATION})")
     suffix = re.compile(f"(?:{PUNCTUATION})$")
     infix = re.compile(PUNCTUATION)
     return Tokenizer(
-        nlp.vocab, rules={}, prefix_search=prefix.search, suffix_search=suffix.search, infix_finditer=infix.finditer
+        vocab, rules={}, prefix_search=prefix.search, suffix_search=suffix.search, infix_finditer=infix.finditer
     )
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import pytest
+import spacy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +20,12 @@ TRICKY = [
     "e.g.", "et al.", "Fig.", "i.v.", ". ", "? ", "!", "(", ")", '"', "'", "...", "U.S.", "E. coli",
 ]  # fmt: skip
 TEXTS = st.lists(st.one_of(st.text(max_size=6), st.sampled_from(TRICKY), st.sampled_from(["The", "cancer", "a"])))
+
+
+@cache
+def english_tokenizers():
+    """Ours (``spacy_tokenizer``) and ``spacy.blank("en")``'s."""
+    return text_module.spacy_tokenizer("english"), spacy.blank("en").tokenizer
 
 
 def spans_of(text: str, **options) -> list[str]:
@@ -36,6 +45,14 @@ def test_tokens_keep_exact_offsets_on_any_unicode(text, max_tokens, tokenizer):
     covered = set().union(*(range(start, end) for start, end in offsets))
     marked = text.startswith("\ufeff")  # a byte-order mark that begins the text is in no token
     assert covered == {i for i, c in enumerate(text) if not c.isspace() and not (i == 0 and marked)}  # none lost
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEXTS.map("".join) | st.sampled_from(["Don't go to the U.S.A. at 5:30pm, e.g. http://x.org :-)", "can't"]))
+def test_the_english_tokenizer_is_spacys_blank_english_one(text):
+    """Built without a ``Language`` (no component imported), it tokenises as ``spacy.blank("en")`` does."""
+    ours, spacys = (tokenizer(text) for tokenizer in english_tokenizers())
+    assert [(token.idx, token.text) for token in ours] == [(token.idx, token.text) for token in spacys]
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,7 @@ def cut_ahead(
     tagging will cut them again, one by one if need be).
 
     Each window is cut in the cutting process while the caller tags the one before. The first waits for that
-    process to import spaCy (seconds), which this one then never does; had it to cut the windows until then, it
+    process to import spaCy (half a second), which this one then never does; had it to cut the windows until then, it
     would import spaCy too, and the time it cut would be lost to tagging (a sixth of a run of 3,000 documents).
     """
     windows = iter(windows)
@@ -203,5 +203,6 @@ def _serve(tokenizer: str, max_tokens: int) -> None:
 
 
 if __name__ == "__main__":
+    sys.modules["torch"] = None  # spaCy's thinc imports torch where it can, a second of start; cutting needs none
     _serve(sys.argv[1], int(sys.argv[2]))
     os._exit(0)  # every reply is flushed; tearing down spaCy's objects would keep the parent waiting half a second
