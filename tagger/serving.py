@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
+from .config import PREDICT_BATCH_SIZE
 from .displacy_colors import COLORS
 from .predictions import TaggedText
 from .tagger import Tagger, check_text
@@ -45,7 +46,7 @@ class Limits:
     chars: int = 100_000
     batch: int = 256
     wait: float = 0.005
-    batch_size: int = 128
+    batch_size: int = PREDICT_BATCH_SIZE
 
     @property
     def body_bytes(self) -> int:

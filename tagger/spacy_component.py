@@ -12,7 +12,7 @@
 - ``overwrite`` (default ``False``): for ``doc.ents``, whether our entities replace the
   existing ones they overlap (``True``) or give way to them (``False``); for a span group,
   whether our spans replace the group or join it.
-- ``batch_size`` (default 128): sentences per forward pass.
+- ``batch_size`` (default 256): sentences per forward pass.
 - ``head`` (default ``None``): the model's heads that tag, a name or a list of names; ``None`` or
   ``"all"`` for every head (a model trained on several corpora has one per corpus; where spans of
   several heads overlap, the most probable stays, as ``Tagger.predict`` says).
@@ -46,6 +46,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import minibatch
 
 from . import DISTRIBUTION, __version__, cards
+from .config import PREDICT_BATCH_SIZE
 from .corpus import Sentence
 from .heads import DEFAULT_HEAD, HeadError
 from .named_models import NamedModelError, resolve
@@ -68,7 +69,7 @@ logger = logging.getLogger(__name__)
 @Language.factory(
     FACTORY,
     assigns=["doc.ents", "token.ent_iob", "token.ent_type", "doc.spans"],
-    default_config={"spans_key": None, "overwrite": False, "batch_size": 128, "head": None},
+    default_config={"spans_key": None, "overwrite": False, "batch_size": PREDICT_BATCH_SIZE, "head": None},
 )
 def make_bilstm_crf(
     nlp: Language,
@@ -140,7 +141,7 @@ class BiLSTMCRFComponent(Pipe):
         tagger: Tagger | None,
         spans_key: str | None = None,
         overwrite: bool = False,
-        batch_size: int = 128,
+        batch_size: int = PREDICT_BATCH_SIZE,
         model: str | Path | None = None,
         head: str | list[str] | None = None,
     ):
@@ -311,7 +312,7 @@ def pipeline(
     model: str | Path,
     lang: str = "en",
     spans_key: str | None = None,
-    batch_size: int = 128,
+    batch_size: int = PREDICT_BATCH_SIZE,
     head: str | list[str] | None = None,
 ) -> Language:
     """A complete ``lang`` pipeline: a tokenizer, ``tagger_sentences`` and ``bilstm_crf`` with ``model`` (a model

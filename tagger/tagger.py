@@ -21,7 +21,7 @@ from .batching import LM_MAX_PADDING, MAX_PADDING, PACKED_MAX_PADDING, Encoded, 
 from .bilstm import upgrade_packed_names
 from .charlm import CharLM
 from .chunks import ChunkReader
-from .config import ConfigError, TaggerConfig
+from .config import PREDICT_BATCH_SIZE, ConfigError, TaggerConfig
 from .corpus import Corpus, Sentence
 from .crf import Posteriors
 from .files import atomic_write
@@ -217,7 +217,7 @@ class Tagger:
     def predict(
         self,
         sentences: Sequence[Sequence[str] | Sentence],
-        batch_size: int = 128,
+        batch_size: int = PREDICT_BATCH_SIZE,
         confidences: bool = True,
         head: str | Sequence[str] | None = None,
     ) -> list[Prediction]:
@@ -327,7 +327,7 @@ class Tagger:
         return self.encoder.encode(sentence, tags)
 
     def tag(
-        self, texts: str | Iterable[str], batch_size: int = 128, head: str | Sequence[str] | None = None
+        self, texts: str | Iterable[str], batch_size: int = PREDICT_BATCH_SIZE, head: str | Sequence[str] | None = None
     ) -> TaggedText | Iterator[TaggedText]:
         """Entities in raw text as character spans: for a ``str``, its ``TaggedText``; for an iterable of ``str``,
         an iterator of theirs, in input order.
@@ -369,7 +369,7 @@ class Tagger:
     def predict_texts(
         self,
         texts: Sequence[str],
-        batch_size: int = 128,
+        batch_size: int = PREDICT_BATCH_SIZE,
         head: str | Sequence[str] | None = None,
         max_tokens: int = MAX_TOKENS,
     ) -> list[list[tuple[Sentence, Prediction]]]:
@@ -383,13 +383,18 @@ class Tagger:
         return [sentences(text, max_tokens, self.config.tokenizer) for text in texts]
 
     def predict_cut(
-        self, split: Sequence[Sequence[Sentence]], batch_size: int = 128, head: str | Sequence[str] | None = None
+        self,
+        split: Sequence[Sequence[Sentence]],
+        batch_size: int = PREDICT_BATCH_SIZE,
+        head: str | Sequence[str] | None = None,
     ) -> list[list[tuple[Sentence, Prediction]]]:
         """Texts ``cut`` into sentences, each sentence with its prediction; all predicted together."""
         predictions = iter(self.predict([sentence for group in split for sentence in group], batch_size, head=head))
         return [[(sentence, next(predictions)) for sentence in group] for group in split]
 
-    def tag_text(self, text: str, batch_size: int = 128, head: str | Sequence[str] | None = None) -> list[dict]:
+    def tag_text(
+        self, text: str, batch_size: int = PREDICT_BATCH_SIZE, head: str | Sequence[str] | None = None
+    ) -> list[dict]:
         """Entities in raw ``text`` as ``{start, end, label, text, score}`` character spans (and ``head``, the
         head that found each, when ``head`` chooses several): ``tag``'s spans as dicts."""
         return [span.as_dict() for span in self._tagged_text(text, batch_size, head, "Tagger.tag_text").spans]

@@ -6,7 +6,7 @@ import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import MAX_THREADS
+from ..config import MAX_THREADS, PREDICT_BATCH_SIZE
 from ..files import refuse_overwrite
 from ..text import MAX_TOKENS
 
@@ -41,7 +41,7 @@ class Job:
     ray_address: str | None = None  # ray: the cluster to join; None: start a local Ray on this machine
     threads: int = 0  # torch threads per process or actor; 0: local, torch's default alone or the cores shared
     # out; ray, 1 (an actor reserves as many CPUs as it takes threads)
-    batch_size: int = 128  # sentences per forward pass
+    batch_size: int = PREDICT_BATCH_SIZE  # sentences per forward pass
     window: int = 1024  # documents tokenised and tagged together (each runs the character encoder once)
     max_tokens: int = MAX_TOKENS  # longer sentences are cut into chunks
     max_chars: int = 1_000_000  # longer documents are recorded as errors

@@ -16,6 +16,7 @@ from typing import Iterator
 
 import torch
 
+from ..config import PREDICT_BATCH_SIZE
 from ..corpus import Sentence
 from ..tagger import Tagger, char_spans
 from ..text import MAX_TOKENS
@@ -29,7 +30,7 @@ logger = logging.getLogger(__name__)
 def tag_documents(
     tagger: Tagger,
     documents: list[Document],
-    batch_size: int = 128,
+    batch_size: int = PREDICT_BATCH_SIZE,
     max_tokens: int = MAX_TOKENS,
     tags: bool = False,
     heads: list[str] | None = None,

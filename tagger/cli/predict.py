@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..config import PREDICT_BATCH_SIZE
 from ..corpus import EmptyCorpusError
 from ..reading import decode, read_text
 from .heads import add_head_option
@@ -24,7 +25,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--model", required=True, type=Path, help=MODEL_HELP)
     parser.add_argument("input", nargs="?", default="-", help="a text file, or - for standard input")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the text and its spans")
-    parser.add_argument("--batch-size", type=positive, default=128, help="sentences per forward pass")
+    parser.add_argument("--batch-size", type=positive, default=PREDICT_BATCH_SIZE, help="sentences per forward pass")
     add_head_option(parser)
     add_encoding_option(parser, "the input", default="utf-8")
     parser.set_defaults(run=run)

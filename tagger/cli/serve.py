@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .. import DISTRIBUTION
+from ..config import PREDICT_BATCH_SIZE
 from .heads import add_head_option
 from .sources import MODEL_HELP, non_negative, positive
 
@@ -33,7 +34,7 @@ def add_parser(commands) -> None:
     parser.add_argument(
         "--wait-ms", type=non_negative, default=5, help="how long a batch waits for more requests, in milliseconds"
     )
-    parser.add_argument("--batch-size", type=positive, default=128, help="sentences per forward pass")
+    parser.add_argument("--batch-size", type=positive, default=PREDICT_BATCH_SIZE, help="sentences per forward pass")
     parser.add_argument("--threads", type=non_negative, default=0, help="torch threads; 0 keeps torch's default")
     add_head_option(parser)
     parser.set_defaults(run=run)

@@ -9,6 +9,7 @@ import sys
 import uuid
 from pathlib import Path
 
+from ..config import PREDICT_BATCH_SIZE
 from ..files import output_error
 from .options import add_path_option
 from .sources import positive, refuse_filled_output, refuse_overwriting_inputs
@@ -30,7 +31,7 @@ def add_parser(commands) -> None:
         "--lang", default="en", help="spaCy language code of the pipeline, and of its tokenizer for english models"
     )
     parser.add_argument("--spans-key", help="write doc.spans[KEY] instead of doc.ents")
-    parser.add_argument("--batch-size", type=positive, default=128, help="sentences per forward pass")
+    parser.add_argument("--batch-size", type=positive, default=PREDICT_BATCH_SIZE, help="sentences per forward pass")
     parser.set_defaults(run=run)
 
 
