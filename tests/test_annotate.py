@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from spacy.tokens import DocBin
 
 from tagger import Tagger
-from tagger.annotate import AnnotateError, Document, Job, annotate, cutting, tag_documents, write_brat
+from tagger.annotate import AnnotateError, Document, Job, annotate, cutting, sources, tag_documents, write_brat
 from tagger.annotate.cutting import Cutter, cut_ahead
 from tagger.annotate.tagging import GC_THRESHOLD, collecting_less
 from tagger.cli.main import main
@@ -339,6 +339,24 @@ def test_resume_refuses_a_changed_model_but_not_a_moved_one(model, texts, tmp_pa
         annotate(job, resume=True)
     summary = annotate(Job(moved, job.inputs, job.output, window=2), resume=True)
     assert (summary.total.documents, summary.new.documents) == (6, 4)
+
+
+def test_the_first_windows_grow_to_the_window_and_a_run_resumes_within_them(model, texts, tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "FIRST_WINDOW", 1)
+    write_jsonl(tmp_path / "docs.jsonl", [{"id": i, "text": t} for i, t in enumerate(texts[:9])])
+    inputs, done = [str(tmp_path / "docs.jsonl")], []
+    annotate(Job(model, inputs, tmp_path / "whole.jsonl", window=4), on_window=lambda s: done.append(s.total.documents))
+    assert done == [1, 3, 7, 9]  # windows of 1, 2 (2.5 times 1), 4 (not 5: the window) and the 2 left
+    job = Job(model, inputs, tmp_path / "out.jsonl", window=4)
+
+    def interrupt(summary):
+        if summary.total.documents >= 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        annotate(job, on_window=interrupt)
+    assert annotate(job, resume=True).new.documents == 6
+    assert job.output.read_bytes() == (tmp_path / "whole.jsonl").read_bytes()
 
 
 def test_a_progress_file_from_before_digests_resumes_and_resumes_again(model, texts, tmp_path):

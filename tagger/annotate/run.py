@@ -81,7 +81,8 @@ def annotate(job: Job, resume: bool = False, on_window: Callable[[Summary], None
     writer = _writer(job, tagger)
     started = time.perf_counter()
     summary = Summary(total, new, 0.0)
-    for window, as_read in _tagged(job, tagger, windows(listed, job.window), state["parts"]):
+    blocks = windows(listed, job.window, len(state["windows"]))
+    for window, as_read in _tagged(job, tagger, blocks, state["parts"]):
         writer(window, job.output, state["parts"])
         write_errors(window, job.errors_path)
         total.add(window)
