@@ -32,7 +32,7 @@ LEGACY_VALUES = {"init": {"xavier": "glorot_uniform"}}  # values of older config
 VECTOR_FORMATS = ("auto", "word2vec", "word2vec-binary", "glove", "fasttext", "spacy")
 TRANSFERRED_PARTS = ("embeddings", "chars", "encoder")  # what a model takes from init_from, and may freeze
 MAX_THREADS = 1024  # torch threads; far more fail to start (out of memory)
-PREDICT_BATCH_SIZE = 256  # sentences per forward pass when tagging: a tenth faster than 128 (benchmarks/README.md)
+PREDICT_BATCH_SIZE = 256  # sentences per forward pass when tagging (predict on CPU: a tenth faster than 128)
 MAX_ENSEMBLE = 32  # members of an ensemble; each one costs a model's time and memory
 
 
