@@ -92,7 +92,9 @@ def add_parser(commands) -> None:
         help="torch threads per process or actor; 0: cores / processes (local), 1 (ray: the CPUs an actor reserves)",
     )
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="sentences per batch")
-    parser.add_argument("--window", type=int, default=defaults.window, help="documents tagged together")
+    parser.add_argument(
+        "--window", type=int, default=defaults.window, help="documents tagged together (the first windows hold fewer)"
+    )
     parser.add_argument("--max-tokens", type=int, default=MAX_TOKENS, help="longer sentences are cut into chunks")
     parser.add_argument("--max-chars", type=int, default=defaults.max_chars, help="longer documents fail")
     add_head_option(parser)
