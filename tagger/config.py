@@ -33,6 +33,8 @@ VECTOR_FORMATS = ("auto", "word2vec", "word2vec-binary", "glove", "fasttext", "s
 TRANSFERRED_PARTS = ("embeddings", "chars", "encoder")  # what a model takes from init_from, and may freeze
 MAX_THREADS = 1024  # torch threads; far more fail to start (out of memory)
 PREDICT_BATCH_SIZE = 256  # sentences per forward pass when tagging (predict on CPU: a tenth faster than 128)
+# how a model was started from another (transfer learning): its training, not what the saved model is
+TRANSFER_KEYS = ("init_from", "freeze", "unfreeze_after", "finetune_lr_scale")
 MAX_ENSEMBLE = 32  # members of an ensemble; each one costs a model's time and memory
 
 

@@ -180,6 +180,19 @@ def test_models_trained_apart_combine_into_an_ensemble_of_their_weights(apart, s
     assert all(is_valid(p.tags, "IOB2") and len(p.tags) == len(s) for p, s in zip(found, sentences))
 
 
+def test_models_fine_tuned_from_one_model_combine(apart, sample, tmp_path):
+    files = [f"--train={sample / 'train.tsv'}", f"--dev={sample / 'dev.tsv'}"]
+    runs = [tmp_path / f"from-seed{seed}" for seed in (1, 2)]
+    for seed, run in zip((1, 2), runs):
+        command = ["train", *files, f"--output={run}", f"--init-from={apart[0]}", "--freeze=embeddings"]
+        assert main([*command, f"--set=seed={seed}", *TRAIN_TINY]) == 0
+    output = tmp_path / "ensemble"
+    assert main(["ensemble", *(f"--model={run}" for run in runs), f"--output={output}"]) == 0
+    config = Tagger.load(output).config
+    assert config.ensemble == 2 and (config.init_from, config.freeze) == ("", "")
+    assert Tagger.load(runs[0]).config.init_from  # each member says what it was fine-tuned from
+
+
 def test_models_that_cannot_tag_as_one_are_refused_by_name(apart, sample, tmp_path, capsys):
     other = tmp_path / "wider"
     files = [f"--train={sample / 'train.tsv'}", f"--dev={sample / 'dev.tsv'}"]
