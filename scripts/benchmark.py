@@ -107,7 +107,7 @@ def run_jointly(
         else:
             trained = train_recipe(config, train, dev, test, output, refitting)
         seconds = round(time.perf_counter() - started, 1)
-        final, early = Tagger.load(trained.final), Tagger.load(trained.trainer.model_dir)
+        final, early = Tagger.load(trained.final), Tagger.load(trained.early)
     results = {}
     for corpus, head in heads.items():
         result = {"corpus": corpus, **provenance()}
@@ -117,12 +117,13 @@ def run_jointly(
             result["trained_with"] = list(corpora)
         if silver is not None:
             result["silver"] = {"source": silver.source, "sentences": len(silver)}
-        if trained.refitted is not None:
+        if trained.final != trained.early:
+            refits = members(trained)
             result |= {
-                "protocol": f"train+dev refit for {trained.result.best_epoch} epochs, after early stopping on dev",
+                "protocol": f"train+dev refit for {result['best_epoch']} epochs, after early stopping on dev",
                 "test_before_refit": {k: result["test"][k] for k in ("precision", "recall", "f1")},
                 **test_scores(final, test[corpus], head),
-                "refit_seconds_per_epoch": seconds_per_epoch(trained.refitted.history),
+                "refit_seconds_per_epoch": seconds_per_epoch([r for m in refits for r in m.refitted.history]),
             }
         speed = {str(size): inference_speed(final, test[corpus], size, head) for size in BATCH_SIZES}
         results[corpus] = result | {
@@ -153,19 +154,18 @@ def train_and_test(config: TaggerConfig, train: Corpus, dev: Corpus, test: Corpu
     ``training_record`` and the training's seconds."""
     started = time.perf_counter()
     trained = train_recipe(config, train, dev, test, output)
-    record = training_record(trained, train, Tagger.load(trained.trainer.model_dir), test)
+    record = training_record(trained, train, Tagger.load(trained.early), test)
     return record | {"train_seconds_total": round(time.perf_counter() - started, 1)}
 
 
 def train_recipe(
     config: TaggerConfig, train: Corpora, dev: Corpora, test: Corpora, output: Path, refitting: bool = False
-) -> recipes.Trained:
+) -> recipes.Trained | recipes.TrainedApart:
     """The recipe of ``tagger train`` into ``output``, with an epoch report; dev and test words with a vector join
     the vocabulary (with ``config.vectors``). Several corpora come as dicts of head names to corpora."""
     texts = [s.tokens for corpus in corpus_list(test) for s in corpus]
     dev_texts = [s.tokens for corpus in corpus_list(dev) for s in corpus]
-    trainer = recipes.start(config, train, dev, output, [EpochReport()], dev_texts + texts)
-    return recipes.fit(trainer, train, dev, refitting, [EpochReport()], texts=texts)
+    return recipes.run(config, train, dev, output, refitting, [EpochReport()], dev_texts + texts, texts)
 
 
 def corpus_list(corpora: Corpora) -> list[Corpus]:
@@ -173,22 +173,34 @@ def corpus_list(corpora: Corpora) -> list[Corpus]:
 
 
 def training_record(
-    trained: recipes.Trained, train: Corpus, early: Tagger, test: Corpus, head: str | None = None
+    trained: recipes.Trained | recipes.TrainedApart, train: Corpus, early: Tagger, test: Corpus, head: str | None = None
 ) -> dict:
     """The early-stopped model's record (``early``, scored with its head ``head``): the config as trained
-    (``word_dim`` as set by any vectors), sizes, test and dev scores, epochs and times."""
-    trainer, training = trained.trainer, trained.result
+    (``word_dim`` as set by any vectors), sizes, test and dev scores, epochs and times; of an ensemble trained apart,
+    its members' dev F1 averaged, their epochs joined by ``/`` (as ``3/5/4``)."""
+    trained_members = members(trained)
+    results = [member.result for member in trained_members]
     return {
-        "config": trainer.config.to_dict(),
+        "config": early.config.to_dict(),
         "sentences": len(train),
-        "pretrained_words": trainer.tagger.pretrained,
+        "pretrained_words": trained_members[0].trainer.tagger.pretrained,
         **test_scores(early, test, head),
-        "dev_f1": training.best_dev_f1,
-        "epochs": len(training.history),
-        "best_epoch": training.best_epoch,
-        "stopped_because": training.stopped_because,
-        "train_seconds_per_epoch": seconds_per_epoch(training.history),
+        "dev_f1": statistics.fmean(result.best_dev_f1 for result in results),
+        "epochs": joined([len(result.history) for result in results]),
+        "best_epoch": joined([result.best_epoch for result in results]),
+        "stopped_because": "; ".join(dict.fromkeys(result.stopped_because for result in results)),
+        "train_seconds_per_epoch": seconds_per_epoch([record for result in results for record in result.history]),
     }
+
+
+def members(trained: recipes.Trained | recipes.TrainedApart) -> list[recipes.Trained]:
+    """The recipes of a model's training: its own, or an ensemble's members'."""
+    return trained.members if isinstance(trained, recipes.TrainedApart) else [trained]
+
+
+def joined(counts: list[int]) -> int | str:
+    """One count as it is; an ensemble's members' counts as ``3/5/4``."""
+    return counts[0] if len(counts) == 1 else "/".join(map(str, counts))
 
 
 def test_scores(tagger: Tagger, test: Corpus, head: str | None = None) -> dict:

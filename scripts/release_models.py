@@ -65,8 +65,8 @@ def release(model: ModelEntry, config: TaggerConfig, data_dir: Path, work: Path,
         torch.set_num_threads(config.threads)
     train, dev, test = ({model.corpus: split} for split in read_splits(model.corpus, data_dir, config))
     texts = [s.tokens for s in test[model.corpus]]
-    trainer = recipes.start(config, train, dev, work, [EpochReport()], [s.tokens for s in dev[model.corpus]] + texts)
-    trained = recipes.fit(trainer, train, dev, True, [EpochReport()], texts=texts)
+    dev_texts = [s.tokens for s in dev[model.corpus]]
+    trained = recipes.run(config, train, dev, work, True, [EpochReport()], dev_texts + texts, texts)
     tagger = Tagger.load(trained.final)
     scored = recipes.test_scores(tagger, test, several=False)
     data = {model.corpus: cards.data_facts(train[model.corpus], dev[model.corpus], model.corpus)}

@@ -33,8 +33,6 @@ VECTOR_FORMATS = ("auto", "word2vec", "word2vec-binary", "glove", "fasttext", "s
 TRANSFERRED_PARTS = ("embeddings", "chars", "encoder")  # what a model takes from init_from, and may freeze
 MAX_THREADS = 1024  # torch threads; far more fail to start (out of memory)
 PREDICT_BATCH_SIZE = 256  # sentences per forward pass when tagging (predict on CPU: a tenth faster than 128)
-# how a model was started from another (transfer learning): its training, not what the saved model is
-TRANSFER_KEYS = ("init_from", "freeze", "unfreeze_after", "finetune_lr_scale")
 MAX_ENSEMBLE = 32  # members of an ensemble; each one costs a model's time and memory
 
 
@@ -80,7 +78,8 @@ class TaggerConfig:
     init_scale: float = 0.05  # uniform: U(-scale, scale); normal: N(0, scale²)
     forget_bias: float = 0.0  # LSTM forget-gate bias at the start (1.0: Jozefowicz et al. 2015); 0 keeps torch's
     scheme: str = "IOBES"  # scheme the model is trained in
-    ensemble: int = 1  # models of this config trained side by side from their own initial weights, tagging as one
+    ensemble: int = 1  # models of this config, each from its own initial weights, tagging as one
+    ensemble_apart: bool = False  # members trained one after another, each alone (recipes.run_apart); else side by side
     # training
     optimizer: str = "adam"  # one of OPTIMIZERS
     lr: float = 0.002  # tagger train --set lr=auto runs tagger lr-find first and takes its suggestion
@@ -135,9 +134,12 @@ class TaggerConfig:
         self._check_transfer()
         if self.char_lm_projection and not (self.char_lm or self.char_lm_hidden):
             raise ConfigError("char_lm_projection maps a character LM's features: it needs char_lm")
-        if self.ensemble > 1 and (self.char_lm_finetune or self.init_from):
-            what = "a fine-tuned character LM (char_lm_finetune)" if self.char_lm_finetune else "init_from (transfer)"
-            raise ConfigError(f"an ensemble (ensemble {self.ensemble}) cannot take {what}: train a single model for it")
+        if self.ensemble > 1 and (self.char_lm_finetune or (self.init_from and not self.ensemble_apart)):
+            if self.char_lm_finetune:
+                how = "a fine-tuned character LM (char_lm_finetune): train a single model for it"
+            else:
+                how = "init_from (transfer) with its members trained side by side: set ensemble_apart"
+            raise ConfigError(f"an ensemble (ensemble {self.ensemble}) cannot take {how}")
 
     @property
     def frozen_parts(self) -> list[str]:
@@ -304,6 +306,7 @@ ALLOWED: dict[str, Allowed] = {
     "forget_bias": ANY,
     "scheme": Allowed(SCHEMES),
     "ensemble": Allowed(low=1, high=MAX_ENSEMBLE),
+    "ensemble_apart": ANY,
     "optimizer": Allowed(OPTIMIZERS),
     "lr": Allowed(low=0, above=True),
     "momentum": Allowed(low=0, high=1, below=True),

@@ -6,12 +6,11 @@ together than any of them alone, and than the members of one ``ensemble`` traini
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Sequence
 
 import torch
 
-from .config import TRANSFER_KEYS, ConfigError, TaggerConfig
+from .config import ConfigError, TaggerConfig
 from .tagger import FORMAT_VERSION, ModelError, Tagger
 from .transfer import ARCHITECTURE
 
@@ -29,8 +28,7 @@ def combined(taggers: Sequence[Tagger], names: Sequence[str]) -> Tagger:
 
     They must share their vocabularies, heads and ``SHARED`` config (models of one preset and corpus trained with
     other seeds do), and be float models; with a character LM, the same LM, frozen, which they then read once. The
-    ensemble's config is the first's, with ``ensemble`` its member count and no ``TRANSFER_KEYS`` (members
-    fine-tuned from one model combine; the ensemble is started from none).
+    ensemble's config is the first's, with ``ensemble`` its member count, trained apart (``ensemble_apart``).
     """
     if len(taggers) < 2:
         raise EnsembleError(f"an ensemble needs two models or more; got {len(taggers)}")
@@ -55,8 +53,7 @@ def combined(taggers: Sequence[Tagger], names: Sequence[str]) -> Tagger:
             )
     members = [member.state_dict() for tagger in taggers for member in tagger.model.members]
     try:
-        untransferred = {field.name: field.default for field in fields(TaggerConfig) if field.name in TRANSFER_KEYS}
-        config = TaggerConfig.from_dict({**first_meta["config"], **untransferred, "ensemble": len(members)})
+        config = TaggerConfig.from_dict({**first_meta["config"], "ensemble": len(members), "ensemble_apart": True})
     except ConfigError as error:
         raise EnsembleError(f"{names[0]}: its config cannot be an ensemble's ({error})") from None
     weights = {f"members.{number}.{key}": value for number, state in enumerate(members) for key, value in state.items()}

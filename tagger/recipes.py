@@ -3,7 +3,9 @@ stopping on dev into ``OUTPUT/model``; optionally refit a fresh model on train +
 ``OUTPUT/refit/model``; score each model on test; write ``test-scores.json`` beside it and its card into it.
 
 Train, dev and test come as one corpus or as dicts of head names to corpora (``several`` heads: one per corpus,
-each scored by its own head). A corpus without a dev split holds one out of train first (``with_dev``).
+each scored by its own head). A corpus without a dev split holds one out of train first (``with_dev``). An
+ensemble trained apart (``ensemble_apart``) runs the recipe for each member in ``OUTPUT/members/K``, then combines
+them (``run_apart``).
 """
 
 from __future__ import annotations
@@ -12,20 +14,22 @@ import json
 import logging
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import cards
 from .callbacks import Callback, standard
 from .config import TaggerConfig
 from .corpus import Corpus
+from .ensembles import combined
 from .evaluation import evaluate
 from .files import atomic_write
 from .tagger import Tagger
-from .training import SCORES, Corpora, Trainer, TrainingResult, refit
+from .training import CHECKPOINT_FILE, SCORES, Corpora, Trainer, TrainingResult, refit
 from .transfer import build
 
 logger = logging.getLogger(__name__)
+MEMBER_SEED_STEP = 1000  # member K (from 1) of an ensemble trained apart takes seed + (K - 1) * MEMBER_SEED_STEP
 
 
 @dataclass
@@ -48,9 +52,39 @@ class Trained:
         return models
 
     @property
+    def early(self) -> Path:
+        """The directory of the early-stopped model."""
+        return self.trainer.model_dir
+
+    @property
     def final(self) -> Path:
         """The directory of the model to use: the refit's when there is one."""
         return (self.refitted or self.trainer).model_dir
+
+
+@dataclass
+class TrainedApart:
+    """A finished ensemble trained apart: each member's recipe, and the run directory of their combination."""
+
+    members: list[Trained]
+    output: Path
+
+    @property
+    def models(self) -> dict[Path, dict]:
+        """Each combined model's directory, with how its members were trained (as ``cards.ensembled`` has it)."""
+        early = {self.early: {"refit": False, "members": [member.models[member.early] for member in self.members]}}
+        if self.members[0].refitted is None:
+            return early
+        refitted = [member.models[member.final] for member in self.members]
+        return early | {self.output / "refit" / "model": {"refit": True, "members": refitted}}
+
+    @property
+    def early(self) -> Path:
+        return self.output / "model"
+
+    @property
+    def final(self) -> Path:
+        return list(self.models)[-1]
 
 
 def with_dev(train: Corpus, dev: Corpus | None, config: TaggerConfig, why: str) -> tuple[Corpus, Corpus]:
@@ -118,6 +152,56 @@ def fit(
     refitted = refit(trainer.config, train, dev, result.best_epoch, output, every, resume, texts)
     logger.info("refitted model: %s", refitted.model_dir)
     return Trained(trainer, result, refitted)
+
+
+def run(
+    config: TaggerConfig,
+    train: Corpora,
+    dev: Corpora,
+    output: str | Path,
+    refitting: bool = False,
+    callbacks: Sequence[Callback] = (),
+    texts: Sequence[Sequence[str]] = (),
+    test_texts: Sequence[Sequence[str]] = (),
+    resume: dict | None = None,
+) -> Trained | TrainedApart:
+    """The whole recipe into ``output``: ``start``, then ``fit``; or, for an ensemble trained apart, ``run_apart``.
+    ``texts``: dev and test tokens, ``test_texts``: test tokens, for ``Tagger.build``; ``resume``: as ``start``."""
+    if config.ensemble > 1 and config.ensemble_apart:
+        return run_apart(config, train, dev, output, refitting, callbacks, texts, test_texts, resume)
+    trainer = start(config, train, dev, output, callbacks, texts, resume)
+    return fit(trainer, train, dev, refitting, callbacks, resume is not None, test_texts)
+
+
+def run_apart(
+    config: TaggerConfig,
+    train: Corpora,
+    dev: Corpora,
+    output: str | Path,
+    refitting: bool = False,
+    callbacks: Sequence[Callback] = (),
+    texts: Sequence[Sequence[str]] = (),
+    test_texts: Sequence[Sequence[str]] = (),
+    resume: dict | None = None,
+) -> TrainedApart:
+    """Train ``config.ensemble`` models alone, one after another, each in ``output/members/K`` (K from 1) with the
+    seed ``seed + (K - 1) * MEMBER_SEED_STEP``, its own early stopping and (with ``refitting``) its own refit; then
+    combine them into ``output/model`` (and ``output/refit/model``). Given ``resume``, the first member and any
+    other with a checkpoint continue it (a finished one stops at once); the others start."""
+    output, members = Path(output), []
+    for number in range(1, config.ensemble + 1):
+        alone = {"seed": config.seed + (number - 1) * MEMBER_SEED_STEP, "ensemble": 1, "ensemble_apart": False}
+        where = output / "members" / str(number)
+        logger.info("ensemble member %d of %d (seed %d) in %s", number, config.ensemble, alone["seed"], where)
+        resumed = resume is not None and (number == 1 or (where / CHECKPOINT_FILE).is_file())
+        settings = resume | alone if resumed else None
+        trainer = start(replace(config, **alone), train, dev, where, callbacks, texts, settings)
+        members.append(fit(trainer, train, dev, refitting, callbacks, resume is not None, test_texts))
+    trained = TrainedApart(members, output)
+    for directory, sources in zip(trained.models, ([m.early for m in members], [m.final for m in members])):
+        combined([Tagger.load(source) for source in sources], [str(source) for source in sources]).save(directory)
+    logger.info("the %d members combined: %s", config.ensemble, ", ".join(map(str, trained.models)))
+    return trained
 
 
 def sentence_count(corpora: Corpora) -> int:

@@ -43,6 +43,7 @@ __all__ = ["Callback", "DivergedError", "EpochRecord", "ProgressBar", "Step", "T
 logger = logging.getLogger(__name__)
 Corpora = Corpus | Mapping[str, Corpus]  # one corpus, or head names to corpora
 SCORES = ("precision", "recall", "f1")
+CHECKPOINT_FILE = "checkpoint.pt"  # in a run directory: the last completed epoch
 
 
 class DivergedError(ValueError):
@@ -126,7 +127,7 @@ class Trainer:
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.output / "checkpoint.pt"
+        return self.output / CHECKPOINT_FILE
 
     @classmethod
     def resume(
@@ -144,7 +145,7 @@ class Trainer:
         ``settings`` (config keys the caller sets) must agree with its config except for
         ``checkpoints.RESUMABLE`` keys, which take effect; a mismatch is a ``CheckpointError``.
         """
-        path = Path(output) / "checkpoint.pt"
+        path = Path(output) / CHECKPOINT_FILE
         checkpoints.clean(path)
         state = checkpoints.read(path)
         checkpoints.check_data(path, state, train, dev)
@@ -376,7 +377,7 @@ def refit(
     """
     combined = train + dev if isinstance(train, Corpus) else {name: train[name] + dev[name] for name in train}
     config = replace(config, epochs=epochs, patience=epochs)
-    if resume and (Path(output) / "checkpoint.pt").is_file():
+    if resume and (Path(output) / CHECKPOINT_FILE).is_file():
         trainer = Trainer.resume(output, combined, None, callbacks, config.to_dict())
     else:
         trainer = Trainer(build(config, combined, texts), combined, None, output, callbacks)

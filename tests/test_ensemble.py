@@ -1,5 +1,5 @@
-"""Ensembles: members trained side by side (config ``ensemble``) or apart (``tagger ensemble``) that tag as one
-CRF of their mean scores."""
+"""Ensembles: members trained side by side (config ``ensemble``) or apart (``ensemble_apart``, or ``tagger
+ensemble``) that tag as one CRF of their mean scores."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import copy
 import itertools
 import json
 import math
+import shutil
 
 import pytest
 import torch
@@ -129,7 +130,7 @@ def test_an_ensemble_tags_raw_text(trained):
     [
         ({"ensemble": 0}, "ensemble must be an integer >= 1"),
         ({"ensemble": 2, "char_lm": "lms/x", "char_lm_finetune": True}, "cannot take a fine-tuned character LM"),
-        ({"ensemble": 2, "init_from": "runs/x/model"}, "cannot take init_from"),
+        ({"ensemble": 2, "init_from": "runs/x/model"}, r"init_from \(transfer\) with its members trained side by side"),
     ],
 )
 def test_configs_an_ensemble_cannot_have_are_refused(values, message):
@@ -188,9 +189,36 @@ def test_models_fine_tuned_from_one_model_combine(apart, sample, tmp_path):
         assert main([*command, f"--set=seed={seed}", *TRAIN_TINY]) == 0
     output = tmp_path / "ensemble"
     assert main(["ensemble", *(f"--model={run}" for run in runs), f"--output={output}"]) == 0
-    config = Tagger.load(output).config
-    assert config.ensemble == 2 and (config.init_from, config.freeze) == ("", "")
-    assert Tagger.load(runs[0]).config.init_from  # each member says what it was fine-tuned from
+    config = Tagger.load(output).config  # members trained apart, each fine-tuned from the first run's model
+    assert (config.ensemble, config.ensemble_apart, config.init_from) == (2, True, str(apart[0].resolve()))
+
+
+def weights(directory) -> dict[str, torch.Tensor]:
+    return Tagger.load(directory).model.state_dict()
+
+
+def test_tagger_train_trains_an_ensemble_apart_and_resumes_a_run_cut_between_members(apart, sample, tmp_path):
+    files = [f"--{split}={sample / f'{split}.tsv'}" for split in ("train", "dev", "test")]
+    output = tmp_path / "apart"
+    command = ["train", *files, f"--output={output}", "--refit", "--set=seed=1", *TRAIN_TINY]
+    assert main([*command, "--set=ensemble=2", "--set=ensemble_apart=true"]) == 0
+    member = tmp_path / "member2"  # member 2 is the model of seed 1 + 1000 trained alone, member 1 that of seed 1
+    assert main(["train", *files, f"--output={member}", "--refit", "--set=seed=1001", *TRAIN_TINY]) == 0
+    for model in ("model", "refit/model"):
+        combined = Tagger.load(output / model)
+        assert isinstance(combined.model, Ensemble) and combined.config.ensemble_apart
+        assert combined.config.ensemble == 2 and combined.config.seed == 1
+    for name, tensor in weights(member / "refit" / "model").items():
+        assert torch.equal(tensor, weights(output / "refit" / "model")[f"members.1.{name}"])
+    early = weights(output / "model")
+    assert all(torch.equal(tensor, early[f"members.0.{name}"]) for name, tensor in weights(apart[0] / "model").items())
+    card = cards.read(output / "refit" / "model")
+    assert card["training"]["refit"] and len(card["training"]["members"]) == 2 and card["test"]
+
+    finished = {path: path.read_bytes() for path in output.rglob("*.safetensors")}
+    shutil.rmtree(output / "members" / "2")  # cut after the first member: the resumed run trains the second
+    assert main([*command, "--set=ensemble=2", "--set=ensemble_apart=true", "--resume"]) == 0
+    assert {path: path.read_bytes() for path in output.rglob("*.safetensors")} == finished
 
 
 def test_models_that_cannot_tag_as_one_are_refused_by_name(apart, sample, tmp_path, capsys):

@@ -25,7 +25,7 @@ from .training_data import CorporaError, read_training_corpora, sources
 
 logger = logging.getLogger("tagger")
 TRAINING_OUTPUTS = (
-    *("model", "refit", "checkpoint.pt", "log.jsonl", "learning-curve.png", cards.TEST_SCORES),
+    *("model", "refit", "members", "checkpoint.pt", "log.jsonl", "learning-curve.png", cards.TEST_SCORES),
     *(JSON_FILE, PNG_FILE),
 )
 
@@ -193,22 +193,20 @@ def run(args: argparse.Namespace) -> int:
     test_texts = [s.tokens for corpus in test.values() for s in corpus]
     extras = [] if args.no_progress else [ProgressBar()]
     extras.append(EpochReport())
+    texts = [s.tokens for corpus in dev.values() for s in corpus] + test_texts
+    settings = None
     if args.resume:
         settings = settings_given(args, overrides, config)
         if auto_lr:
             settings.pop("lr", None)  # the first run's lr-find chose the checkpoint's lr
-        trainer = recipes.start(config, train, dev, args.output, extras, resume=settings)
-    else:
-        texts = [s.tokens for corpus in dev.values() for s in corpus] + test_texts
-        if auto_lr:
-            tested = range_test(config, train, texts)
-            tested.save(args.output / JSON_FILE, args.output / PNG_FILE)
-            logger.info("%s; training at it (curve in %s)", tested.describe(), args.output / PNG_FILE)
-            config = replace(config, lr=tested.suggested_lr)
-        trainer = recipes.start(config, train, dev, args.output, extras, texts)
+    elif auto_lr:
+        tested = range_test(config, train, texts)
+        tested.save(args.output / JSON_FILE, args.output / PNG_FILE)
+        logger.info("%s; training at it (curve in %s)", tested.describe(), args.output / PNG_FILE)
+        config = replace(config, lr=tested.suggested_lr)
     sentences = sum(map(len, train.values())), sum(map(len, dev.values()))
     logger.info("training on %d sentences, dev %d; output in %s", *sentences, args.output)
-    trained = recipes.fit(trainer, train, dev, args.refit, extras, args.resume, test_texts)
+    trained = recipes.run(config, train, dev, args.output, args.refit, extras, texts, test_texts, settings)
     data = {source.name: cards.data_facts(gold[source.name], dev[source.name], source.corpus) for source in found}
     for facts in data.values() if silver else ():
         facts["silver"] = {"source": silver.source, "sentences": len(silver)}
