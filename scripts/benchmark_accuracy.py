@@ -142,7 +142,8 @@ def trainings(corpora: list[str], names: list[str], ablation: list[str] | None) 
         raise SystemExit(f"corpora of different domains ({', '.join(sorted(domains))}) share no preset resources")
     (domain,) = domains
     if ablation is None:
-        return {name: presets.values(name, domain) for name in names}
+        corpus = corpora[0] if len(corpora) == 1 else None  # a corpus trained alone takes its own preset values
+        return {name: presets.values(name, domain, corpus) for name in names}
     fast = presets.values("fast", domain)
     no_vectors = {key: value for key, value in fast.items() if key != "vectors"}
     with_lm = {**fast, "char_lm": str(presets.package_dir("lms") / DOMAIN_LMS[domain])}

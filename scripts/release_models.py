@@ -46,7 +46,7 @@ def main() -> None:
     if unknown:
         parser.error(f"--only {', '.join(unknown)}: not in {args.catalogue} (it has {', '.join(models)})")
     for name in args.only or models:
-        config = TaggerConfig.from_dict(presets.values(models[name].preset, models[name].domain))
+        config = TaggerConfig.from_dict(presets.values(models[name].preset, models[name].domain, models[name].corpus))
         config = config.with_overrides([*args.set, f"seed={args.seed}"])
         with tempfile.TemporaryDirectory() as scratch:
             work = args.keep / name if args.keep else Path(scratch)

@@ -1,9 +1,10 @@
 """Shipped training presets (``tagger train --preset NAME``): config values, with resources per text domain.
 
 A preset is ``presets/NAME.json`` beside this module: a ``description``, the ``config`` values
-every domain shares, and ``domains``, the values that depend on the text (tokenizer, character
-LM, word vectors) for each of ``DOMAINS``. Resources are named, not pathed: a character LM is
-one of the LMs shipped in ``lms/``; word vectors are a file of the vectors cache
+every domain shares, ``domains``, the values that depend on the text (tokenizer, character
+LM, word vectors) for each of ``DOMAINS``, and ``corpora``, values for a catalogue corpus (a
+named model of another corpus to start from, ``init_from``). Resources are named, not pathed: a
+character LM is one of the LMs shipped in ``lms/``; word vectors are a file of the vectors cache
 (``$XDG_CACHE_HOME/tagger/vectors``), built once by the command the preset states.
 """
 
@@ -44,8 +45,9 @@ def describe(name: str) -> str:
     return _read(name)["description"]
 
 
-def values(name: str, domain: str | None) -> dict:
-    """The config values of preset ``name`` for text of ``domain``, resources resolved to paths.
+def values(name: str, domain: str | None, corpus: str | None = None) -> dict:
+    """The config values of preset ``name`` for text of ``domain`` (and, when training on the catalogue corpus
+    ``corpus``, that corpus' values), resources resolved to paths.
 
     A preset whose values differ by domain needs one; a missing resource is a ``PresetError``
     that says how to get it.
@@ -59,7 +61,7 @@ def values(name: str, domain: str | None) -> dict:
         )
     if domain is not None and domain not in DOMAINS:
         raise PresetError(f"unknown domain {domain!r}; the domains are {', '.join(DOMAINS)}")
-    chosen = {**preset["config"], **per_domain.get(domain, {})}
+    chosen = {**preset["config"], **per_domain.get(domain, {}), **preset.get("corpora", {}).get(corpus, {})}
     for key in RESOURCE_KEYS:
         if chosen.get(key):
             chosen[key] = str(_resource(key, chosen[key], preset.get("build", {}).get(chosen[key])))

@@ -98,12 +98,15 @@ def add_preset_options(parser: argparse.ArgumentParser) -> None:
 
 
 def preset_values(args: argparse.Namespace) -> dict:
-    """The config values of ``--preset`` for ``--domain`` (or the domain of ``--corpus``); none without a preset."""
+    """The config values of ``--preset`` for ``--domain`` (or the domain of ``--corpus``), and for the one
+    ``--corpus`` trained; none without a preset."""
     if not getattr(args, "preset", None):
         if getattr(args, "domain", None):
             raise presets.PresetError("--domain chooses the resources of a --preset; give one")
         return {}
-    return presets.values(args.preset, args.domain or _corpus_domain(args))
+    names = getattr(args, "corpus", None) or []
+    corpus = names if isinstance(names, str) else names[0] if len(names) == 1 else None
+    return presets.values(args.preset, args.domain or _corpus_domain(args), corpus)
 
 
 def _corpus_domain(args: argparse.Namespace) -> str | None:
