@@ -177,6 +177,13 @@ def test_predict_and_annotate_take_a_name_or_a_run_directory(table, run, sample,
     ]
 
 
+def test_training_starts_from_a_named_model(table, sample, tmp_path, caplog):
+    output = tmp_path / "transferred"
+    with caplog.at_level(logging.INFO):
+        assert main(["train", f"--train={sample / 'train.tsv'}", "--init-from=tiny", f"--output={output}", *QUICK]) == 0
+    assert Tagger.load(output / "model").config.init_from == "tiny" and "starting from tiny" in caplog.text
+
+
 def test_the_spacy_component_and_export_take_a_name(table, run, tmp_path):
     text = "Familial cancer and ataxia-telangiectasia are inherited. Breast cancer is not."
     by_name, by_path = spacy.blank("en"), spacy.blank("en")

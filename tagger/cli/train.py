@@ -139,7 +139,8 @@ def add_parser(commands) -> None:
         "--init-from",
         type=Path,
         metavar="MODEL",
-        help="start from a trained model directory: its embeddings, character encoder and BiLSTM, and its "
+        help="start from a trained model (a directory, or a named model: tagger models list): its embeddings, "
+        "character encoder and BiLSTM, and its "
         "architecture config keys; the new labels get a fresh projection and CRF in which the tags the model "
         "already has keep their weights (config: init_from)",
     )
@@ -180,7 +181,8 @@ def run(args: argparse.Namespace) -> int:
     overrides += [f"vectors_keep={args.vectors_keep}"] if args.vectors_keep is not None else []
     overrides += [f"char_lm={args.char_lm.resolve()}"] if args.char_lm else []
     overrides += ["char_lm_finetune=true"] if args.char_lm_finetune else []
-    overrides += [f"init_from={args.init_from.resolve()}"] if args.init_from else []
+    if args.init_from:  # a path, made absolute; else a named model, kept by name
+        overrides.append(f"init_from={args.init_from.resolve() if args.init_from.exists() else args.init_from}")
     overrides += [f"freeze={args.freeze}"] if args.freeze is not None else []
     overrides += [f"unfreeze_after={args.unfreeze_after}"] if args.unfreeze_after is not None else []
     overrides += [f"finetune_lr_scale={args.finetune_lr_scale}"] if args.finetune_lr_scale is not None else []
