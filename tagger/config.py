@@ -79,7 +79,7 @@ class TaggerConfig:
     forget_bias: float = 0.0  # LSTM forget-gate bias at the start (1.0: Jozefowicz et al. 2015); 0 keeps torch's
     scheme: str = "IOBES"  # scheme the model is trained in
     ensemble: int = 1  # models of this config, each from its own initial weights, tagging as one
-    ensemble_apart: bool = False  # members trained one after another, each alone (recipes.run_apart); else side by side
+    ensemble_apart: bool = False  # members trained one after another, each alone (recipes.run); else side by side
     # training
     optimizer: str = "adam"  # one of OPTIMIZERS
     lr: float = 0.002  # tagger train --set lr=auto runs tagger lr-find first and takes its suggestion

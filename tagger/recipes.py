@@ -5,7 +5,7 @@ stopping on dev into ``OUTPUT/model``; optionally refit a fresh model on train +
 Train, dev and test come as one corpus or as dicts of head names to corpora (``several`` heads: one per corpus,
 each scored by its own head). A corpus without a dev split holds one out of train first (``with_dev``). An
 ensemble trained apart (``ensemble_apart``) runs the recipe for each member in ``OUTPUT/members/K``, then combines
-them (``run_apart``).
+them (``run``).
 """
 
 from __future__ import annotations
@@ -165,29 +165,17 @@ def run(
     test_texts: Sequence[Sequence[str]] = (),
     resume: dict | None = None,
 ) -> Trained | TrainedApart:
-    """The whole recipe into ``output``: ``start``, then ``fit``; or, for an ensemble trained apart, ``run_apart``.
-    ``texts``: dev and test tokens, ``test_texts``: test tokens, for ``Tagger.build``; ``resume``: as ``start``."""
-    if config.ensemble > 1 and config.ensemble_apart:
-        return run_apart(config, train, dev, output, refitting, callbacks, texts, test_texts, resume)
-    trainer = start(config, train, dev, output, callbacks, texts, resume)
-    return fit(trainer, train, dev, refitting, callbacks, resume is not None, test_texts)
+    """The whole recipe into ``output``: ``start``, then ``fit`` (``texts``: dev and test tokens, ``test_texts``:
+    test tokens, for ``Tagger.build``; ``resume``: as ``start`` takes it).
 
-
-def run_apart(
-    config: TaggerConfig,
-    train: Corpora,
-    dev: Corpora,
-    output: str | Path,
-    refitting: bool = False,
-    callbacks: Sequence[Callback] = (),
-    texts: Sequence[Sequence[str]] = (),
-    test_texts: Sequence[Sequence[str]] = (),
-    resume: dict | None = None,
-) -> TrainedApart:
-    """Train ``config.ensemble`` models alone, one after another, each in ``output/members/K`` (K from 1) with the
-    seed ``seed + (K - 1) * MEMBER_SEED_STEP``, its own early stopping and (with ``refitting``) its own refit; then
-    combine them into ``output/model`` (and ``output/refit/model``). Given ``resume``, the first member and any
-    other with a checkpoint continue it (a finished one stops at once); the others start."""
+    An ensemble trained apart (``ensemble_apart``) runs it for each member alone, one after another, in
+    ``output/members/K`` (K from 1) with the seed ``seed + (K - 1) * MEMBER_SEED_STEP``, its own early stopping
+    and refit; then combines them into ``output/model`` (and ``output/refit/model``). Given ``resume``, the first
+    member and any other with a checkpoint continue it (a finished one stops at once); the others start.
+    """
+    if config.ensemble == 1 or not config.ensemble_apart:
+        trainer = start(config, train, dev, output, callbacks, texts, resume)
+        return fit(trainer, train, dev, refitting, callbacks, resume is not None, test_texts)
     output, members = Path(output), []
     for number in range(1, config.ensemble + 1):
         alone = {"seed": config.seed + (number - 1) * MEMBER_SEED_STEP, "ensemble": 1, "ensemble_apart": False}
@@ -195,13 +183,13 @@ def run_apart(
         logger.info("ensemble member %d of %d (seed %d) in %s", number, config.ensemble, alone["seed"], where)
         resumed = resume is not None and (number == 1 or (where / CHECKPOINT_FILE).is_file())
         settings = resume | alone if resumed else None
-        trainer = start(replace(config, **alone), train, dev, where, callbacks, texts, settings)
-        members.append(fit(trainer, train, dev, refitting, callbacks, resume is not None, test_texts))
-    trained = TrainedApart(members, output)
-    for directory, sources in zip(trained.models, ([m.early for m in members], [m.final for m in members])):
+        trained = run(replace(config, **alone), train, dev, where, refitting, callbacks, texts, test_texts, settings)
+        members.append(trained)
+    ensemble = TrainedApart(members, output)
+    for directory, sources in zip(ensemble.models, ([m.early for m in members], [m.final for m in members])):
         combined([Tagger.load(source) for source in sources], [str(source) for source in sources]).save(directory)
-    logger.info("the %d members combined: %s", config.ensemble, ", ".join(map(str, trained.models)))
-    return trained
+    logger.info("the %d members combined: %s", config.ensemble, ", ".join(map(str, ensemble.models)))
+    return ensemble
 
 
 def sentence_count(corpora: Corpora) -> int:
