@@ -394,7 +394,15 @@ def accuracy_tables() -> list[str]:
         "../shared/unlabelled/biomedical-text.txt --max-sentences 5000`). `accurate char CNN batch 64` and",
         "`... ensemble of 5` are the accurate preset with a character CNN, batches of 64, and three or five members.",
         "`accurate rerun 2026-12-06` is the accurate preset trained again, unchanged, on the code of that day (the",
-        "`accurate` row is of the code of 2026-12-05).",
+        "`accurate side by side` row is of the code of 2026-12-05).",
+        "",
+        "On NCBI-disease, `accurate` is the accurate preset since the night of 2026-12-06: three fast models trained",
+        "apart (`ensemble_apart`: seed N's members are seeds N, N + 1000 and N + 2000), each starting from the",
+        "released `bc5cdr-fast` (`init_from`); `accurate side by side` is the one before (three members of 50",
+        "character units, batches of 32, trained side by side), which BC5CDR keeps as its `accurate`. `bc5cdr",
+        "accurate fast members apart` is BC5CDR with NCBI-disease's members, not transferred. `fast from",
+        "bc5cdr-fast` is the fast preset starting from `bc5cdr-fast`, `... ensemble of 3 apart` three of those",
+        "combined, and `bc5cdr fast from ncbi-disease-fast` the other way.",
         "",
     ]
     return lines + ["Commands:", ""] + sorted({f"- `{r['command']}`" for r in results}) + [""]

@@ -45,8 +45,12 @@ def main() -> None:
     unknown = sorted(set(args.only or ()) - set(models))
     if unknown:
         parser.error(f"--only {', '.join(unknown)}: not in {args.catalogue} (it has {', '.join(models)})")
-    for name in args.only or models:
-        config = TaggerConfig.from_dict(presets.values(models[name].preset, models[name].domain, models[name].corpus))
+    chosen = {
+        name: presets.values(models[name].preset, models[name].domain, models[name].corpus)
+        for name in args.only or models
+    }
+    for name in sorted(chosen, key=lambda name: bool(chosen[name].get("init_from"))):  # sources before their users
+        config = TaggerConfig.from_dict(chosen[name])
         config = config.with_overrides([*args.set, f"seed={args.seed}"])
         with tempfile.TemporaryDirectory() as scratch:
             work = args.keep / name if args.keep else Path(scratch)

@@ -13,8 +13,7 @@ from tagger.cli.sources import preset_values
 from tagger.lm_store import load_lm
 
 QUICK = ["--set", "hidden=16", "--set", "char_hidden=8", "--epochs", "1", "--no-progress"]
-# What the accurate reviews preset's members set apart from the fast model's values: their character BiLSTM and
-# batches.
+# What the accurate preset's members set apart from the fast model's values: their character BiLSTM and batches.
 ACCURATE_MEMBERS = {"ensemble": 3, "char_hidden": 50, "batch_size": 32}
 
 
@@ -36,14 +35,15 @@ def test_the_biomedical_domain_takes_the_biomedical_tokenizer_and_resources(vect
     values = presets.values("accurate", "biomedical")
     assert values["tokenizer"] == "biomedical" and values["ensemble"] == 3
     assert values["vectors"] == str(presets.vectors_dir() / "biomedical-w2v-100.bin")
-    assert values == {**presets.values("fast", "biomedical"), "ensemble": 3, "ensemble_apart": True}
+    assert values == {**presets.values("fast", "biomedical"), **ACCURATE_MEMBERS}
 
 
 def test_a_catalogue_corpus_takes_its_own_preset_values(vectors_cache):
     vectors_cache("biomedical-w2v-100.bin")
-    accurate = presets.values("accurate", "biomedical")
-    assert presets.values("accurate", "biomedical", "ncbi-disease") == {**accurate, "init_from": "bc5cdr-fast"}
-    assert presets.values("accurate", "biomedical", "bc5cdr") == accurate == presets.values("accurate", "biomedical")
+    fast, accurate = presets.values("fast", "biomedical"), presets.values("accurate", "biomedical")
+    ncbi = {**fast, "ensemble": 3, "ensemble_apart": True, "init_from": "bc5cdr-fast"}  # fast models apart
+    assert presets.values("accurate", "biomedical", "ncbi-disease") == ncbi
+    assert presets.values("accurate", "biomedical", "bc5cdr") == accurate
     one = argparse.Namespace(preset="accurate", domain=None, corpus=["ncbi-disease"])
     two = argparse.Namespace(preset="accurate", domain=None, corpus=["ncbi-disease", "bc5cdr"])
     assert preset_values(one)["init_from"] == "bc5cdr-fast" and "init_from" not in preset_values(two)
