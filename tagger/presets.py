@@ -2,8 +2,8 @@
 
 A preset is ``presets/NAME.json`` beside this module: a ``description``, the ``config`` values
 every domain shares, ``domains``, the values that depend on the text (tokenizer, character
-LM, word vectors) for each of ``DOMAINS``, and ``corpora``, values for a catalogue corpus (a
-named model of another corpus to start from, ``init_from``). Resources are named, not pathed: a
+LM, word vectors) for each of ``DOMAINS``, and ``corpora``, values for one catalogue corpus (the
+recipe measured best on it, such as a named model of another corpus to start from). Resources are named, not pathed: a
 character LM is one of the LMs shipped in ``lms/``; word vectors are a file of the vectors cache
 (``$XDG_CACHE_HOME/tagger/vectors``), built once by the command the preset states.
 """

@@ -80,10 +80,12 @@ class TrainedApart:
 
     @property
     def early(self) -> Path:
+        """The directory of the early-stopped members combined."""
         return self.output / "model"
 
     @property
     def final(self) -> Path:
+        """The directory of the ensemble to use: the refitted members' when they were refitted."""
         return list(self.models)[-1]
 
 
