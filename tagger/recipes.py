@@ -72,11 +72,10 @@ class TrainedApart:
     @property
     def models(self) -> dict[Path, dict]:
         """Each combined model's directory, with how its members were trained (as ``cards.ensembled`` has it)."""
-        early = {self.early: {"refit": False, "members": [member.models[member.early] for member in self.members]}}
-        if self.members[0].refitted is None:
-            return early
-        refitted = [member.models[member.final] for member in self.members]
-        return early | {self.output / "refit" / "model": {"refit": True, "members": refitted}}
+        models = {self.early: {"refit": False, "members": [member.models[member.early] for member in self.members]}}
+        if self.final != self.early:
+            models[self.final] = {"refit": True, "members": [member.models[member.final] for member in self.members]}
+        return models
 
     @property
     def early(self) -> Path:
@@ -86,7 +85,7 @@ class TrainedApart:
     @property
     def final(self) -> Path:
         """The directory of the ensemble to use: the refitted members' when they were refitted."""
-        return list(self.models)[-1]
+        return self.output / "refit" / "model" if self.members[0].refitted is not None else self.early
 
 
 def with_dev(train: Corpus, dev: Corpus | None, config: TaggerConfig, why: str) -> tuple[Corpus, Corpus]:
@@ -188,7 +187,8 @@ def run(
         trained = run(replace(config, **alone), train, dev, where, refitting, callbacks, texts, test_texts, settings)
         members.append(trained)
     ensemble = TrainedApart(members, output)
-    for directory, sources in zip(ensemble.models, ([m.early for m in members], [m.final for m in members])):
+    combining = {ensemble.early: [m.early for m in members], ensemble.final: [m.final for m in members]}  # one, unrefit
+    for directory, sources in combining.items():
         combined([Tagger.load(source) for source in sources], [str(source) for source in sources]).save(directory)
     logger.info("the %d members combined: %s", config.ensemble, ", ".join(map(str, ensemble.models)))
     return ensemble

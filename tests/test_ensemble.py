@@ -221,6 +221,28 @@ def test_tagger_train_trains_an_ensemble_apart_and_resumes_a_run_cut_between_mem
     assert {path: path.read_bytes() for path in output.rglob("*.safetensors")} == finished
 
 
+def test_an_ensemble_apart_without_refit_is_its_early_stopped_members(apart, sample, tmp_path):
+    files = [f"--{split}={sample / f'{split}.tsv'}" for split in ("train", "dev", "test")]
+    output = tmp_path / "apart"
+    assert (
+        main(
+            [
+                "train",
+                *files,
+                f"--output={output}",
+                "--set=seed=1",
+                "--set=ensemble=2",
+                "--set=ensemble_apart=true",
+                *TRAIN_TINY,
+            ]
+        )
+        == 0
+    )
+    assert not (output / "refit").exists() and not cards.read(output / "model")["training"]["refit"]
+    early = weights(output / "model")
+    assert all(torch.equal(tensor, early[f"members.0.{name}"]) for name, tensor in weights(apart[0] / "model").items())
+
+
 def test_models_that_cannot_tag_as_one_are_refused_by_name(apart, sample, tmp_path, capsys):
     other = tmp_path / "wider"
     files = [f"--train={sample / 'train.tsv'}", f"--dev={sample / 'dev.tsv'}"]
