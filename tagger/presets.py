@@ -50,7 +50,8 @@ def values(name: str, domain: str | None, corpus: str | None = None) -> dict:
     ``corpus``, that corpus' values), resources resolved to paths.
 
     A preset whose values differ by domain needs one; a missing resource is a ``PresetError``
-    that says how to get it.
+    that says how to get it. Values that start from a trained model (``init_from``) take no word vectors: the
+    model's own are read (``transfer.ARCHITECTURE``), so the preset's need not be built.
     """
     preset = _read(name)
     per_domain = preset.get("domains", {})
@@ -62,6 +63,8 @@ def values(name: str, domain: str | None, corpus: str | None = None) -> dict:
     if domain is not None and domain not in DOMAINS:
         raise PresetError(f"unknown domain {domain!r}; the domains are {', '.join(DOMAINS)}")
     chosen = {**preset["config"], **per_domain.get(domain, {}), **preset.get("corpora", {}).get(corpus, {})}
+    if chosen.get("init_from"):
+        del chosen["vectors"]
     for key in RESOURCE_KEYS:
         if chosen.get(key):
             chosen[key] = str(_resource(key, chosen[key], preset.get("build", {}).get(chosen[key])))

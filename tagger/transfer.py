@@ -17,7 +17,8 @@ from .vocab import Vocab, normalize_word
 
 logger = logging.getLogger(__name__)
 
-# Config keys that shape the weights a model takes over: the source model's values win.
+# Config keys that shape the weights a model takes over: the source model's values win, but for ``layers``,
+# which may be more than the source's (``_with_architecture``).
 ARCHITECTURE = (
     "lowercase",
     "normalize_digits",
@@ -46,6 +47,7 @@ ROWS = {
 HEAD_ROWS = ("project.weight", "project.bias", "crf.crf.start_transitions", "crf.crf.end_transitions")
 HEAD_SQUARE = ("crf.crf.transitions",)
 HEAD_NAME = re.compile(r"heads\.(\d+)\.(.+)")
+ABOVE_THE_SOURCE = re.compile(r"encoder\.layers\.[1-9][0-9]*\..+")  # the only weights a source may lack
 
 
 def build(config: TaggerConfig, train: Corpus | Mapping[str, Corpus], texts: Iterable[Sequence[str]] = ()) -> Tagger:
@@ -60,7 +62,8 @@ def transferred(source: Tagger, config: TaggerConfig, train: Corpus | Mapping[st
     """A new tagger for ``train`` (a corpus, or head names to corpora) whose embeddings, character encoder and
     BiLSTM are ``source``'s.
 
-    ``config``'s ``ARCHITECTURE`` keys give way to the source's. Training words (at least
+    ``config``'s ``ARCHITECTURE`` keys give way to the source's, but for more BiLSTM ``layers`` than the
+    source has: those above its own start fresh, on top of the source's. Training words (at least
     ``min_word_count`` times) and characters the source lacks join its vocabularies with fresh
     rows. The heads are new, one per corpus, sized for its tags; a head takes over the rows of the
     tags it shares with the source's head of its name, or with the source's only head (emission
@@ -74,6 +77,11 @@ def transferred(source: Tagger, config: TaggerConfig, train: Corpus | Mapping[st
     corpora = named_corpora(train, "transfer.build")
     sentences = [sentence for corpus in corpora.values() for sentence in corpus]
     config = _with_architecture(config, source.config)
+    if config.layers > source.config.layers and "encoder" in config.frozen_parts:
+        raise ConfigError(
+            f"freeze encoder: the model has {config.layers} BiLSTM layers, {config.init_from or 'the source'} "
+            f"{source.config.layers}; the layers above the source's would stay at their initial weights"
+        )
     old_words, old_chars = source.encoder.word_vocab, source.encoder.char_vocab
     counts = Counter(normalize_word(t, config.lowercase, config.normalize_digits) for s in sentences for t in s.tokens)
     first_pretrained = len(old_words) - source.pretrained  # pretrained vectors stay the last rows
@@ -119,7 +127,8 @@ def carried_over(
     pairs: dict[str | int, tuple[torch.Tensor, torch.Tensor]],
     heads: dict[int, int],
 ) -> dict[str, torch.Tensor]:
-    """The new model's weights: ``fresh`` ones with the source's rows of shared items, the rest the source's.
+    """The new model's weights: ``fresh`` ones with the source's rows of shared items, the rest the source's (but
+    for BiLSTM layers above the source's, which stay ``fresh``).
 
     ``pairs`` holds the ids of shared items (``shared``) of ``"words"``, ``"chars"`` and of each new head
     number that ``heads`` matches to a source head; the other new heads keep their fresh weights.
@@ -127,6 +136,10 @@ def carried_over(
     state = {}
     for name, tensor in fresh.items():
         head = HEAD_NAME.fullmatch(name)
+        if head is None and name not in source:
+            assert ABOVE_THE_SOURCE.fullmatch(name), name
+            state[name] = tensor
+            continue
         if head is None:
             state[name] = _rows(tensor, source[name], *pairs[ROWS[name]]) if name in ROWS else source[name]
             continue
@@ -161,10 +174,12 @@ def _matching(source: Tagger, name: str) -> int | None:
 
 
 def _with_architecture(config: TaggerConfig, source: TaggerConfig) -> TaggerConfig:
-    """``config`` with the source's ``ARCHITECTURE`` keys, logging those that changed."""
-    for key in ARCHITECTURE:
-        if getattr(config, key) != getattr(source, key):
-            logger.info(
-                "%s: %r, as the model in %s (not %r)", key, getattr(source, key), config.init_from, getattr(config, key)
-            )
-    return replace(config, **{key: getattr(source, key) for key in ARCHITECTURE})
+    """``config`` with the source's ``ARCHITECTURE`` keys, but ``layers`` where ``config`` has more, logging those
+    that changed."""
+    taken = {key: getattr(source, key) for key in ARCHITECTURE} | {"layers": max(config.layers, source.layers)}
+    for key, value in taken.items():
+        if getattr(config, key) != value:
+            logger.info("%s: %r, as the model in %s (not %r)", key, value, config.init_from, getattr(config, key))
+    if config.layers > source.layers:
+        logger.info("BiLSTM layers %d to %d start fresh, above the source's", source.layers + 1, config.layers)
+    return replace(config, **taken)

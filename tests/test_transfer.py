@@ -191,3 +191,17 @@ def test_a_transferred_config_rebuilds_from_its_own_config(source, target):
     _, new = _transferred(source, target, freeze="chars")
     again = build(replace(new.config), target)
     assert all(torch.equal(v, again.model.state_dict()[k]) for k, v in new.model.state_dict().items())
+
+
+def test_a_deeper_model_takes_the_source_layers_and_starts_the_ones_above_fresh(source, target):
+    old, new = _transferred(source, target, layers=2)
+    assert (old.config.layers, new.config.layers) == (1, 2)
+    old_state, new_state = old.model.state_dict(), new.model.state_dict()
+    above = [name for name in new_state if name.startswith("encoder.layers.1.")]
+    assert above and not any(name in old_state for name in above)
+    for name in old_state:
+        if name.startswith("encoder."):
+            assert torch.equal(old_state[name], new_state[name]), name
+    with pytest.raises(ConfigError, match="freeze encoder: the model has 2 BiLSTM layers"):
+        _transferred(source, target, layers=2, freeze="encoder")
+    assert _transferred(source, target, layers=2, freeze="embeddings")[1].config.layers == 2
