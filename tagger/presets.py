@@ -50,8 +50,8 @@ def values(name: str, domain: str | None, corpus: str | None = None) -> dict:
     ``corpus``, that corpus' values), resources resolved to paths.
 
     A preset whose values differ by domain needs one; a missing resource is a ``PresetError``
-    that says how to get it. Values that start from a trained model (``init_from``) take no word vectors: the
-    model's own are read (``transfer.ARCHITECTURE``), so the preset's need not be built.
+    that says how to get it; but for word vectors where the values start from a trained model (``init_from``):
+    that model's own are read (``transfer.ARCHITECTURE``), so the preset's need not be built.
     """
     preset = _read(name)
     per_domain = preset.get("domains", {})
@@ -63,22 +63,22 @@ def values(name: str, domain: str | None, corpus: str | None = None) -> dict:
     if domain is not None and domain not in DOMAINS:
         raise PresetError(f"unknown domain {domain!r}; the domains are {', '.join(DOMAINS)}")
     chosen = {**preset["config"], **per_domain.get(domain, {}), **preset.get("corpora", {}).get(corpus, {})}
-    if chosen.get("init_from"):
-        del chosen["vectors"]
     for key in RESOURCE_KEYS:
         if chosen.get(key):
-            chosen[key] = str(_resource(key, chosen[key], preset.get("build", {}).get(chosen[key])))
+            needed = key != "vectors" or not chosen.get("init_from")
+            chosen[key] = str(_resource(key, chosen[key], preset.get("build", {}).get(chosen[key]), needed))
     return chosen
 
 
-def _resource(key: str, resource: str, build: str | None) -> Path:
+def _resource(key: str, resource: str, build: str | None, needed: bool = True) -> Path:
+    """The path of a preset's resource; one ``needed`` that is not there is a ``PresetError``."""
     if key == "char_lm":
         path = package_dir("lms") / resource
         if not path.is_dir():
             raise PresetError(f"character LM {resource!r} is not among those shipped in {path.parent}")
         return path
     path = vectors_dir() / resource
-    if not path.is_file():
+    if needed and not path.is_file():
         how = f"; build them once with: {build.format(out=path)}" if build else ""
         raise PresetError(f"word vectors {resource!r} not found at {path}{how}")
     return path
