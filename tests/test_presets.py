@@ -42,7 +42,7 @@ def test_a_catalogue_corpus_takes_its_own_preset_values(vectors_cache):
     ncbi = presets.values("accurate", "biomedical", "ncbi-disease")  # from a model, whose vectors it reads: none built
     vectors_cache("biomedical-w2v-100.bin")
     fast, accurate = presets.values("fast", "biomedical"), presets.values("accurate", "biomedical")
-    assert ncbi == {**fast, "ensemble": 3, "ensemble_apart": True, "init_from": "bc5cdr-fast"}  # fast models apart
+    assert ncbi == {**fast, "layers": 2, "ensemble": 3, "ensemble_apart": True, "init_from": "bc5cdr-fast"}
     assert presets.values("accurate", "biomedical", "bc5cdr") == accurate
     one = argparse.Namespace(preset="accurate", domain=None, corpus=["ncbi-disease"])
     two = argparse.Namespace(preset="accurate", domain=None, corpus=["ncbi-disease", "bc5cdr"])
