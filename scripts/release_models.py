@@ -3,13 +3,15 @@
     python scripts/release_models.py                          # every model, seed 1
     python scripts/release_models.py --only bc5cdr --only bc5cdr-fast --seed 1
     python scripts/release_models.py --only NAME --catalogue CAT.json --store DIR --set epochs=1   # a quick check
+    python scripts/release_models.py --only ncbi-disease --keep runs/release --resume   # go on where it was cut
 
 Each model is trained as ``tagger train --corpus CORPUS --preset PRESET --refit --seed SEED`` would train it:
 its preset's config for the corpus' domain, early stopping on the dev split (a corpus without one holds out
 ``dev_fraction`` of train by the seed), then a fresh model on train + dev for the best epoch count. That model
 is scored once on the test split, gets its card (``meta.json``, ``README.md``), is copied into
 ``STORE/NAME`` and its entry in the catalogue gets the SHA-256 of every file, the size and the test scores.
-The same seed, code and machine give the same models again.
+The same seed, code and machine give the same models again. ``--resume`` continues the runs kept in ``--keep``
+(``tagger train --resume``: a cut run goes on from its last epoch, a finished one is only scored and stored).
 """
 
 from __future__ import annotations
@@ -39,7 +41,10 @@ def main() -> None:
     parser.add_argument("--catalogue", type=Path, default=named_models.TABLE, help="the models catalogue to update")
     parser.add_argument("--store", type=Path, default=named_models.STORE, help="where released models are stored")
     parser.add_argument("--keep", type=Path, help="keep each training's run directory in KEEP/NAME")
+    parser.add_argument("--resume", action="store_true", help="continue the runs kept in KEEP/NAME")
     args = parser.parse_args()
+    if args.resume and not args.keep:
+        parser.error("--resume continues the runs kept by --keep: give --keep")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     models = named_models.entries(args.catalogue)
     unknown = sorted(set(args.only or ()) - set(models))
@@ -54,7 +59,7 @@ def main() -> None:
         config = config.with_overrides([*args.set, f"seed={args.seed}"])
         with tempfile.TemporaryDirectory() as scratch:
             work = args.keep / name if args.keep else Path(scratch)
-            models[name] = release(models[name], config, args.data_dir, work, args.store)
+            models[name] = release(models[name], config, args.data_dir, work, args.store, args.resume)
         named_models.save_table(models, args.catalogue)
         test = models[name].test
         print(
@@ -63,14 +68,18 @@ def main() -> None:
         )
 
 
-def release(model: ModelEntry, config: TaggerConfig, data_dir: Path, work: Path, store: Path) -> ModelEntry:
-    """Train ``model`` by ``config`` in ``work``, score and card it, store it in ``store/NAME``; its new entry."""
+def release(
+    model: ModelEntry, config: TaggerConfig, data_dir: Path, work: Path, store: Path, resume: bool = False
+) -> ModelEntry:
+    """Train ``model`` by ``config`` in ``work`` (or, with ``resume``, go on with the run there), score and card it,
+    store it in ``store/NAME``; its new entry."""
     if config.threads:
         torch.set_num_threads(config.threads)
     train, dev, test = ({model.corpus: split} for split in read_splits(model.corpus, data_dir, config))
     texts = [s.tokens for s in test[model.corpus]]
     dev_texts = [s.tokens for s in dev[model.corpus]]
-    trained = recipes.run(config, train, dev, work, True, [EpochReport()], dev_texts + texts, texts)
+    settings = config.to_dict() if resume else None  # what the resumed run must share
+    trained = recipes.run(config, train, dev, work, True, [EpochReport()], dev_texts + texts, texts, settings)
     tagger = Tagger.load(trained.final)
     scored = recipes.test_scores(tagger, test, several=False)
     data = {model.corpus: cards.data_facts(train[model.corpus], dev[model.corpus], model.corpus)}

@@ -68,6 +68,20 @@ def test_a_release_trains_tests_cards_stores_and_catalogues_the_model(release, s
     assert named_models.entries(tmp_path / "catalogue.json")["sample-fast"].files == model.files
 
 
+def test_a_kept_release_resumes_to_the_same_model(release, tmp_path):
+    keep = ["--only", "sample-fast", "--keep", str(tmp_path / "keep"), *QUICK]
+    assert release(*keep).returncode == 0
+    files = named_models.entries(tmp_path / "catalogue.json")["sample-fast"].files
+    checkpoint = tmp_path / "keep" / "sample-fast" / "checkpoint.pt"
+    trained = checkpoint.stat().st_mtime_ns
+    resumed = release(*keep, "--resume")  # the run is finished: only scored and stored again
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming from" in resumed.stderr and checkpoint.stat().st_mtime_ns == trained
+    assert named_models.entries(tmp_path / "catalogue.json")["sample-fast"].files == files
+    refused = release("--only", "sample-fast", "--resume")
+    assert refused.returncode == 2 and "--resume continues the runs kept by --keep" in refused.stderr
+
+
 def test_an_unknown_name_is_refused_with_the_names_there_are(release):
     result = release("--only", "nope")
     assert result.returncode == 2 and "--only nope: not in" in result.stderr
