@@ -40,9 +40,11 @@ from benchmark import (
     best_rate,
     cold_predict,
     cpu_bf16,
+    members,
     provenance,
     read_splits,
     render,
+    train_recipe,
     write_result,
 )
 from benchmark_annotate import build_corpus
@@ -52,9 +54,17 @@ from tagger import Tagger, TaggerConfig, catalogue, presets
 from tagger.batching import length_batches
 from tagger.corpus import Corpus
 from tagger.quantization import QUANTIZATIONS
-from tagger.training import Trainer
 
-ARCHITECTURE = ("hidden", "char_encoder", "char_hidden", "word_dim", "ensemble")  # recorded of each preset's config
+RECORDED = (
+    "hidden",
+    "layers",
+    "char_encoder",
+    "char_hidden",
+    "word_dim",
+    "ensemble",
+    "ensemble_apart",
+    "init_from",
+)  # of each preset's config
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "speed"
 BATCH_SIZES = (1, 32, 256)
 
@@ -90,14 +100,14 @@ def main() -> None:
         scratch = Path(scratch)
         models = {}
         for preset in args.presets:
-            config = TaggerConfig(**presets.values(preset, domain)).with_overrides(
+            config = TaggerConfig(**presets.values(preset, domain, args.corpus)).with_overrides(
                 [*args.set, f"threads={args.threads}", "epochs=1", f"seed={args.seed}"]
             )
             train, dev, test = read_splits(args.corpus, args.data_dir, config)
             sentences = [s.tokens for s in test]
             if args.quick:
                 sentences = sentences[: len(sentences) // 5]
-            models[preset], result[preset] = time_preset(config, train, dev, sentences, scratch / preset, args)
+            models[preset], result[preset] = time_preset(config, train, dev, test, sentences, scratch / preset, args)
             share = result[preset].get("lm_share")
             shown = "" if share is None else f", LM share {share}"
             print(f"{preset}: {json.dumps(result[preset]['predict'])}{shown}")
@@ -118,18 +128,19 @@ def main() -> None:
 
 
 def time_preset(
-    config: TaggerConfig, train: Corpus, dev: Corpus, sentences: list[list[str]], output: Path, args
+    config: TaggerConfig, train: Corpus, dev: Corpus, test: Corpus, sentences: list[list[str]], output: Path, args
 ) -> tuple[Tagger, dict]:
-    """One training epoch of ``config`` on ``train``, then ``predict``'s rates on ``sentences``."""
-    tagger = Tagger.build(config, train, [s.tokens for s in dev] + sentences)
-    training = Trainer(tagger, train, dev, output, callbacks=[]).fit()
-    tagger.save(output / "model")
-    epoch = training.history[0]
+    """One training epoch of ``config`` on ``train`` as ``tagger train`` trains it (each member's, of an ensemble
+    trained apart; from ``init_from``, where the preset starts from a model), then ``predict``'s rates on
+    ``sentences``."""
+    trained = train_recipe(config, train, dev, test, output)
+    tagger = Tagger.load(trained.early)
+    seconds = sum(member.result.history[0].seconds for member in members(trained))
     record = {
-        "config": {key: getattr(config, key) for key in ARCHITECTURE},
+        "config": {key: getattr(config, key) for key in RECORDED},
         "char_lm": bool(config.char_lm),
-        "train_epoch_seconds": round(epoch.seconds, 1),
-        "train_tokens_per_second": round(sum(len(s) for s in train) / epoch.seconds),
+        "train_epoch_seconds": round(seconds, 1),
+        "train_tokens_per_second": round(sum(len(s) for s in train) / seconds),
         "predict": {},
     }
     for confidences in (True, False):
