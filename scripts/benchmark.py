@@ -90,28 +90,24 @@ def run_jointly(
     silver: Corpus | None = None,
 ) -> dict[str, dict]:
     """``run`` for one corpus or several trained together (a head each, named after its corpus, as ``tagger train
-    --corpus A --corpus B`` trains them): each corpus' result record, scored and timed with its own head. ``silver``
-    sentences (``tagger silver``) join each training corpus, as ``tagger train --silver`` joins them."""
+    --corpus A [--corpus B]`` and ``release_models.py`` train them): each corpus' result record, scored and timed with
+    its own head. ``silver`` sentences (``tagger silver``) join each training corpus, as ``tagger train --silver``
+    joins them."""
     if config.threads:
         torch.set_num_threads(config.threads)
     splits = {corpus: read_splits(corpus, data_dir, config) for corpus in corpora}
     train, dev, test = ({corpus: split[part] for corpus, split in splits.items()} for part in range(3))
     if silver is not None:
         train = {corpus: gold + silver for corpus, gold in train.items()}
-    heads = dict(zip(corpora, corpora)) if len(corpora) > 1 else {corpora[0]: None}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
-        output = keep or Path(scratch)
-        if len(corpora) == 1:
-            trained = train_recipe(config, train[corpora[0]], dev[corpora[0]], test[corpora[0]], output, refitting)
-        else:
-            trained = train_recipe(config, train, dev, test, output, refitting)
+        trained = train_recipe(config, train, dev, test, keep or Path(scratch), refitting)
         seconds = round(time.perf_counter() - started, 1)
         final, early = Tagger.load(trained.final), Tagger.load(trained.early)
     results = {}
-    for corpus, head in heads.items():
+    for corpus in corpora:
         result = {"corpus": corpus, **provenance()}
-        result |= training_record(trained, train[corpus], early, test[corpus], head)
+        result |= training_record(trained, train[corpus], early, test[corpus], corpus)
         result["protocol"] = "train, early stopping on dev"
         if len(corpora) > 1:
             result["trained_with"] = list(corpora)
@@ -122,10 +118,10 @@ def run_jointly(
             result |= {
                 "protocol": f"train+dev refit for {result['best_epoch']} epochs, after early stopping on dev",
                 "test_before_refit": {k: result["test"][k] for k in ("precision", "recall", "f1")},
-                **test_scores(final, test[corpus], head),
+                **test_scores(final, test[corpus], corpus),
                 "refit_seconds_per_epoch": seconds_per_epoch([r for m in refits for r in m.refitted.history]),
             }
-        speed = {str(size): inference_speed(final, test[corpus], size, head) for size in BATCH_SIZES}
+        speed = {str(size): inference_speed(final, test[corpus], size, corpus) for size in BATCH_SIZES}
         results[corpus] = result | {
             "train_seconds_total": seconds,
             "infer_tokens_per_second": speed,

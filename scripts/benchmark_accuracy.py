@@ -183,7 +183,7 @@ def seed_results(
             record = {"preset": name, **result, "requested_config": config.to_dict(), "refit": refit}
             if corpus in RAW_TEXT:
                 model = Tagger.load(final_model(output, refit))
-                record["raw_text_test"] = raw_text_test(model, corpus, data_dir, corpus if len(corpora) > 1 else None)
+                record["raw_text_test"] = raw_text_test(model, corpus, data_dir, corpus)
             with atomic_write(paths[corpus]) as out:
                 json.dump(record, out, indent=2)
             records[corpus] = record
@@ -213,7 +213,7 @@ def final_model(output: Path, refit: bool) -> Path:
     return output / ("refit/model" if refit else "model")
 
 
-def raw_text_test(model: Tagger, corpus: str, data_dir: Path, head: str | None = None) -> dict:
+def raw_text_test(model: Tagger, corpus: str, data_dir: Path, head: str) -> dict:
     """``model``'s scores on the raw text of ``corpus``' original release (``RAW_TEXT``)."""
     file, label_map = RAW_TEXT[corpus]
     return raw_text_scores(model, data_dir / file, label_map, head=head)
