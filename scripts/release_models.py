@@ -12,6 +12,8 @@ is scored once on the test split, gets its card (``meta.json``, ``README.md``), 
 ``STORE/NAME`` and its entry in the catalogue gets the SHA-256 of every file, the size and the test scores.
 The same seed, code and machine give the same models again. ``--resume`` continues the runs kept in ``--keep``
 (``tagger train --resume``: a cut run goes on from its last epoch, a finished one is only scored and stored).
+A seed that ``benchmark_accuracy.py --keep`` trained with the same config (the preset's, with the same ``--set``)
+is the same run: linked as ``KEEP/NAME``, ``--resume`` releases it without training again.
 """
 
 from __future__ import annotations
