@@ -43,7 +43,9 @@ def test_a_catalogue_corpus_takes_its_own_preset_values(vectors_cache):
     vectors_cache("biomedical-w2v-100.bin")
     fast, accurate = presets.values("fast", "biomedical"), presets.values("accurate", "biomedical")
     assert ncbi == {**fast, "layers": 2, "ensemble": 3, "ensemble_apart": True, "init_from": "bc5cdr-fast"}
-    assert presets.values("accurate", "biomedical", "bc5cdr") == accurate
+    lm = str(presets.package_dir("lms") / "biomedical-256")
+    bc5cdr = presets.values("accurate", "biomedical", "bc5cdr")
+    assert bc5cdr == {**accurate, "hidden": 200, "char_lm": lm, "ensemble_apart": True}
     one = argparse.Namespace(preset="accurate", domain=None, corpus=["ncbi-disease"])
     two = argparse.Namespace(preset="accurate", domain=None, corpus=["ncbi-disease", "bc5cdr"])
     assert preset_values(one)["init_from"] == "bc5cdr-fast" and "init_from" not in preset_values(two)
