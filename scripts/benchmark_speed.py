@@ -55,16 +55,8 @@ from tagger.batching import length_batches
 from tagger.corpus import Corpus
 from tagger.quantization import QUANTIZATIONS
 
-RECORDED = (
-    "hidden",
-    "layers",
-    "char_encoder",
-    "char_hidden",
-    "word_dim",
-    "ensemble",
-    "ensemble_apart",
-    "init_from",
-)  # of each preset's config
+# the keys of each preset's config its record holds
+RECORDED = ("hidden", "layers", "char_encoder", "char_hidden", "word_dim", "ensemble", "ensemble_apart", "init_from")
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "speed"
 BATCH_SIZES = (1, 32, 256)
 
