@@ -8,8 +8,9 @@
 Each model is trained as ``tagger train --corpus CORPUS --preset PRESET --refit --seed SEED`` would train it:
 its preset's config for the corpus' domain, early stopping on the dev split (a corpus without one holds out
 ``dev_fraction`` of train by the seed), then a fresh model on train + dev for the best epoch count. That model
-is scored once on the test split, gets its card (``meta.json``, ``README.md``), is copied into
-``STORE/NAME`` and its entry in the catalogue gets the SHA-256 of every file, the size and the test scores.
+is saved with its weights in the entry's ``weights_dtype`` (``Tagger.store_weights_in``), scored once on the
+test split as saved, gets its card (``meta.json``, ``README.md``), is copied into ``STORE/NAME`` and its entry
+in the catalogue gets the SHA-256 of every file, the size and the test scores.
 The same seed, code and machine give the same models again. ``--resume`` continues the runs kept in ``--keep``
 (``tagger train --resume``: a cut run goes on from its last epoch, a finished one is only scored and stored).
 A seed that ``benchmark_accuracy.py --keep`` trained with the same config (the preset's, with the same ``--set``)
@@ -82,11 +83,13 @@ def release(
     dev_texts = [s.tokens for s in dev[model.corpus]]
     settings = config.to_dict() if resume else None  # what the resumed run must share
     trained = recipes.run(config, train, dev, work, True, [EpochReport()], dev_texts + texts, texts, settings)
-    tagger = Tagger.load(trained.final)
+    released_dir = work / "release" / "model"
+    Tagger.load(trained.final).store_weights_in(model.weights_dtype).save(released_dir)
+    tagger = Tagger.load(released_dir)  # scored as it is stored
     scored = recipes.test_scores(tagger, test, several=False)
     data = {model.corpus: cards.data_facts(train[model.corpus], dev[model.corpus], model.corpus)}
-    recipes.record(trained.final, tagger, data, trained.models[trained.final], test, scored, several=False)
-    stored = store_copy(trained.final, store / model.name)
+    recipes.record(released_dir, tagger, data, trained.models[trained.final], test, scored, several=False)
+    stored = store_copy(released_dir, store / model.name)
     scores = scored[model.corpus]
     return named_models.released(
         model, stored, {"corpus": model.corpus, **{key: scores[key] for key in ("precision", "recall", "f1")}}

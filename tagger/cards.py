@@ -95,6 +95,7 @@ def facts(tagger, data: Mapping[str, dict], training: dict, tests: Sequence[dict
     changed = {key: value for key, value in config.to_dict().items() if value != defaults[key]}
     architecture = {key: getattr(config, key) for key in ARCHITECTURE}
     architecture |= {"words": len(tagger.encoder.word_vocab), "pretrained_words": tagger.pretrained}
+    architecture["weights_dtype"] = tagger.weights_dtype
     card = {
         "card_version": CARD_VERSION,
         "date": today(),

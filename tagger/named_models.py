@@ -38,8 +38,9 @@ class NamedModelError(catalogue.CatalogueError):
 class ModelEntry:
     """A named model: its corpus and preset, text domain, labels, licence, test scores on the corpus' test split
     (``corpus``, ``precision``, ``recall``, ``f1``; ``None`` before release), total size in bytes, the SHA-256 of
-    each of its files by name (``weights.safetensors`` among them), and ``url``: ``None`` for a model stored in
-    the package, else the folder its files are downloaded from."""
+    each of its files by name (``weights.safetensors`` among them), ``url``: ``None`` for a model stored in
+    the package, else the folder its files are downloaded from, and ``weights_dtype``: what its weights are
+    stored in (``Tagger.store_weights_in``: ``bfloat16`` halves a model's size)."""
 
     name: str
     corpus: str
@@ -52,6 +53,7 @@ class ModelEntry:
     size: int | None = None
     files: dict[str, str] = field(default_factory=dict)
     url: str | None = None
+    weights_dtype: str = "float32"
 
     @property
     def directory(self) -> Path:

@@ -59,6 +59,7 @@ SINGLE_MODEL_FORMAT = 3
 CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE = "config.json", "vocab.json", "weights.safetensors"
 TEXTS_AT_ONCE = 256  # texts whose sentences Tagger.tag predicts together
 CHECKSUM = "weights_sha256"  # config.json key: the SHA-256 of weights.safetensors, recorded when saved
+WEIGHT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}  # what weights.safetensors may hold
 logger = logging.getLogger(__name__)
 
 
@@ -85,6 +86,7 @@ class Tagger:
         self.config = config
         self.pretrained = pretrained
         self.quantization: str | None = None  # set by quantize
+        self.weights_dtype = "float32"  # set by store_weights_in
         self._float_weights: dict[str, torch.Tensor] | None = None
         if bool(config.char_lm_hidden) != (lm_chars is not None):
             raise ConfigError("a character LM (char_lm_hidden) needs its character vocabulary, and only it")
@@ -412,6 +414,21 @@ class Tagger:
         self.forget()  # a character LM's features remembered from the float weights
         return self
 
+    def store_weights_in(self, dtype: str) -> "Tagger":
+        """This tagger with its weights rounded to ``dtype`` (``WEIGHT_DTYPES``), which ``save`` then writes them in:
+        ``bfloat16`` halves the file. It still computes in float32 and predicts as it will once saved and loaded."""
+        if dtype not in WEIGHT_DTYPES:
+            raise ValueError(f"unknown weights dtype {dtype!r}: expected one of {', '.join(WEIGHT_DTYPES)}")
+        if self.quantization is not None:
+            raise ModelError(f"this tagger is quantised ({self.quantization}): choose how to store it before that")
+        with torch.no_grad():
+            for tensor in self.model.state_dict().values():
+                if tensor.is_floating_point():
+                    tensor.copy_(tensor.to(WEIGHT_DTYPES[dtype]))
+        self.weights_dtype = dtype
+        self.forget()  # a character LM's features remembered from the weights before
+        return self
+
     def float_weights(self) -> dict[str, torch.Tensor]:
         """The model's weights as plain tensors by name: its state dict, or for a quantised tagger the float
         weights it was quantised from."""
@@ -429,6 +446,8 @@ class Tagger:
         }
         if self.quantization is not None:
             meta["quantization"] = self.quantization
+        if self.weights_dtype != "float32":
+            meta["weights_dtype"] = self.weights_dtype
         vocab = {"words": self.encoder.word_vocab.items, "chars": self.encoder.char_vocab.items}
         vocab["tags"] = {head.name: head.tags.items for head in self.heads}
         vocab["pretrained"] = self.pretrained
@@ -473,6 +492,12 @@ class Tagger:
                 f"{config_name}: quantization {quantization!r} is not one this tagger {__version__} reads "
                 f"({', '.join(QUANTIZATIONS)}); upgrade tagger"
             )
+        weights_dtype = meta.get("weights_dtype", "float32")
+        if weights_dtype not in WEIGHT_DTYPES:
+            raise ModelError(
+                f"{config_name}: weights_dtype {weights_dtype!r} is not one this tagger {__version__} reads "
+                f"({', '.join(WEIGHT_DTYPES)}); upgrade tagger"
+            )
         heads = _heads(meta, vocab, version, config.scheme, (config_name, vocab_name))
         words, chars, pretrained = _vocabularies(vocab, vocab_name)
         for name, tensor in weights.items():
@@ -485,21 +510,23 @@ class Tagger:
         try:
             lm_chars = CharVocab(vocab["lm_chars"]) if "lm_chars" in vocab else None
             tagger = cls(config, words, chars, heads, pretrained, lm_chars)
-            tagger.model.load_state_dict(Ensemble.loadable(_upgraded(weights, version), config.ensemble))
+            tagger.model.load_state_dict(Ensemble.loadable(_upgraded(weights, version), config.ensemble))  # as float32
+            tagger.weights_dtype = weights_dtype
         except (KeyError, TypeError, ConfigError, LMError, RuntimeError, ValueError) as error:
             raise ModelError(f"{source}: incompatible or corrupt model ({type(error).__name__}: {error})") from None
         tagger.model.eval()
         return tagger if quantization is None else tagger.quantize(quantization)
 
     def save(self, directory: str | Path) -> None:
-        """Write the model directory: config and vocabularies as JSON, weights as safetensors.
+        """Write the model directory: config and vocabularies as JSON, weights as safetensors (in ``weights_dtype``).
 
         ``config.json`` records the SHA-256 of the weights file, which ``load`` checks. Each file
         is replaced atomically, the config last.
         """
         directory = Path(directory)
         meta, vocab, weights = self.to_parts()
-        data = save(weights)
+        stored = WEIGHT_DTYPES[self.weights_dtype]
+        data = save({name: t.to(stored) if t.is_floating_point() else t for name, t in weights.items()})
         meta[CHECKSUM] = hashlib.sha256(data).hexdigest()
         with atomic_write(directory / VOCAB_FILE) as out:
             json.dump(vocab, out, ensure_ascii=False)

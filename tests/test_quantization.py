@@ -1,5 +1,6 @@
 """Quantisation (int8 dynamic, bfloat16): a quantised tagger predicts, saves the float weights with its scheme, and
-loads quantised again (no pickle); it refuses training; ``tagger quantize`` writes a copy with its card."""
+loads quantised again (no pickle); it refuses training; ``tagger quantize`` writes a copy with its card. Weights
+stored in bfloat16 (``store_weights_in``): half the file, the same predictions once loaded, computed in float32."""
 
 from __future__ import annotations
 
@@ -82,11 +83,40 @@ def test_a_quantised_tagger_refuses_to_train_but_a_transfer_from_it_starts_from_
     assert all(torch.equal(a, b) for a, b in zip(child.float_weights().values(), reference.float_weights().values()))
 
 
+def test_weights_stored_in_bfloat16_halve_the_file_and_load_to_the_predictions_made_before_saving(
+    tiny_model, test_sentences, tmp_path
+):
+    float_weights = load_file(tiny_model / WEIGHTS_FILE)
+    stored = Tagger.load(tiny_model).store_weights_in("bfloat16")
+    stored.save(tmp_path / "bf16")
+    saved = load_file(tmp_path / "bf16" / WEIGHTS_FILE)
+    assert saved.keys() == float_weights.keys()
+    for name, tensor in saved.items():
+        assert tensor.dtype == torch.bfloat16 and torch.equal(tensor, float_weights[name].to(torch.bfloat16))
+    assert (tmp_path / "bf16" / WEIGHTS_FILE).stat().st_size < 0.55 * (tiny_model / WEIGHTS_FILE).stat().st_size
+    assert json.loads((tmp_path / "bf16" / CONFIG_FILE).read_text())["weights_dtype"] == "bfloat16"
+    loaded = Tagger.load(tmp_path / "bf16")
+    assert loaded.weights_dtype == "bfloat16" and loaded.quantization is None
+    assert all(p.dtype == torch.float32 for p in loaded.model.parameters())  # it computes in float32
+    before, after = stored.predict(test_sentences), loaded.predict(test_sentences)
+    assert [p.tags for p in after] == [p.tags for p in before]
+    assert [p.token_scores for p in after] == [p.token_scores for p in before]
+    loaded.save(tmp_path / "again")  # saved as it was loaded
+    assert (tmp_path / "again" / WEIGHTS_FILE).read_bytes() == (tmp_path / "bf16" / WEIGHTS_FILE).read_bytes()
+    with pytest.raises(ValueError, match="unknown weights dtype 'float8'"):
+        Tagger.load(tiny_model).store_weights_in("float8")
+    with pytest.raises(ModelError, match="choose how to store it before"):
+        Tagger.load(tiny_model).quantize().store_weights_in("bfloat16")
+
+
 def test_an_unknown_quantisation_is_refused_naming_the_file(tiny_model, tmp_path):
     Tagger.load(tiny_model).save(tmp_path / "model")
     config = tmp_path / "model" / CONFIG_FILE
     config.write_text(json.dumps(json.loads(config.read_text()) | {"quantization": "int4"}))
     with pytest.raises(ModelError, match=r"config\.json: quantization 'int4' is not one this tagger"):
+        Tagger.load(tmp_path / "model")
+    config.write_text(json.dumps(json.loads(config.read_text()) | {"quantization": None, "weights_dtype": "fp8"}))
+    with pytest.raises(ModelError, match=r"config\.json: weights_dtype 'fp8' is not one this tagger"):
         Tagger.load(tmp_path / "model")
 
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from tagger import Tagger, cards, catalogue, named_models
 from tagger.evaluation import evaluate
@@ -32,6 +33,9 @@ def release(sample, tmp_path, vectors_cache):
     facts = {"corpus": "ncbi-disease", "domain": "biomedical", "labels": LABELS, "licence": "CC0"}
     table = {
         "sample-fast": ModelEntry("sample-fast", preset="fast", description="the sample", **facts),
+        "sample-bf16": ModelEntry(
+            "sample-bf16", preset="fast", description="in bfloat16", weights_dtype="bfloat16", **facts
+        ),
         "untouched": ModelEntry("untouched", preset="accurate", description="not trained here", **facts),
     }
     named_models.save_table(table, tmp_path / "catalogue.json")
@@ -82,7 +86,28 @@ def test_a_kept_release_resumes_to_the_same_model(release, tmp_path):
     assert refused.returncode == 2 and "--resume continues the runs kept by --keep" in refused.stderr
 
 
+def test_a_model_released_in_bfloat16_is_the_float_one_rounded_and_its_card_scores_it_as_stored(
+    release, sample, tmp_path
+):
+    result = release("--only", "sample-fast", "--only", "sample-bf16", "--seed", "3", *QUICK)
+    assert result.returncode == 0, result.stderr
+    models = named_models.entries(tmp_path / "catalogue.json")
+    full, half = (Tagger.load(tmp_path / "store" / name) for name in ("sample-fast", "sample-bf16"))
+    assert (full.weights_dtype, half.weights_dtype) == ("float32", "bfloat16")
+    assert all(
+        torch.equal(a.bfloat16().float(), b)
+        for a, b in zip(full.float_weights().values(), half.float_weights().values())
+    )
+    assert models["sample-bf16"].size < models["sample-fast"].size
+    card = cards.read(tmp_path / "store" / "sample-bf16")
+    assert card["config"]["architecture"]["weights_dtype"] == "bfloat16"
+    fresh, _ = evaluate(half, read_corpus(sample / "test.tsv"))
+    assert (
+        card["test"][0]["f1"] == models["sample-bf16"].test["f1"] and abs(fresh["f1"] - card["test"][0]["f1"]) < 0.001
+    )
+
+
 def test_an_unknown_name_is_refused_with_the_names_there_are(release):
     result = release("--only", "nope")
     assert result.returncode == 2 and "--only nope: not in" in result.stderr
-    assert "(it has sample-fast, untouched)" in result.stderr
+    assert "(it has sample-fast, sample-bf16, untouched)" in result.stderr
