@@ -213,8 +213,9 @@ def final_model(output: Path, refit: bool) -> Path:
     return output / ("refit/model" if refit else "model")
 
 
-def raw_text_test(model: Tagger, corpus: str, data_dir: Path, head: str) -> dict:
-    """``model``'s scores on the raw text of ``corpus``' original release (``RAW_TEXT``)."""
+def raw_text_test(model: Tagger, corpus: str, data_dir: Path, head: str | None = None) -> dict:
+    """``model``'s scores (by its head ``head``; a model of one head needs none) on the raw text of ``corpus``'
+    original release (``RAW_TEXT``)."""
     file, label_map = RAW_TEXT[corpus]
     return raw_text_scores(model, data_dir / file, label_map, head=head)
 
