@@ -68,8 +68,12 @@ def data_facts(train: Corpus, dev: Corpus, corpus: str | None = None) -> dict:
     """A head's training and dev data: source and sentence count of each (dev ``held_out`` of train when it
     shares train's source), and for the catalogue ``corpus`` its name, task, domain and licence."""
     facts = {
-        "train": {"source": train.source, "sentences": len(train)},
-        "dev": {"source": dev.source, "sentences": len(dev), "held_out": dev.source == train.source},
+        "train": {"source": corpus_file(train.source, corpus), "sentences": len(train)},
+        "dev": {
+            "source": corpus_file(dev.source, corpus),
+            "sentences": len(dev),
+            "held_out": dev.source == train.source,
+        },
     }
     if corpus:
         entry = catalogue.entry(corpus)
@@ -77,9 +81,18 @@ def data_facts(train: Corpus, dev: Corpus, corpus: str | None = None) -> dict:
     return facts
 
 
-def test_facts(head: str, source: str | None, scores: dict) -> dict:
-    """A scored test set: the head (or heads) scored, the data's source, the date and the scores."""
-    return {"head": head, "source": source, "date": today(), **scores}
+def test_facts(head: str, source: str | None, scores: dict, corpus: str | None = None) -> dict:
+    """A scored test set: the head (or heads) scored, the data's source (of the catalogue ``corpus``, if it is one),
+    the date and the scores."""
+    return {"head": head, "source": corpus_file(source, corpus), "date": today(), **scores}
+
+
+def corpus_file(source: str | None, corpus: str | None) -> str | None:
+    """A file of the catalogue ``corpus`` by its place in a data directory (``bc5cdr/train.tsv``), not by the path
+    it had on the machine that trained the model; any other source as it is."""
+    if corpus is None or source is None or Path(source).parent.name != corpus:
+        return source
+    return f"{corpus}/{Path(source).name}"
 
 
 def facts(tagger, data: Mapping[str, dict], training: dict, tests: Sequence[dict] = ()) -> dict:

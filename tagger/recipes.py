@@ -229,5 +229,8 @@ def record(
     if scored:
         with atomic_write(model_dir.parent / cards.TEST_SCORES) as out:
             json.dump(scores_file(scored, several), out, indent=2)
-        tests = [cards.test_facts(name, test[name].source, scores) for name, scores in scored.items()]
+        corpora = {name: facts.get("corpus", {}).get("name") for name, facts in data.items()}
+        tests = [
+            cards.test_facts(name, test[name].source, scores, corpora.get(name)) for name, scores in scored.items()
+        ]
     cards.write(model_dir, cards.facts(tagger, data, how, tests))

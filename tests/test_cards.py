@@ -119,6 +119,17 @@ def test_a_card_names_the_licence_of_a_catalogue_corpus():
     assert facts["corpus"]["licence"] and facts["corpus"]["domain"] == "biomedical"
 
 
+def test_a_card_names_a_catalogue_corpus_files_by_their_place_in_a_data_directory(tmp_path):
+    train = Corpus([], source=str(tmp_path / "mirror" / "ncbi-disease" / "train.tsv"))
+    dev = Corpus([], source=str(tmp_path / "dev.tsv"))  # not the corpus' own file: its path
+    facts = cards.data_facts(train, dev, "ncbi-disease")
+    assert (facts["train"]["source"], facts["dev"]["source"]) == ("ncbi-disease/train.tsv", str(tmp_path / "dev.tsv"))
+    assert cards.data_facts(train, dev)["train"]["source"] == train.source  # no catalogue corpus: as it is
+    test = str(tmp_path / "ncbi-disease" / "test.tsv")
+    assert cards.test_facts("default", test, {}, "ncbi-disease")["source"] == "ncbi-disease/test.tsv"
+    assert cards.test_facts("default", test, {})["source"] == test
+
+
 def test_a_card_names_shipped_resources_by_name_not_by_this_machines_path(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     shipped = package_dir("lms") / "reviews-128"
