@@ -151,10 +151,16 @@ def use_and_limits(card: dict, config: TaggerConfig) -> dict:
 
 
 def _shown(resource: str) -> str:
-    """A resource as a card names it: an LM shipped with the package or a preset's vectors file by its name, not
-    by the path it had on the machine that trained the model; any other by its path."""
+    """A resource as a card names it: an LM shipped with the package (in this checkout or another: ``…/tagger/lms/``)
+    or a preset's vectors file by its name, not by the path it had on the machine that trained the model; any other
+    by its path."""
     path = Path(resource)
-    return path.name if path.parent in (package_dir("lms"), vectors_dir()) else resource
+    shipped_lm = (
+        path.parent.name == "lms"
+        and path.parent.parent.name == __package__
+        and (package_dir("lms") / path.name).is_dir()
+    )
+    return path.name if shipped_lm or path.parent == vectors_dir() else resource
 
 
 def _unlabelled(resource: str) -> str:

@@ -140,3 +140,6 @@ def test_a_card_names_shipped_resources_by_name_not_by_this_machines_path(monkey
     assert "Its word vectors came from reviews-w2v-100.bin: a shipped reviews resource" in " ".join(limits)
     elsewhere = cards.use_and_limits(card, TaggerConfig(vectors=str(tmp_path / "mine.vec")))["limits"]
     assert f"Its word vectors came from {tmp_path / 'mine.vec'}: the licences" in " ".join(elsewhere)
+    other_checkout = TaggerConfig(char_lm=str(tmp_path / "checkout" / "tagger" / "lms" / "reviews-128"))
+    limits = cards.use_and_limits(card, other_checkout)["limits"]
+    assert "Its character LM came from reviews-128: a shipped reviews resource" in " ".join(limits)
