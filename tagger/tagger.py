@@ -58,6 +58,7 @@ FORMAT_VERSION = 4
 SINGLE_MODEL_FORMAT = 3
 CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE = "config.json", "vocab.json", "weights.safetensors"
 TEXTS_AT_ONCE = 256  # texts whose sentences Tagger.tag predicts together
+LM_SHAPE = ("char_lm_dim", "char_lm_hidden", "char_lm_layers")  # config keys a build takes from the character LM
 CHECKSUM = "weights_sha256"  # config.json key: the SHA-256 of weights.safetensors, recorded when saved
 WEIGHT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}  # what weights.safetensors may hold
 logger = logging.getLogger(__name__)
@@ -771,11 +772,10 @@ def _char_lms(config: TaggerConfig) -> tuple[TaggerConfig, tuple[CharLM, CharLM,
         return config, None
     forward_lm, vocab, _ = load_lm(Path(config.char_lm), "forward")
     backward_lm, backward_vocab, _ = load_lm(Path(config.char_lm), "backward")
-    dim, hidden, layers = shape = forward_lm.architecture
+    shape = forward_lm.architecture
     if vocab.items != backward_vocab.items or shape != backward_lm.architecture:
         raise LMError(f"{config.char_lm}: its forward and backward LMs differ in characters or architecture")
-    config = replace(config, char_lm_dim=dim, char_lm_hidden=hidden, char_lm_layers=layers)
-    return config, (forward_lm, backward_lm, vocab)
+    return replace(config, **dict(zip(LM_SHAPE, shape))), (forward_lm, backward_lm, vocab)
 
 
 def char_spans(sentence: Sentence, prediction: Prediction) -> list[dict]:

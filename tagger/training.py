@@ -34,7 +34,7 @@ from .evaluation import evaluate
 from .heads import HeadError
 from .model import BiLSTMCRF
 from .optimisers import optimiser
-from .tagger import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, ModelError, Tagger
+from .tagger import CONFIG_FILE, LM_SHAPE, VOCAB_FILE, WEIGHTS_FILE, ModelError, Tagger
 from .transfer import ARCHITECTURE, build
 from .vocab import normalize_word
 
@@ -152,6 +152,7 @@ class Trainer:
         meta = dict(state["meta"])
         recorded = meta["config"]
         derived = ["word_dim"] if recorded.get("vectors") else []  # set by the vectors
+        derived += list(LM_SHAPE) if recorded.get("char_lm") else []  # set by the character LM
         derived += list(ARCHITECTURE) if recorded.get("init_from") else []  # taken from the source model
         meta["config"] = checkpoints.resumed_config(path, recorded, settings or {}, derived)
         tagger = Tagger.from_parts(meta, state["vocab"], state["model"], str(path))

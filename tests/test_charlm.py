@@ -150,6 +150,17 @@ def test_a_tagger_with_an_lm_predicts_the_same_after_saving_without_the_lm(lm_mo
     assert not any(name.startswith("char_lm.forward_lm.decoder") for name in trained)
 
 
+def test_a_finished_run_with_an_lm_resumes_with_the_config_it_was_asked_for(lm_model, sample):
+    """The LM's shape (``char_lm_hidden`` ...) is the build's, not the caller's: a resume that asks for the config
+    the run was started with (``release_models.py --resume``) is not refused for it."""
+    run = lm_model.parent
+    train = read_corpus(sample / "train.tsv")
+    asked = TaggerConfig(**{**TINY.__dict__, "epochs": 3, "lr": 0.03, "char_lm": Tagger.load(lm_model).config.char_lm})
+    assert asked.char_lm_hidden == 0
+    trainer = Trainer.resume(run, train, train, [], asked.to_dict())
+    assert trainer.epoch == 3 and trainer.tagger.config.char_lm_hidden == 24
+
+
 def test_predict_reads_the_texts_in_batches_of_their_own_and_each_gets_its_own_features(lm_model, sample):
     tagger = Tagger.load(lm_model)
     encoded = [tagger.encode(s.tokens) for s in read_corpus(sample / "test.tsv")]
