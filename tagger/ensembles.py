@@ -11,11 +11,11 @@ from typing import Sequence
 import torch
 
 from .config import ConfigError, TaggerConfig
-from .tagger import FORMAT_VERSION, ModelError, Tagger
+from .tagger import FORMAT_VERSION, LM_SHAPE, ModelError, Tagger
 from .transfer import ARCHITECTURE
 
 # config keys members share: their weights' shapes, and how text is read
-SHARED = (*ARCHITECTURE, "char_lm_dim", "char_lm_hidden", "char_lm_layers", "char_lm_projection", "tokenizer")
+SHARED = (*ARCHITECTURE, *LM_SHAPE, "char_lm_projection", "tokenizer")
 
 
 class EnsembleError(ModelError):
