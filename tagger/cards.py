@@ -184,13 +184,20 @@ def quantized(card: dict, scheme: str) -> dict:
     """The card of a copy of ``card``'s model quantised to ``scheme``: the test scores it had become the float
     model's (``float_test``), and its own start empty (``tagger evaluate --update-card`` adds them)."""
     limit = f"Quantised to {scheme} from the float model; its own test scores are those listed, if any."
-    return card | {
-        "date": today(),
-        "quantization": scheme,
-        "test": [],
-        "float_test": card["test"],
-        "limits": [*card["limits"], limit],
-    }
+    return _scored_anew(card, limit) | {"quantization": scheme}
+
+
+def rounded(card: dict, dtype: str) -> dict:
+    """The card of a copy of ``card``'s model whose weights are stored in ``dtype`` (``Tagger.store_weights_in``):
+    as ``quantized``'s, the test scores it had become the float32 model's."""
+    limit = f"Weights rounded to {dtype} from the float32 model; its own test scores are those listed, if any."
+    architecture = card["config"]["architecture"] | {"weights_dtype": dtype}
+    return _scored_anew(card, limit) | {"config": card["config"] | {"architecture": architecture}}
+
+
+def _scored_anew(card: dict, limit: str) -> dict:
+    """``card`` for a lower-precision copy of its model: its test scores moved to ``float_test``, ``limit`` added."""
+    return card | {"date": today(), "test": [], "float_test": card["test"], "limits": [*card["limits"], limit]}
 
 
 def ensembled(cards: Sequence[dict], tagger) -> dict:
@@ -255,14 +262,21 @@ def markdown(card: dict) -> str:
     )
     lines += ["", "## Test scores", ""]
     lines += [line for test in card["test"] for line in _test(test)] or ["No test set scored.", ""]
-    if "quantization" in card:
-        lines += [f"Quantised ({card['quantization']} dynamic: LSTMs and linear layers). The float model scored:", ""]
+    if "float_test" in card:
+        lines += [f"{_lowered(card)}. The float model scored:", ""]
         lines += [line for test in card["float_test"] for line in _test(test)] or ["No test set scored.", ""]
     lines += ["## Known limits", ""]
     lines += [f"- {limit}" for limit in card["limits"]]
     commit = f", commit {card['commit']}" if card["commit"] else ""
     lines += ["", f"Written {card['date']} by tagger {card['tagger_version']}{commit}.", ""]
     return "\n".join(lines)
+
+
+def _lowered(card: dict) -> str:
+    """How the model of a card with ``float_test`` differs from the float model it was made from."""
+    if "quantization" in card:
+        return f"Quantised ({card['quantization']} dynamic: LSTMs and linear layers)"
+    return f"Weights stored in {card['config']['architecture']['weights_dtype']}, computed in float32"
 
 
 def _training(training: dict) -> str:

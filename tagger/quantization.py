@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import warnings
 
-QUANTIZATIONS = ("int8", "bf16")  # read by the command line's help, which imports no torch
+# read by the command line's help, which imports no torch
+QUANTIZATIONS = ("int8", "bf16")
+STORED_DTYPES = ("float32", "bfloat16")  # what weights may be stored in, float32 (as trained) first
 
 
 def quantize(model, scheme: str = "int8"):

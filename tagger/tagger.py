@@ -36,7 +36,7 @@ from .predictions import (  # Prediction and Span are re-exported: they lived he
     merged,
     text_spans,
 )
-from .quantization import QUANTIZATIONS, quantize
+from .quantization import QUANTIZATIONS, STORED_DTYPES, quantize
 from .reading import SURROGATE
 from .schemes import (
     SCHEMES,
@@ -60,7 +60,7 @@ CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE = "config.json", "vocab.json", "weights.sa
 TEXTS_AT_ONCE = 256  # texts whose sentences Tagger.tag predicts together
 LM_SHAPE = ("char_lm_dim", "char_lm_hidden", "char_lm_layers")  # config keys a build takes from the character LM
 CHECKSUM = "weights_sha256"  # config.json key: the SHA-256 of weights.safetensors, recorded when saved
-WEIGHT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}  # what weights.safetensors may hold
+WEIGHT_DTYPES = {name: getattr(torch, name) for name in STORED_DTYPES}  # what weights.safetensors may hold
 logger = logging.getLogger(__name__)
 
 

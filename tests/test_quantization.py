@@ -135,3 +135,32 @@ def test_tagger_quantize_writes_a_copy_whose_card_keeps_the_float_scores_apart(t
     assert "already quantised" in capsys.readouterr().err
     assert main(["quantize", "--model", "semeval14-laptop-fast", "--output", str(output)]) == 2
     assert main(["quantize", "--model", str(output), "--output", str(output)]) == 2
+
+
+def test_tagger_quantize_weights_dtype_stores_a_half_size_copy_whose_card_keeps_the_float_scores_apart(
+    tmp_path, capsys
+):
+    output = tmp_path / "laptop-bf16"
+    source = resolve("semeval14-laptop-fast")
+    assert (
+        main(["quantize", "--model", "semeval14-laptop-fast", "--output", str(output), "--weights-dtype", "bfloat16"])
+        == 0
+    )
+    assert "bfloat16 weights" in capsys.readouterr().err
+    stored = Tagger.load(output)
+    assert stored.weights_dtype == "bfloat16" and stored.quantization is None
+    assert (output / WEIGHTS_FILE).stat().st_size < 0.55 * (source / WEIGHTS_FILE).stat().st_size
+    card, original = cards.read(output), cards.read(source)
+    assert "quantization" not in card and card["test"] == [] and card["float_test"] == original["test"]
+    assert card["config"]["architecture"]["weights_dtype"] == "bfloat16"
+    assert (
+        "Weights stored in bfloat16, computed in float32. The float model scored"
+        in (output / cards.CARD_FILE).read_text()
+    )
+    again = ["quantize", "--model", str(output), "--output", str(tmp_path / "again"), "--weights-dtype", "bfloat16"]
+    assert main(again) == 2
+    assert "already stored in bfloat16" in capsys.readouterr().err
+    for refused in (["--weights-dtype", "bfloat16", "--scheme", "int8"], ["--weights-dtype", "float32"]):
+        with pytest.raises(SystemExit) as exit_info:  # one or the other; float32 is how models are trained
+            main([*again[:5], *refused])
+        assert exit_info.value.code == 2
