@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from . import recurrence
 from .bilstm import reversed_within
 from .dropout import Dropout
 
@@ -123,6 +124,8 @@ class CharLMFeatures(nn.Module):
         self, chars: torch.Tensor, lengths: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor
     ) -> torch.Tensor:
         with torch.set_grad_enabled(self.finetune and torch.is_grad_enabled()):
+            if recurrence.readable(self.forward_lm.lstm, self.backward_lm.lstm):
+                return self._read_packed(chars, lengths, starts, ends)
             ahead, _ = self.forward_lm(chars)  # shape: (batch, text_len, hidden)
             reverse = reversed_within(lengths, chars.shape[1])  # shape: (batch, text_len)
             behind, _ = self.backward_lm(chars.gather(1, reverse))  # read right to left
@@ -130,3 +133,21 @@ class CharLMFeatures(nn.Module):
             first_read = reverse.gather(1, starts)  # the step at which the backward LM read each token's first char
             before_first = behind.gather(1, first_read.unsqueeze(2).expand(-1, -1, behind.shape[2]))
             return torch.cat([after_last, before_first], dim=2)  # shape: (batch, seq_len, output_dim)
+
+    def _read_packed(
+        self, chars: torch.Tensor, lengths: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor
+    ) -> torch.Tensor:
+        """``_features`` without gradients: both LMs read as one bidirectional LSTM by ``recurrence``, packed (no
+        step on padding), both directions in one product a step, each character's input gates looked up from a
+        table of the vocabulary's. Equal to reading them with ``nn.LSTM`` to float32 rounding."""
+        weights = recurrence.Weights.of(self.forward_lm.lstm, self.backward_lm.lstm)
+        size = weights.hidden.shape[2]
+        by_direction = zip((self.forward_lm, self.backward_lm), weights.input.split(size, dim=1))
+        per_char = torch.stack([recurrence.projected(lm.embed.weight, part) for lm, part in by_direction], dim=1)
+        gates = per_char.add_(weights.bias.view(2, size)).view(-1, size)  # row 2c: forward's gates of char c
+        plan = recurrence.Plan.of(lengths, chars.shape[1])
+        states = recurrence.Reading(plan, recurrence.run(gates, plan, plan.gate_rows(chars), weights.hidden)).padded()
+        hidden = self.forward_lm.hidden  # each direction's states at the characters it read, side by side
+        after_last = states[..., :hidden].gather(1, ends.unsqueeze(2).expand(-1, -1, hidden))
+        before_first = states[..., hidden:].gather(1, starts.unsqueeze(2).expand(-1, -1, hidden))
+        return torch.cat([after_last, before_first], dim=2)

@@ -119,6 +119,18 @@ def test_padding_in_a_batch_changes_no_feature(lm_dir):
     assert torch.allclose(together[1], features(*Encoder.collate_texts(texts[1:]))[0], atol=1e-6)
 
 
+def test_the_packed_reading_of_both_lms_equals_torchs_lstm(lm_dir, monkeypatch):
+    features, encoder, _, _, _ = reader(lm_dir)
+    texts = [
+        encoder._encode_text(tokens, None, None)
+        for tokens in (["a"], ["BRCA1", "mutations", "(", "in", "mice", ")"], ["much"] * 9, ["Ünïcode", "ß", "\u00a0"])
+    ]
+    batch = Encoder.collate_texts(texts)
+    packed = features._features(*batch)
+    monkeypatch.setattr(recurrence, "readable", lambda *lstms: False)
+    assert torch.allclose(packed, features._features(*batch), atol=1e-6)
+
+
 @pytest.fixture(scope="module")
 def lm_model(lm_dir, sample, tmp_path_factory):
     """A tiny tagger trained with a copy of the LM, which is then deleted."""
