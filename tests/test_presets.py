@@ -59,7 +59,9 @@ def test_the_accurate_reviews_preset_is_five_models_of_fast_resources_with_the_r
 
 
 def test_a_preset_finds_a_shipped_character_lm_by_name():
-    for name in ("biomedical-256", "reviews-256", "reviews-128"):
+    shipped = sorted(path.name for path in presets.package_dir("lms").iterdir() if path.is_dir())
+    assert {"biomedical-128", "biomedical-256", "reviews-128", "reviews-256"} <= set(shipped)
+    for name in shipped:
         path = presets._resource("char_lm", name, None)
         load_lm(path, "forward")
         load_lm(path, "backward")
