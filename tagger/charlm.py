@@ -129,10 +129,8 @@ class CharLMFeatures(nn.Module):
             ahead, _ = self.forward_lm(chars)  # shape: (batch, text_len, hidden)
             reverse = reversed_within(lengths, chars.shape[1])  # shape: (batch, text_len)
             behind, _ = self.backward_lm(chars.gather(1, reverse))  # read right to left
-            after_last = ahead.gather(1, ends.unsqueeze(2).expand(-1, -1, ahead.shape[2]))
             first_read = reverse.gather(1, starts)  # the step at which the backward LM read each token's first char
-            before_first = behind.gather(1, first_read.unsqueeze(2).expand(-1, -1, behind.shape[2]))
-            return torch.cat([after_last, before_first], dim=2)  # shape: (batch, seq_len, output_dim)
+            return torch.cat([_at(ahead, ends), _at(behind, first_read)], dim=2)  # shape: (batch, seq_len, output_dim)
 
     def _read_packed(
         self, chars: torch.Tensor, lengths: torch.Tensor, starts: torch.Tensor, ends: torch.Tensor
@@ -147,7 +145,10 @@ class CharLMFeatures(nn.Module):
         gates = per_char.add_(weights.bias.view(2, size)).view(-1, size)  # row 2c: forward's gates of char c
         plan = recurrence.Plan.of(lengths, chars.shape[1])
         states = recurrence.Reading(plan, recurrence.run(gates, plan, plan.gate_rows(chars), weights.hidden)).padded()
-        hidden = self.forward_lm.hidden  # each direction's states at the characters it read, side by side
-        after_last = states[..., :hidden].gather(1, ends.unsqueeze(2).expand(-1, -1, hidden))
-        before_first = states[..., hidden:].gather(1, starts.unsqueeze(2).expand(-1, -1, hidden))
-        return torch.cat([after_last, before_first], dim=2)
+        ahead, behind = states.split(self.forward_lm.hidden, dim=2)  # each direction's, at the characters it read
+        return torch.cat([_at(ahead, ends), _at(behind, starts)], dim=2)
+
+
+def _at(states: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+    """states (batch, text_len, hidden) at ``steps`` (batch, seq_len) → (batch, seq_len, hidden)."""
+    return states.gather(1, steps.unsqueeze(2).expand(-1, -1, states.shape[2]))

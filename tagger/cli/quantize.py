@@ -57,10 +57,10 @@ def run(args: argparse.Namespace) -> int:
     if tagger.quantization is not None:
         print(f"tagger quantize: error: {source} is already quantised ({tagger.quantization})", file=sys.stderr)
         return 2
-    if args.weights_dtype is not None and tagger.weights_dtype == args.weights_dtype:
-        print(f"tagger quantize: error: {source} is already stored in {args.weights_dtype}", file=sys.stderr)
-        return 2
     if args.weights_dtype is not None:
+        if tagger.weights_dtype == args.weights_dtype:
+            print(f"tagger quantize: error: {source} is already stored in {args.weights_dtype}", file=sys.stderr)
+            return 2
         tagger.store_weights_in(args.weights_dtype)
         what, card_of = f"copy with {args.weights_dtype} weights", partial(cards.rounded, dtype=args.weights_dtype)
     else:
