@@ -198,8 +198,8 @@ def normalised(requested: dict) -> dict:
         return requested
 
 
-def seed_file(results: Path, corpus: str, name: str, seed: int) -> Path:
-    """Where a seed's record of ``name`` on ``corpus`` is filed."""
+def seed_file(results: Path, corpus: str, name: str, seed: int | str) -> Path:
+    """Where a seed's record of ``name`` on ``corpus`` is filed (an ensemble's: by its members' seeds)."""
     return results / "seeds" / f"{corpus}-{file_name(name)}-seed{seed}.json"
 
 
@@ -225,9 +225,9 @@ def ensemble_results(
 ) -> dict:
     """The record of the ensemble (``ensembles.combined``) of the models that the seeds ``seeds`` of ``name``
     trained apart, kept in ``keep``; scored and timed as a seed's model is, filed under ``NAME ensemble of N
-    apart`` by its first seed. Read from ``results/seeds`` when recorded from the same members."""
+    apart`` by its members' seeds (``1+2+3``). Read from ``results/seeds`` when recorded from the same members."""
     combined_name = f"{name} ensemble of {len(seeds)} apart"
-    path = seed_file(results, corpus, combined_name, seeds[0])
+    path = seed_file(results, corpus, combined_name, "+".join(map(str, seeds)))
     members = [json.loads(seed_file(results, corpus, name, seed).read_text()) for seed in seeds]
     facts = [
         {"seed": seed, "date": member["date"], "test_f1": member["test"]["f1"]} for seed, member in zip(seeds, members)
