@@ -43,7 +43,7 @@ def test_a_catalogue_corpus_takes_its_own_preset_values(vectors_cache):
     vectors_cache("biomedical-w2v-100.bin")
     fast, accurate = presets.values("fast", "biomedical"), presets.values("accurate", "biomedical")
     assert ncbi == {**fast, "layers": 2, "ensemble": 3, "ensemble_apart": True, "init_from": "bc5cdr-fast"}
-    lm = str(presets.package_dir("lms") / "biomedical-128")
+    lm = str(presets.package_dir("lms") / "biomedical-256")
     bc5cdr = presets.values("accurate", "biomedical", "bc5cdr")
     assert bc5cdr == {**accurate, "hidden": 200, "char_lm": lm, "ensemble_apart": True}
     one = argparse.Namespace(preset="accurate", domain=None, corpus=["ncbi-disease"])
