@@ -269,7 +269,7 @@ def summarise(results: Path, corpus: str, name: str, latest: dict) -> Path:
     """Write ``results/<corpus>-<name>.json`` from the seeds recorded with the training of ``latest``."""
     paths = (results / "seeds").glob(f"{corpus}-{file_name(name)}-seed*.json")
     seeds = [record for record in map(json.loads, map(Path.read_text, paths)) if training(record) == training(latest)]
-    seeds.sort(key=lambda record: record["requested_config"]["seed"])
+    seeds.sort(key=trained_seeds)
     f1 = [record["test"]["f1"] for record in seeds]
     summary = {
         "corpus": corpus,
@@ -284,13 +284,20 @@ def summarise(results: Path, corpus: str, name: str, latest: dict) -> Path:
         **{key: latest[key] for key in ("date", "commit", "command", "machine", "versions", "config")},
     }
     if all("members" in record for record in seeds):
-        summary["member_seeds"] = [[member["seed"] for member in record["members"]] for record in seeds]
+        summary["member_seeds"] = [trained_seeds(record) for record in seeds]
     if all("raw_text_test" in record for record in seeds):
         summary["raw_text_test_f1"] = [record["raw_text_test"]["f1"] for record in seeds]
     path = results / f"{corpus}-{file_name(name)}.json"
     with atomic_write(path) as out:
         json.dump(summary, out, indent=2)
     return path
+
+
+def trained_seeds(record: dict) -> list[int]:
+    """The seeds a record's model was trained with: an ensemble's members', else its own."""
+    if "members" in record:
+        return [member["seed"] for member in record["members"]]
+    return [record["requested_config"]["seed"]]
 
 
 def protocol(seeds: list[dict]) -> str:
