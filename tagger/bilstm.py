@@ -96,17 +96,15 @@ class BiLSTM(nn.Module):
         input dimensions, per token."""
         plan = recurrence.Plan.of(mask.sum(dim=1), mask.shape[1])
         weights = self.layers[0].weights()
-        if rest is not None:  # each token's gates (padding's none): its row's, and its own inputs' beyond the row
-            gates = gates.view(-1, 2 * weights.hidden.shape[2]).index_select(0, rows[mask])
-            gates = recurrence.projected(rest[mask], weights.input[-rest.shape[2] :], onto=gates)
-            gates = gates.view(-1, weights.hidden.shape[2])
-            rows = torch.zeros_like(rows).masked_scatter_(mask, torch.arange(len(gates) // 2))
-        reading = recurrence.Reading(plan, recurrence.run(gates, plan, plan.gate_rows(rows), weights.hidden))
+        own = None  # each token's inputs beyond its row's, projected as a step reads them
+        if rest is not None:
+            own = recurrence.StepInputs.of(rest, plan, weights.input[-rest.shape[2] :])
+        reading = recurrence.run(gates, plan, plan.gate_rows(rows), weights.hidden, own)
         for layer in self.layers[1:]:
             weights = layer.weights()
             gates = recurrence.input_gates(reading.padded()[mask], weights)
             rows = torch.zeros_like(rows).masked_scatter_(mask, torch.arange(len(gates) // 2))
-            reading = recurrence.Reading(plan, recurrence.run(gates, plan, plan.gate_rows(rows), weights.hidden))
+            reading = recurrence.run(gates, plan, plan.gate_rows(rows), weights.hidden)
         return reading
 
 

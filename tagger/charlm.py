@@ -144,9 +144,7 @@ class CharLMFeatures(nn.Module):
         per_char = torch.stack([recurrence.projected(lm.embed.weight, part) for lm, part in by_direction], dim=1)
         gates = per_char.add_(weights.bias.view(2, size)).view(-1, size)  # row 2c: forward's gates of char c
         plan = recurrence.Plan.of(lengths, chars.shape[1])
-        states = recurrence.Reading(plan, recurrence.run(gates, plan, plan.gate_rows(chars), weights.hidden)).padded()
-        ahead, behind = states.split(self.forward_lm.hidden, dim=2)  # each direction's, at the characters it read
-        return torch.cat([_at(ahead, ends), _at(behind, starts)], dim=2)
+        return recurrence.run(gates, plan, plan.gate_rows(chars), weights.hidden).at(ends, starts)
 
 
 def _at(states: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:

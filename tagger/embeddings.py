@@ -62,7 +62,7 @@ class CharLSTM(nn.Module):
             weights = recurrence.Weights.of(self.lstm)
             plan = recurrence.Plan.of(lengths, chars.shape[1])
             gates = recurrence.input_gates(self.embed.weight, weights)
-            return plan.finals(recurrence.run(gates, plan, plan.gate_rows(chars), weights.hidden))
+            return recurrence.run(gates, plan, plan.gate_rows(chars), weights.hidden).finals()
         float_lstm = isinstance(self.lstm, nn.LSTM)
         back, groups = length_groups(lengths, LSTM_GROUP_SPREAD if float_lstm and torch.is_grad_enabled() else 1.0)
         finals = []

@@ -2,14 +2,17 @@
 
 ``torch.lstm`` projects every step's input itself; where many steps share an input (a token's word and
 characters recur through a text, a character through its words) the projection is computed once per distinct
-input (``input_gates``) and each step looks its gates up. The sequences are read packed, longest first, each
-step on the rows still running, so no step is spent on padding; the two directions run as one batched product
-a step, and a tagger's heads project the states read (``Reading.through``), never padding's. A ``bf16`` copy's
-input projections run in bfloat16 (``projected``), its recurrence in float32. Measured on the NCBI-disease test
-split with the shipped fast model, one thread: ``predict`` went from 0.49 to 0.64 of a bare ``nn.LSTM`` of its
-size with the packed reading, and to 0.80 with the heads' projection and in-place steps
-(``scripts/benchmark_speed.py``). The results equal ``torch.lstm``'s to float32 rounding (tests/test_bilstm.py,
-tests/test_tagger.py).
+input (``input_gates``) and each step looks its gates up. Inputs of a token's own (a character LM's features)
+are projected by the step that reads them (``StepInputs``): laying out every token's gates first took a tenth
+of predict's time in copies (BC5CDR's accurate recipe, on these CPUs, where a fresh tensor of that size costs
+its page faults). The sequences are read packed, longest first, each step on the rows still running, so no
+step is spent on padding; the two directions run as one batched product a step, writing into one tensor from
+which states are picked in one lookup (``Reading.at``), and a tagger's heads project the states read
+(``Reading.through``), never padding's. A ``bf16`` copy's input projections run in bfloat16 (``projected``),
+its recurrence in float32. Measured on the NCBI-disease test split with the shipped fast model, one thread:
+``predict`` went from 0.49 to 0.64 of a bare ``nn.LSTM`` of its size with the packed reading, and to 0.80 with
+the heads' projection and in-place steps (``scripts/benchmark_speed.py``). The results equal ``torch.lstm``'s
+to float32 rounding (tests/test_bilstm.py, tests/test_tagger.py).
 """
 
 from __future__ import annotations
@@ -111,18 +114,13 @@ class Plan:
     def gate_rows(self, rows: torch.Tensor) -> list[torch.Tensor]:
         """Per step, the ``input_gates`` rows of the running sequences, left-to-right's then right-to-left's, where
         ``rows`` (batch, steps) numbers each step's input among the inputs the gates were computed of."""
-        rows = rows[self.order]
-        return list(self.packed(2 * rows, 2 * rows.gather(1, self.flipped) + 1).split([2 * n for n in self.running]))
+        return self.reads(2 * rows, 2 * rows + 1)
 
-    def finals(self, outputs: list[torch.Tensor]) -> torch.Tensor:
-        """Each sequence's last ``run`` states, both directions' side by side: (batch, 2 * hidden)."""
-        ended = outputs[0].new_empty(2, len(self.order), outputs[0].shape[2])
-        for step, (count, later) in enumerate(zip(self.running, self.running[1:] + [0])):
-            if later < count:  # sequences of length step + 1
-                ended[:, later:count] = outputs[step][:, later:count]
-        found = torch.empty_like(ended)
-        found[:, self.order] = ended
-        return torch.cat([found[0], found[1]], dim=1)
+    def reads(self, ahead: torch.Tensor, behind: torch.Tensor) -> list[torch.Tensor]:
+        """Per step, what the running sequences read of ``ahead`` (batch, steps) left to right, then of ``behind``
+        right to left."""
+        flipped = behind[self.order].gather(1, self.flipped)
+        return list(self.packed(ahead[self.order], flipped).split([2 * n for n in self.running]))
 
     def packed(self, ahead: torch.Tensor, behind: torch.Tensor) -> torch.Tensor:
         """Values per (row in ``order``, step) of each direction, flat in the order ``run`` reads: by step, then
@@ -134,56 +132,118 @@ class Plan:
         """Shape (steps, batch): whether the sequence in each place of ``order`` still runs at each step."""
         return torch.arange(len(self.order))[None, :] < torch.tensor(self.running)[:, None]
 
+    def offsets(self) -> torch.Tensor:
+        """Per step, where its states start among all of a reading's (``Reading.states``)."""
+        sizes = 2 * torch.tensor(self.running)
+        return torch.cumsum(sizes, 0) - sizes
+
+    def rank(self) -> torch.Tensor:
+        """Per sequence, its place in ``order``."""
+        found = torch.empty_like(self.order)
+        found[self.order] = torch.arange(len(self.order))
+        return found
+
+
+@dataclass
+class StepInputs:
+    """Inputs of the first layer given per token rather than per distinct row, projected as each step reads them (a
+    token's own LM features): no gates of every token are laid out beforehand."""
+
+    values: torch.Tensor  # shape: (rows, dim)
+    rows: list[torch.Tensor]  # per step, the row of ``values`` each running sequence reads, as ``Plan.reads`` gives
+    weight: torch.Tensor  # shape: (2, dim, 4 * hidden), per direction
+
+    @classmethod
+    def of(cls, values: torch.Tensor, plan: Plan, weight: torch.Tensor) -> "StepInputs":
+        """``values`` (batch, steps, dim) of the sequences of ``plan``; ``weight`` (dim, 2 * 4 * hidden) their input
+        weights, both directions side by side (``Weights.input``'s last rows)."""
+        batch, steps, dim = values.shape
+        places = torch.arange(batch * steps).view(batch, steps)
+        return cls(values.reshape(-1, dim), plan.reads(places, places), weight.view(dim, 2, -1).transpose(0, 1))
+
+    def add_to(self, gates: torch.Tensor, step: int) -> None:
+        """Add step ``step``'s projected inputs to its ``gates`` (2, running, 4 * hidden), in the weight's precision
+        (``projected``)."""
+        inputs = self.values.index_select(0, self.rows[step]).view(2, gates.shape[1], -1)
+        if inputs.dtype == self.weight.dtype:
+            gates.baddbmm_(inputs, self.weight)
+        else:
+            gates.add_(torch.bmm(inputs.to(self.weight.dtype), self.weight).float())
+
 
 @dataclass
 class Reading:
-    """What ``run`` read of sequences by ``plan``: per step, both directions' states (2, running, hidden)."""
+    """What ``run`` read of sequences by ``plan``: every step's states of both directions, one after another in a
+    single tensor (rows by step, then direction, then running sequence in ``plan.order``), so that states are
+    picked from it in one lookup."""
 
     plan: Plan
-    outputs: list[torch.Tensor]
+    states: torch.Tensor  # shape: (2 * steps read in all, hidden)
+
+    def at(self, ahead: torch.Tensor, behind: torch.Tensor) -> torch.Tensor:
+        """States (batch, k, 2 * hidden): the left-to-right one after step ``ahead[b, i]`` of sequence ``b`` and the
+        right-to-left one after it read place ``behind[b, i]`` (each a place within the sequence's length)."""
+        running, offsets = torch.tensor(self.plan.running), self.plan.offsets()
+        rank = self.plan.rank()[:, None]
+        lengths = (self.plan.flipped[:, 0] + 1)[rank]  # a sequence's first right-to-left step reads its last place
+        behind = lengths - 1 - behind  # the right-to-left step that read it
+        rows = torch.stack([offsets[ahead] + rank, offsets[behind] + running[behind] + rank], dim=2)
+        return self.states.index_select(0, rows.flatten()).view(*ahead.shape, -1)
+
+    def finals(self) -> torch.Tensor:
+        """Each sequence's state after its last step in both directions, side by side: (batch, 2 * hidden)."""
+        last = (self.plan.flipped[:, 0])[self.plan.rank()][:, None]
+        return self.at(last, torch.zeros_like(last)).squeeze(1)
 
     def padded(self) -> torch.Tensor:
         """The states in the padded layout (batch, steps, 2 * hidden), zero past each length."""
         batch, steps = self.plan.flipped.shape
-        size = self.outputs[0].shape[2]
-        ahead, behind = self._places()
-        places = self.plan.packed(2 * ahead, 2 * behind + 1)
-        found = torch.cat([output.view(-1, size) for output in self.outputs])
-        return found.new_zeros(batch * steps * 2, size).index_copy_(0, places, found).view(batch, steps, 2 * size)
+        size = self.states.shape[1]
+        places = self._places()
+        return self.states.new_zeros(batch * steps * 2, size).index_copy_(0, places, self.states).view(batch, steps, -1)
 
     def through(self, linear: nn.Linear) -> torch.Tensor:
         """``linear(self.padded())`` (batch, steps, out), the bias alone past each length, projecting only the states
         read: each direction's half of the weights on that direction's states."""
         batch, steps = self.plan.flipped.shape
-        size = self.outputs[0].shape[2]
+        out = linear.out_features
+        halves = linear.weight.view(out, 2, -1).transpose(0, 1).reshape(2 * out, -1)  # each direction's weights
+        both = projected(self.states, halves.t()).view(-1, 2, out)  # each state by both halves
+        places = self._places()
+        direction = places % 2  # where in the padded layout a state goes says its direction
         found = linear.bias.float().expand(batch * steps, -1).clone()
-        running = self.plan.running_mask()
-        for direction, places in enumerate(self._places()):
-            states = torch.cat([output[direction] for output in self.outputs])
-            weight = linear.weight[:, direction * size : (direction + 1) * size]
-            found.index_add_(0, places.t()[running], projected(states, weight.t()))
-        return found.view(batch, steps, -1)
+        return found.index_add_(0, places // 2, both[torch.arange(len(both)), direction]).view(batch, steps, out)
 
-    def _places(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per (row in ``order``, step), the place in the padded layout (batch * steps) of the token each direction
-        reads."""
+    def _places(self) -> torch.Tensor:
+        """Per state, its place in the padded layout of both directions (batch * steps * 2)."""
         steps = self.plan.flipped.shape[1]
         start = self.plan.order[:, None] * steps
-        return start + torch.arange(steps), start + self.plan.flipped
+        return self.plan.packed(2 * (start + torch.arange(steps)), 2 * (start + self.plan.flipped) + 1)
 
 
-def run(gates: torch.Tensor, plan: Plan, rows: list[torch.Tensor], hidden: torch.Tensor) -> list[torch.Tensor]:
-    """Each step's hidden states (2, running sequences, hidden) in ``plan``'s order, both directions read together:
-    a step's input gates are ``gates[rows[step]]`` (``Plan.gate_rows``), ``hidden`` the recurrent weights."""
+def run(
+    gates: torch.Tensor,
+    plan: Plan,
+    rows: list[torch.Tensor],
+    hidden: torch.Tensor,
+    step_inputs: StepInputs | None = None,
+) -> Reading:
+    """Every step's hidden states of both directions read together, in ``plan``'s order: a step's input gates are
+    ``gates[rows[step]]`` (``Plan.gate_rows``), plus its ``step_inputs`` projected if given; ``hidden`` the recurrent
+    weights."""
     size = hidden.shape[1]
+    states = gates.new_empty(2 * sum(plan.running), size)
     state = gates.new_zeros(2, plan.running[0], size)
     cell = torch.zeros_like(state)
-    outputs = []
+    start = 0
     for step, count in enumerate(plan.running):
-        summed = gates.index_select(0, rows[step]).view(2, count, 4 * size).baddbmm_(state[:, :count], hidden)
+        summed = gates.index_select(0, rows[step]).view(2, count, 4 * size)
+        if step_inputs is not None:
+            step_inputs.add_to(summed, step)
+        summed.baddbmm_(state[:, :count], hidden)
         opening, forgetting, candidate, showing = summed.sigmoid_().view(2, count, 4, size).unbind(2)
         # the cell: forgetting * cell + opening * tanh(g), where tanh(g) = 2 * candidate - 1 (doubled weights)
         cell = (forgetting * cell[:, :count]).sub_(opening).addcmul_(opening, candidate, value=2.0)
-        state = cell.tanh().mul_(showing)
-        outputs.append(state)
-    return outputs
+        state = torch.mul(cell.tanh(), showing, out=states[start : start + 2 * count].view(2, count, size))
+        start += 2 * count
+    return Reading(plan, states)

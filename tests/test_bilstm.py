@@ -7,6 +7,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from tagger import recurrence
 from tagger.bilstm import BiLSTM, upgrade_packed_names
 
 
@@ -66,3 +67,22 @@ def test_reading_from_input_gates_matches_the_lstm(layers, rest):
     torch.testing.assert_close(projected, expected_projected, rtol=0, atol=1e-6)  # the bias alone past each length
     with torch.enable_grad():
         assert not encoder.reads_gates()  # training reads torch's LSTM
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_inputs_given_per_token_are_projected_at_the_step_that_reads_them(dtype):
+    """``StepInputs`` adds to a step's gates each running sequence's token inputs times its direction's weights: the
+    token the step reads left to right, and the one it reads right to left, in the weights' precision."""
+    torch.manual_seed(3)
+    lengths, hidden = torch.tensor([2, 5, 3]), 2
+    plan = recurrence.Plan.of(lengths, 5)
+    values, weight = torch.randn(3, 5, 4), torch.randn(4, 2 * 4 * hidden).to(dtype)
+    own = recurrence.StepInputs.of(values, plan, weight)
+    for step, count in enumerate(plan.running):
+        gates = torch.zeros(2, count, 4 * hidden)
+        own.add_to(gates, step)
+        for place, sequence in enumerate(plan.order[:count].tolist()):
+            for direction, token in enumerate((step, int(lengths[sequence]) - 1 - step)):
+                part = weight[:, direction * 4 * hidden : (direction + 1) * 4 * hidden]
+                expected = recurrence.projected(values[sequence, token][None], part)[0]
+                torch.testing.assert_close(gates[direction, place], expected, rtol=0, atol=1e-6)
