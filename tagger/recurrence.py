@@ -181,8 +181,8 @@ class Reading:
     states: torch.Tensor  # shape: (2 * steps read in all, hidden)
 
     def at(self, ahead: torch.Tensor, behind: torch.Tensor) -> torch.Tensor:
-        """States (batch, k, 2 * hidden): the left-to-right one after step ``ahead[b, i]`` of sequence ``b`` and the
-        right-to-left one after it read place ``behind[b, i]`` (each a place within the sequence's length)."""
+        """States (batch, k, 2 * hidden) of each sequence ``b``: the left-to-right one after it read place
+        ``ahead[b, i]`` and the right-to-left one after it read place ``behind[b, i]`` (places within its length)."""
         running, offsets = torch.tensor(self.plan.running), self.plan.offsets()
         rank = self.plan.rank()[:, None]
         lengths = (self.plan.flipped[:, 0] + 1)[rank]  # a sequence's first right-to-left step reads its last place
