@@ -96,9 +96,8 @@ class BiLSTM(nn.Module):
         input dimensions, per token."""
         plan = recurrence.Plan.of(mask.sum(dim=1), mask.shape[1])
         weights = self.layers[0].weights()
-        own = None  # each token's inputs beyond its row's, projected as a step reads them
-        if rest is not None:
-            own = recurrence.StepInputs.of(rest, plan, weights.input[-rest.shape[2] :])
+        # each token's inputs beyond its row's, projected as a step reads them
+        own = None if rest is None else recurrence.StepInputs.of(rest, plan, weights.input[-rest.shape[2] :])
         reading = recurrence.run(gates, plan, plan.gate_rows(rows), weights.hidden, own)
         for layer in self.layers[1:]:
             weights = layer.weights()

@@ -83,11 +83,13 @@ def input_gates(inputs: torch.Tensor, weights: Weights) -> torch.Tensor:
 
 
 def projected(inputs: torch.Tensor, weight: torch.Tensor, onto: torch.Tensor | None = None) -> torch.Tensor:
-    """``inputs @ weight`` in float32, added in place to ``onto`` if given, the product in the weight's precision:
-    for bfloat16 weights (a ``bf16`` copy) the inputs are rounded to bfloat16, several times faster on CPUs with
-    bfloat16 arithmetic (AMX, AVX-512 BF16)."""
+    """``inputs @ weight`` (matrices, or batches of them) in float32, added in place to ``onto`` if given, the product
+    in the weight's precision: for bfloat16 weights (a ``bf16`` copy) the inputs are rounded to bfloat16, several
+    times faster on CPUs with bfloat16 arithmetic (AMX, AVX-512 BF16)."""
     if weight.dtype == inputs.dtype:
-        return inputs @ weight if onto is None else onto.addmm_(inputs, weight)
+        if onto is None:
+            return inputs @ weight
+        return onto.baddbmm_(inputs, weight) if onto.dim() == 3 else onto.addmm_(inputs, weight)
     product = (inputs.to(weight.dtype) @ weight).float()
     return product if onto is None else onto.add_(product)
 
@@ -164,11 +166,7 @@ class StepInputs:
     def add_to(self, gates: torch.Tensor, step: int) -> None:
         """Add step ``step``'s projected inputs to its ``gates`` (2, running, 4 * hidden), in the weight's precision
         (``projected``)."""
-        inputs = self.values.index_select(0, self.rows[step]).view(2, gates.shape[1], -1)
-        if inputs.dtype == self.weight.dtype:
-            gates.baddbmm_(inputs, self.weight)
-        else:
-            gates.add_(torch.bmm(inputs.to(self.weight.dtype), self.weight).float())
+        projected(self.values.index_select(0, self.rows[step]).view(2, gates.shape[1], -1), self.weight, onto=gates)
 
 
 @dataclass
