@@ -17,7 +17,16 @@ from safetensors import SafetensorError
 from safetensors.torch import load, save
 
 from . import __version__
-from .batching import LM_MAX_PADDING, MAX_PADDING, PACKED_MAX_PADDING, Encoded, Encoder, TokenTable, length_batches
+from .batching import (
+    LM_MAX_PADDING,
+    MAX_PADDING,
+    PACKED_MAX_PADDING,
+    Batch,
+    Encoded,
+    Encoder,
+    TokenTable,
+    length_batches,
+)
 from .bilstm import upgrade_packed_names
 from .charlm import CharLM
 from .chunks import ChunkReader
@@ -237,8 +246,42 @@ class Tagger:
         _check_batch_size(batch_size, "Tagger.predict")
         chosen = choose(self.head_names, head)
         names = [self.heads[index].name for index in chosen]
-        self.model.eval()
         results = [Prediction([]) for _ in sentences]
+        for indices, batch, decoded in self._decoded(sentences, batch_size, chosen, confidences or len(chosen) > 1):
+            found = [self._predictions(h, best, scores, batch.mask) for h, (best, scores) in zip(chosen, decoded)]
+            if len(chosen) == 1:
+                for index, prediction in zip(indices, found[0]):
+                    results[index] = prediction
+                continue
+            outside = [posteriors.marginals()[:, :, 0].tolist() for _, posteriors in decoded]  # tag 0 is O
+            scheme = self.heads[chosen[0]].output_scheme
+            for row, index in enumerate(indices):
+                ours = [head_found[row] for head_found in found]
+                length = len(sentences[index])
+                results[index] = merged(ours, names, [o[row][:length] for o in outside], scheme)
+        return results
+
+    def posteriors(
+        self,
+        sentences: Sequence[Sequence[str] | Sentence],
+        batch_size: int = PREDICT_BATCH_SIZE,
+        head: str | None = None,
+    ) -> Iterator[tuple[list[int], Posteriors]]:
+        """The CRF posteriors of head ``head`` (by default the first) over token lists or ``Sentence``s, a batch at a
+        time: the numbers of the batch's sentences (rows in that order), and their posteriors (rows in the head's
+        tag ids, ``heads[...].tags``)."""
+        sentences = token_lists(sentences, "Tagger.posteriors")
+        _check_batch_size(batch_size, "Tagger.posteriors")
+        chosen = choose(self.head_names, head)[:1]
+        for indices, _, [(_, found)] in self._decoded(sentences, batch_size, chosen, with_posteriors=True):
+            yield indices, found
+
+    def _decoded(
+        self, sentences: Sequence[Sequence[str] | Sentence], batch_size: int, heads: list[int], with_posteriors: bool
+    ) -> Iterator[tuple[list[int], Batch, list[tuple[torch.Tensor, Posteriors | None]]]]:
+        """``model.decode`` of ``heads`` over the non-empty ``sentences`` in length-sorted batches: each batch's
+        sentence numbers, the batch, and what it decoded."""
+        self.model.eval()
         lengths = [len(s) for s in sentences]
         encoded = [self.encode(sentence) if length else None for sentence, length in zip(sentences, lengths)]
         with torch.inference_mode():
@@ -253,18 +296,7 @@ class Tagger:
                     continue
                 own_lm_features = [lm_features[i] for i in indices] if lm_features else ()
                 batch = self.encoder.collate([encoded[i] for i in indices], table, own_lm_features)
-                decoded = self.model.decode(batch, confidences or len(chosen) > 1, chosen)
-                found = [self._predictions(h, best, scores, batch.mask) for h, (best, scores) in zip(chosen, decoded)]
-                if len(chosen) == 1:
-                    for index, prediction in zip(indices, found[0]):
-                        results[index] = prediction
-                    continue
-                outside = [posteriors.marginals()[:, :, 0].tolist() for _, posteriors in decoded]  # tag 0 is O
-                scheme = self.heads[chosen[0]].output_scheme
-                for row, index in enumerate(indices):
-                    ours = [head_found[row] for head_found in found]
-                    results[index] = merged(ours, names, [o[row][: lengths[index]] for o in outside], scheme)
-        return results
+                yield indices, batch, self.model.decode(batch, with_posteriors, heads)
 
     def forget(self) -> None:
         """Empty what ``predict`` remembers of earlier calls, a character LM's features of sentences, so that the
