@@ -50,6 +50,30 @@ class ConstrainedCRF(nn.Module):
         """
         return -self.crf(emissions, tags, mask=mask, reduction="sum")
 
+    def soft_nll(
+        self, emissions: torch.Tensor, mask: torch.Tensor, marginals: torch.Tensor, moves: torch.Tensor
+    ) -> torch.Tensor:
+        """Summed cross-entropy of this CRF's tag sequences against another distribution over them (a teacher's,
+        ``Posteriors``), given by what the CRF's score reads of it: ``marginals`` (batch, seq_len, num_tags), each
+        step's P(tag), and ``moves`` (batch, num_tags, num_tags), the expected count of each transition. It is the
+        log-partition minus the expected score; for the marginals and moves of one path, ``nll`` of that path."""
+        crf = self.crf
+        expected = (marginals * emissions).masked_fill(~mask.unsqueeze(2), 0.0).sum(dim=(1, 2))
+        expected = expected + (moves * crf.transitions).sum(dim=(1, 2))
+        last = marginals[torch.arange(len(mask)), mask.sum(dim=1) - 1]  # shape: (batch, num_tags)
+        expected = expected + marginals[:, 0] @ crf.start_transitions + last @ crf.end_transitions
+        return (self.log_partition(emissions, mask) - expected).sum()
+
+    def log_partition(self, emissions: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Log of the sum of every tag sequence's exponentiated score, per sequence (batch,): ``nll``'s normaliser,
+        unconstrained as it is."""
+        crf = self.crf
+        score = crf.start_transitions + emissions[:, 0]  # shape: (batch, num_tags)
+        for t in range(1, emissions.shape[1]):
+            reached = torch.logsumexp(score.unsqueeze(2) + crf.transitions, dim=1) + emissions[:, t]
+            score = torch.where(mask[:, t, None], reached, score)
+        return torch.logsumexp(score + crf.end_transitions, dim=1)
+
     def scores(self) -> Scores:
         """The start, transition and end scores, forbidden moves at ``FORBIDDEN``: what decoding reads."""
         return (
@@ -190,6 +214,13 @@ class Posteriors:
     def marginals(self) -> torch.Tensor:
         """P(tag at step t = k), shape (batch, seq_len, num_tags); rows past a length are junk."""
         return (self.alpha + self.beta - self.log_z[:, None, None]).exp()
+
+    def moves(self) -> torch.Tensor:
+        """Expected count of each transition over each sequence, shape (batch, num_tags [from], num_tags [to])."""
+        ahead = (self.emissions[:, 1:] + self.beta[:, 1:]).unsqueeze(2)  # shape: (batch, seq_len - 1, 1, num_tags)
+        scores = self.alpha[:, :-1].unsqueeze(3) + self.transitions + ahead - self.log_z[:, None, None, None]
+        taken = self.mask[:, 1:, None, None]
+        return torch.where(taken, scores, -math.inf).exp().sum(dim=1)
 
     def along(self, tags: torch.Tensor, links: tuple[list[int], list[int]] | None = None) -> "PathScores":
         """Scores along decoded ``tags`` (batch, seq_len), for token and span confidences.
