@@ -142,6 +142,12 @@ def use_and_limits(card: dict, config: TaggerConfig) -> dict:
             f"{silver} more training sentences were silver: raw text that a model tagged (self-training), whose "
             "errors this model may have learnt."
         )
+    lessons = sum(head["lessons"]["sentences"] for head in card["heads"] if "lessons" in head)
+    if lessons:
+        limits.append(
+            f"It also learnt a teacher model's tag probabilities on {lessons} sentences of raw text (distillation), "
+            "and with them that model's errors."
+        )
     for key, what in (("char_lm", "Its character LM"), ("vectors", "Its word vectors")):
         if getattr(config, key):
             limits.append(f"{what} came from {_shown(getattr(config, key))}: {_unlabelled(getattr(config, key))}")
@@ -203,7 +209,7 @@ def _scored_anew(card: dict, limit: str) -> dict:
 def ensembled(cards: Sequence[dict], tagger) -> dict:
     """The card of ``tagger``, an ensemble of the models of ``cards`` trained apart (``ensembles.combined``): the
     first one's data, each one's training; its own test scores start empty (``tagger evaluate --update-card``)."""
-    kept = ("train", "dev", "silver", "corpus")
+    kept = ("train", "dev", "silver", "lessons", "corpus")
     data = {head["name"]: {key: head[key] for key in kept if key in head} for head in cards[0]["heads"]}
     training = {"refit": cards[0]["training"]["refit"], "members": [card["training"] for card in cards]}
     return facts(tagger, data, training)

@@ -81,12 +81,19 @@ def read(path: Path) -> dict[str, Any]:
     return state
 
 
-def check_data(path: Path, state: dict[str, Any], train: Data, dev: Data | None) -> None:
-    """Refuse a resume whose training or dev data (corpora, or names to corpora: ``fingerprint``) differ from those
-    the checkpoint was trained on."""
+def check_data(path: Path, state: dict[str, Any], train: Data, dev: Data | None, lessons: str | None = None) -> None:
+    """Refuse a resume whose training or dev data (corpora, or names to corpora: ``fingerprint``) or a teacher's
+    lessons (their ``Lessons.fingerprint``, ``None`` for none) differ from those the checkpoint was trained on."""
     recorded = state.get("fingerprints")
     if recorded is None:
         return
+    then = recorded.get("lessons")
+    if then != lessons:
+        how = "without lessons" if then is None else "with lessons" if lessons is None else "with other lessons"
+        raise CheckpointError(
+            f"cannot resume from {path}: it was trained {how} (--lessons); resume with the same, or train afresh "
+            "in another --output"
+        )
     for split, corpus in (("training", train), ("dev", dev)):
         now, then = fingerprint(corpus), recorded["dev" if split == "dev" else "train"]
         if now != then:

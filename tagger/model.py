@@ -183,6 +183,10 @@ class BiLSTMCRF(nn.Module):
         """Negative log-likelihood of the gold tags (ids of head ``head``'s tags), summed over the batch."""
         return self.heads[head].crf.nll(self.emissions(batch, head), batch.tags, batch.mask)
 
+    def soft_loss(self, batch, marginals: torch.Tensor, moves: torch.Tensor, head: int = 0) -> torch.Tensor:
+        """Cross-entropy against a teacher's posteriors (``ConstrainedCRF.soft_nll``), summed over the batch."""
+        return self.heads[head].crf.soft_nll(self.emissions(batch, head), batch.mask, marginals, moves)
+
     def decode(
         self, batch, with_posteriors: bool = False, heads: Sequence[int] = (0,)
     ) -> list[tuple[torch.Tensor, Posteriors | None]]:

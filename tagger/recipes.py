@@ -21,6 +21,7 @@ from . import cards
 from .callbacks import Callback, standard
 from .config import TaggerConfig
 from .corpus import Corpus
+from .distillation import Lessons
 from .ensembles import combined
 from .evaluation import evaluate
 from .files import atomic_write
@@ -112,14 +113,15 @@ def start(
     callbacks: Sequence[Callback] = (),
     texts: Sequence[Sequence[str]] = (),
     resume: dict | None = None,
+    lessons: Lessons | None = None,
 ) -> Trainer:
     """A trainer into ``output`` with the standard callbacks and then ``callbacks``: a fresh model built from
     ``config`` for ``train`` and ``texts`` (as ``Tagger.build`` takes them: dev and test tokens), or, given
     ``resume`` (the settings the resumed run must share), the one of ``output``'s checkpoint."""
     every = [*standard(output), *callbacks]
     if resume is not None:
-        return Trainer.resume(output, train, dev, every, resume)
-    return Trainer(build(config, train, texts), train, dev, output, every)
+        return Trainer.resume(output, train, dev, every, resume, lessons)
+    return Trainer(build(config, train, texts), train, dev, output, every, lessons)
 
 
 def fit(
@@ -130,6 +132,7 @@ def fit(
     callbacks: Sequence[Callback] = (),
     resume: bool = False,
     texts: Sequence[Sequence[str]] = (),
+    lessons: Lessons | None = None,
 ) -> Trained:
     """Train ``trainer`` to early stopping; with ``refitting``, then a fresh model on train + dev for the best epoch
     count into ``OUTPUT/refit`` (standard callbacks and ``callbacks``; ``resume`` continues its checkpoint;
@@ -150,7 +153,7 @@ def fit(
     logger.info("refitting on train + dev (%d sentences) for %d epochs", sentences, result.best_epoch)
     output = trainer.output / "refit"
     every = [*standard(output), *callbacks]
-    refitted = refit(trainer.config, train, dev, result.best_epoch, output, every, resume, texts)
+    refitted = refit(trainer.config, train, dev, result.best_epoch, output, every, resume, texts, lessons)
     logger.info("refitted model: %s", refitted.model_dir)
     return Trained(trainer, result, refitted)
 
@@ -165,6 +168,7 @@ def run(
     texts: Sequence[Sequence[str]] = (),
     test_texts: Sequence[Sequence[str]] = (),
     resume: dict | None = None,
+    lessons: Lessons | None = None,
 ) -> Trained | TrainedApart:
     """The whole recipe into ``output``: ``start``, then ``fit`` (``texts``: dev and test tokens, ``test_texts``:
     test tokens, for ``Tagger.build``; ``resume``: as ``start`` takes it).
@@ -175,8 +179,8 @@ def run(
     member and any other with a checkpoint continue it (a finished one stops at once); the others start.
     """
     if config.ensemble == 1 or not config.ensemble_apart:
-        trainer = start(config, train, dev, output, callbacks, texts, resume)
-        return fit(trainer, train, dev, refitting, callbacks, resume is not None, test_texts)
+        trainer = start(config, train, dev, output, callbacks, texts, resume, lessons)
+        return fit(trainer, train, dev, refitting, callbacks, resume is not None, test_texts, lessons)
     output, members = Path(output), []
     for number in range(1, config.ensemble + 1):
         alone = {"seed": config.seed + (number - 1) * MEMBER_SEED_STEP, "ensemble": 1, "ensemble_apart": False}
@@ -184,7 +188,9 @@ def run(
         logger.info("ensemble member %d of %d (seed %d) in %s", number, config.ensemble, alone["seed"], where)
         resumed = resume is not None and (number == 1 or (where / CHECKPOINT_FILE).is_file())
         settings = resume | alone if resumed else None
-        trained = run(replace(config, **alone), train, dev, where, refitting, callbacks, texts, test_texts, settings)
+        trained = run(
+            replace(config, **alone), train, dev, where, refitting, callbacks, texts, test_texts, settings, lessons
+        )
         members.append(trained)
     ensemble = TrainedApart(members, output)
     combining = {ensemble.early: [m.early for m in members], ensemble.final: [m.final for m in members]}  # one, unrefit

@@ -34,7 +34,7 @@ def silver(
     if not 0.0 <= min_confidence <= 1.0:
         raise ValueError(f"min_confidence must be between 0 and 1, not {min_confidence}")
     kept: list[Sentence] = []
-    for group in _groups(iter(texts), TEXTS_AT_ONCE):
+    for group in text_groups(iter(texts), TEXTS_AT_ONCE):
         for tagged in tagger.predict_texts(group, batch_size, head):
             kept += [Sentence(s.tokens, p.tags) for s, p in tagged if _confident(p, min_confidence, entities_only)]
         if progress is not None:
@@ -51,7 +51,7 @@ def _confident(prediction: Prediction, min_confidence: float, entities_only: boo
     return bool(prediction.token_scores) and min(prediction.token_scores) >= min_confidence
 
 
-def _groups(texts: Iterator[str], size: int) -> Iterator[list[str]]:
+def text_groups(texts: Iterator[str], size: int) -> Iterator[list[str]]:
     """``texts`` ``size`` at a time, blank ones left out."""
     while read := list(islice(texts, size)):
         yield [text for text in read if text.strip()]

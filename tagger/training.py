@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import torch
+from torch.nn.utils.rnn import pad_sequence
 
 from . import checkpoints
 from .averaging import WeightAverage
@@ -30,6 +31,7 @@ from .batching import Encoder, mixed_batches
 from .callbacks import Callback, EpochRecord, ProgressBar, standard
 from .config import TRANSFERRED_PARTS, TaggerConfig
 from .corpus import Corpus, Sentence
+from .distillation import Lesson, Lessons
 from .evaluation import evaluate
 from .heads import HeadError
 from .model import BiLSTMCRF
@@ -74,6 +76,8 @@ class Trainer:
     names to corpora (a dict of one corpus trains a lone head whatever its name); then the best model
     is that of the best mean dev F1 over the corpora. With ``dev=None`` every epoch counts as the
     best (see ``refit``). ``callbacks``: by default ``callbacks.standard(output)``; a list replaces them.
+    ``lessons`` (a teacher's posteriors on raw text: ``distillation``), for a tagger of one head, are learnt beside
+    ``train``, in batches of their own, by ``ConstrainedCRF.soft_nll``.
     """
 
     def __init__(
@@ -83,6 +87,7 @@ class Trainer:
         dev: Corpora | None,
         output: str | Path,
         callbacks: Sequence[Callback] | None = None,
+        lessons: Lessons | None = None,
     ):
         if tagger.quantization is not None:
             raise ModelError(
@@ -94,11 +99,15 @@ class Trainer:
         corpora = _by_head(tagger, train, "train")
         self.dev = None if dev is None else _by_head(tagger, dev, "dev")
         self.fingerprints = {"train": checkpoints.fingerprint(corpora), "dev": checkpoints.fingerprint(self.dev)}
+        if lessons:
+            self.fingerprints["lessons"] = lessons.fingerprint()
         self.train, self.head_of, self.sizes = [], [], []  # encoded sentences, each one's head, sentences per head
         for number, (name, corpus) in enumerate(corpora.items()):
             self.train += [tagger.encode(s, s.tags, name) for s in corpus.in_scheme(self.config.scheme)]
             self.head_of += [number] * len(corpus)
             self.sizes.append(len(corpus))
+        self.gold_count = len(self.train)  # lessons, if any, come after the gold sentences
+        self.lessons = self._lessons(lessons, corpora) if lessons else []
         self.singletons = _singletons([s for corpus in corpora.values() for s in corpus], tagger)
         self.optimizer = optimiser(_parameter_groups(tagger.model, self.config), self.config)
         decay = self.config.lr_decay
@@ -137,6 +146,7 @@ class Trainer:
         dev: Corpora | None,
         callbacks: Sequence[Callback] | None = None,
         settings: dict[str, Any] | None = None,
+        lessons: Lessons | None = None,
     ) -> "Trainer":
         """A trainer that continues from the last completed epoch in ``output/checkpoint.pt``.
 
@@ -148,7 +158,7 @@ class Trainer:
         path = Path(output) / CHECKPOINT_FILE
         checkpoints.clean(path)
         state = checkpoints.read(path)
-        checkpoints.check_data(path, state, train, dev)
+        checkpoints.check_data(path, state, train, dev, lessons and lessons.fingerprint())
         meta = dict(state["meta"])
         recorded = meta["config"]
         derived = ["word_dim"] if recorded.get("vectors") else []  # set by the vectors
@@ -156,7 +166,7 @@ class Trainer:
         derived += list(ARCHITECTURE) if recorded.get("init_from") else []  # taken from the source model
         meta["config"] = checkpoints.resumed_config(path, recorded, settings or {}, derived)
         tagger = Tagger.from_parts(meta, state["vocab"], state["model"], str(path))
-        trainer = cls(tagger, train, dev, output, callbacks)
+        trainer = cls(tagger, train, dev, output, callbacks, lessons)
         trainer.optimizer.load_state_dict(state["optimizer"])
         trainer.scheduler.load_state_dict(state["scheduler"])
         if trainer.average is not None:
@@ -236,7 +246,12 @@ class Trainer:
             assert all(self.head_of[i] == head for i in own), "a batch mixes corpora"
             batch = Encoder.collate([self.train[i] for i in own])
             batch.words = self._replace_singletons(batch.words)
-            summed = member.loss(batch, head)  # over the batch
+            if own[0] < self.gold_count:
+                summed = member.loss(batch, head)  # over the batch
+            else:
+                taught = [self.lessons[i - self.gold_count] for i in own]
+                marginals = pad_sequence([lesson.marginals for lesson in taught], batch_first=True)
+                summed = member.soft_loss(batch, marginals, torch.stack([lesson.moves for lesson in taught]), head)
             value += summed.item()
             loss = loss + summed / len(own)
         if not math.isfinite(value):
@@ -294,6 +309,17 @@ class Trainer:
             clipped,
             corpora,
         )
+
+    def _lessons(self, lessons: Lessons, corpora: Mapping[str, Corpus]) -> list[Lesson]:
+        """A teacher's ``lessons`` in this tagger's tags, their sentences appended to ``train`` as a corpus of
+        their own (so a batch is all gold or all lessons)."""
+        if len(corpora) > 1:
+            raise HeadError(f"lessons teach a tagger of one head; this one has {len(corpora)}: {list(corpora)}")
+        lessons = lessons.in_tags(self.tagger.heads[0].tags.items)
+        self.train += [self.tagger.encode(lesson.sentence) for lesson in lessons.lessons]
+        self.head_of += [0] * len(lessons)
+        self.sizes.append(len(lessons))
+        return lessons.lessons
 
     def averaged(self) -> AbstractContextManager:
         """A block in which the model holds its averaged weights (``weight_average``), or its own without it."""
@@ -368,8 +394,10 @@ def refit(
     callbacks: Sequence[Callback] | None = None,
     resume: bool = False,
     texts: Iterable[Sequence[str]] = (),
+    lessons: Lessons | None = None,
 ) -> Trainer:
-    """Train a fresh model on ``train`` + ``dev`` for ``epochs`` (the count early stopping chose on dev).
+    """Train a fresh model on ``train`` + ``dev`` (and ``lessons``) for ``epochs`` (the count early stopping chose
+    on dev).
 
     Nothing is held out, so the last epoch's model is kept: the protocol of papers that
     report test scores of models trained on train and dev together. ``train`` and ``dev``:
@@ -379,9 +407,9 @@ def refit(
     combined = train + dev if isinstance(train, Corpus) else {name: train[name] + dev[name] for name in train}
     config = replace(config, epochs=epochs, patience=epochs)
     if resume and (Path(output) / CHECKPOINT_FILE).is_file():
-        trainer = Trainer.resume(output, combined, None, callbacks, config.to_dict())
+        trainer = Trainer.resume(output, combined, None, callbacks, config.to_dict(), lessons)
     else:
-        trainer = Trainer(build(config, combined, texts), combined, None, output, callbacks)
+        trainer = Trainer(build(config, combined, texts), combined, None, output, callbacks, lessons)
     trainer.fit()
     return trainer
 

@@ -23,6 +23,7 @@ from . import (
     serve,
     silver,
     spacy_export,
+    teach,
     train,
     tune,
 )
@@ -48,6 +49,7 @@ COMMANDS = (
     embeddings,
     lm,
     silver,
+    teach,
 )
 
 
@@ -61,6 +63,7 @@ def user_errors() -> tuple[type[Exception], ...]:
     from ..catalogue import CatalogueError
     from ..config import ConfigError
     from ..corpus import CorpusFormatError
+    from ..distillation import LessonsError
     from ..files import OutputError, OverwriteError
     from ..heads import HeadError
     from ..label_maps import LabelMapError
@@ -83,6 +86,7 @@ def user_errors() -> tuple[type[Exception], ...]:
         DivergedError,
         HeadError,
         LabelMapError,
+        LessonsError,
         LMError,
         ModelError,
         OptionError,

@@ -285,7 +285,7 @@ def catalogue_splits(
 
 
 INPUT_OPTIONS = (
-    *("train", "dev", "test", "silver", "data", "corpora", "config", "vectors", "char_lm", "init_from"),
+    *("train", "dev", "test", "silver", "lessons", "data", "corpora", "config", "vectors", "char_lm", "init_from"),
     *("space", "input", "model"),
 )
 

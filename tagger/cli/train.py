@@ -72,6 +72,12 @@ def add_parser(commands) -> None:
         help="silver training sentences (tagger silver: raw text a model tagged confidently), joined to the one "
         "training corpus; dev and test stay as they are (self-training)",
     )
+    parser.add_argument(
+        "--lessons",
+        type=Path,
+        help="a teacher's posteriors on raw text (tagger teach), learnt beside the one training corpus (knowledge "
+        "distillation); dev and test stay as they are",
+    )
     parser.add_argument("--output", required=True, type=Path, help="output directory")
     parser.add_argument("--config", type=Path, help="JSON config file (a model's config.json works too)")
     add_preset_options(parser)
@@ -192,10 +198,12 @@ def run(args: argparse.Namespace) -> int:
     gold, dev, test = read_training_corpora(args, found, config)
     silver = read_silver(gold, args.silver, config.tokenizer) if args.silver else None
     train = {name: corpus + silver if silver else corpus for name, corpus in gold.items()}
+    lessons = read_lessons(gold, args.lessons) if args.lessons else None
     test_texts = [s.tokens for corpus in test.values() for s in corpus]
     extras = [] if args.no_progress else [ProgressBar()]
     extras.append(EpochReport())
     texts = [s.tokens for corpus in dev.values() for s in corpus] + test_texts
+    texts += [lesson.sentence.tokens for lesson in lessons] if lessons else []
     settings = None
     if args.resume:
         settings = settings_given(args, overrides, config)
@@ -208,10 +216,12 @@ def run(args: argparse.Namespace) -> int:
         config = replace(config, lr=tested.suggested_lr)
     sentences = sum(map(len, train.values())), sum(map(len, dev.values()))
     logger.info("training on %d sentences, dev %d; output in %s", *sentences, args.output)
-    trained = recipes.run(config, train, dev, args.output, args.refit, extras, texts, test_texts, settings)
+    trained = recipes.run(config, train, dev, args.output, args.refit, extras, texts, test_texts, settings, lessons)
     data = {source.name: cards.data_facts(gold[source.name], dev[source.name], source.corpus) for source in found}
     for facts in data.values() if silver else ():
         facts["silver"] = {"source": silver.source, "sentences": len(silver)}
+    for facts in data.values() if lessons else ():
+        facts["lessons"] = {"source": str(args.lessons), "sentences": len(lessons)}
     several = len(train) > 1
     for model_dir, how in trained.models.items():
         if not model_dir.is_dir():  # a resumed run whose best model was saved elsewhere, or removed since
@@ -235,6 +245,18 @@ def read_silver(train: dict[str, Corpus], path: Path, tokenizer: str) -> Corpus:
     ((name, gold),) = train.items()
     logger.info("%s: %d training sentences and %d silver ones from %s", name, len(gold), len(silver), path)
     return silver
+
+
+def read_lessons(train: dict[str, Corpus], path: Path):
+    """The lessons of ``path`` (tagger teach), to learn beside ``train``'s one corpus."""
+    from ..distillation import Lessons
+
+    if len(train) > 1:
+        raise CorporaError(f"--lessons {path} teach one training corpus, and there are {len(train)}: train on one")
+    lessons = Lessons.load(path)
+    ((name, gold),) = train.items()
+    logger.info("%s: %d training sentences and %d lessons from %s", name, len(gold), len(lessons), path)
+    return lessons
 
 
 def print_tests(scored: dict[str, dict], test: dict[str, Corpus], model_dir: Path, mean: dict | None) -> None:
