@@ -68,6 +68,25 @@ def tiny_model(sample, tmp_path_factory) -> Path:
     return output / "model"
 
 
+@pytest.fixture(scope="session")
+def disease_model():
+    """The shipped ncbi-disease-fast model."""
+    from tagger import Tagger
+
+    return Tagger.load("ncbi-disease-fast")
+
+
+@pytest.fixture(scope="session")
+def disease_texts() -> list[str]:
+    """Raw texts with diseases in some sentences, and a blank one: what ``disease_model`` reads as unlabelled text."""
+    return [
+        "Patients with cystic fibrosis and asthma were enrolled. The weather was mild that week.",
+        "",
+        "Huntington disease is an inherited neurodegenerative disorder. We thank the reviewers.",
+        "Mutations in BRCA1 raise the risk of breast cancer and ovarian cancer in carriers.",
+    ]
+
+
 class FileServer:
     """The files under ``root`` over HTTP on 127.0.0.1, in a thread.
 

@@ -20,18 +20,6 @@ from tagger.distillation import Lessons, LessonsError, teach
 from tagger.formats import read_corpus, write_corpus
 from tagger.training import Trainer
 
-TEXTS = [
-    "Patients with cystic fibrosis and asthma were enrolled. The weather was mild that week.",
-    "",
-    "Huntington disease is an inherited neurodegenerative disorder. We thank the reviewers.",
-    "Mutations in BRCA1 raise the risk of breast cancer and ovarian cancer in carriers.",
-]
-
-
-@pytest.fixture(scope="module")
-def teacher() -> Tagger:
-    return Tagger.load("ncbi-disease-fast")  # shipped with the package
-
 
 @pytest.fixture(scope="module")
 def disease_sample(sample, tmp_path_factory):
@@ -104,22 +92,24 @@ def test_moves_of_forbidden_transitions_are_zero():
     assert moves.sum().item() == pytest.approx(4.0)
 
 
-def test_teach_gives_each_sentence_of_the_texts_the_teachers_posteriors(teacher):
-    lessons = teach(teacher, TEXTS)
-    cut = [sentence for group in teacher.cut([text for text in TEXTS if text]) for sentence in group]
+def test_teach_gives_each_sentence_of_the_texts_the_teachers_posteriors(disease_model, disease_texts):
+    lessons = teach(disease_model, disease_texts)
+    cut = [sentence for group in disease_model.cut([text for text in disease_texts if text]) for sentence in group]
     assert [lesson.sentence.tokens for lesson in lessons] == [sentence.tokens for sentence in cut]
-    assert lessons.tags == teacher.heads[0].tags.items
-    predicted = teacher.predict(cut)
+    assert lessons.tags == disease_model.heads[0].tags.items
+    predicted = disease_model.predict(cut)
     for lesson, prediction in zip(lessons, predicted):
         assert torch.allclose(lesson.marginals.sum(dim=1), torch.ones(len(lesson.sentence.tokens)), atol=1e-5)
         assert lesson.moves.sum().item() == pytest.approx(len(lesson.sentence.tokens) - 1, abs=1e-4)
         for probabilities, score in zip(lesson.marginals, prediction.token_scores):  # the decoded tag's is among them
             assert (probabilities - score).abs().min().item() < 1e-5
-    assert len(teach(teacher, TEXTS, max_sentences=2)) == 2
+    assert len(teach(disease_model, disease_texts, max_sentences=2)) == 2
 
 
-def test_lessons_are_saved_and_loaded_as_they_were_and_a_file_of_anything_else_is_refused(teacher, tmp_path):
-    lessons = teach(teacher, TEXTS)
+def test_lessons_are_saved_and_loaded_as_they_were_and_a_file_of_anything_else_is_refused(
+    disease_model, tmp_path, disease_texts
+):
+    lessons = teach(disease_model, disease_texts)
     path = tmp_path / "lessons.safetensors"
     lessons.save(path)
     loaded = Lessons.load(path)
@@ -138,8 +128,8 @@ def test_lessons_are_saved_and_loaded_as_they_were_and_a_file_of_anything_else_i
             Lessons.load(bad)
 
 
-def test_lessons_teach_only_a_student_of_the_teachers_tags(teacher):
-    lessons = teach(teacher, TEXTS[:1])
+def test_lessons_teach_only_a_student_of_the_teachers_tags(disease_model, disease_texts):
+    lessons = teach(disease_model, disease_texts[:1])
     with pytest.raises(LessonsError, match="not the student's"):
         lessons.in_tags(["O", "B-Chemical", "I-Chemical", "E-Chemical", "S-Chemical"])
     reordered = lessons.in_tags(list(reversed(lessons.tags)))
@@ -147,11 +137,11 @@ def test_lessons_teach_only_a_student_of_the_teachers_tags(teacher):
 
 
 def test_a_student_learns_the_lessons_beside_the_gold_corpus_and_resumes_only_with_them(
-    teacher, disease_sample, tmp_path
+    disease_model, disease_sample, tmp_path, disease_texts
 ):
     torch.set_num_threads(1)
     train, dev = (read_corpus(path) for path in disease_sample)
-    lessons = teach(teacher, TEXTS * 4)
+    lessons = teach(disease_model, disease_texts * 4)
     config = TaggerConfig(word_dim=16, char_dim=8, char_hidden=8, hidden=16, epochs=2, lr=0.02, batch_size=4)
     student = Tagger.build(config, train, [lesson.sentence.tokens for lesson in lessons])
     trainer = Trainer(student, train, dev, tmp_path / "run", lessons=lessons)
@@ -173,14 +163,14 @@ def test_a_student_learns_the_lessons_beside_the_gold_corpus_and_resumes_only_wi
     with pytest.raises(CheckpointError, match="with lessons"):
         Trainer.resume(tmp_path / "run", train, dev)
     with pytest.raises(CheckpointError, match="with other lessons"):
-        Trainer.resume(tmp_path / "run", train, dev, lessons=teach(teacher, TEXTS[:1]))
+        Trainer.resume(tmp_path / "run", train, dev, lessons=teach(disease_model, disease_texts[:1]))
     resumed = Trainer.resume(tmp_path / "run", train, dev, lessons=lessons)
     assert resumed.epoch == 2
 
 
-def test_teach_and_train_with_lessons_on_the_command_line(disease_sample, tmp_path, capsys):
+def test_teach_and_train_with_lessons_on_the_command_line(disease_sample, tmp_path, capsys, disease_texts):
     text = tmp_path / "unlabelled.txt"
-    text.write_text("\n".join(TEXTS * 3) + "\n", encoding="utf-8")
+    text.write_text("\n".join(disease_texts * 3) + "\n", encoding="utf-8")
     lessons = tmp_path / "lessons.safetensors"
     assert main(["teach", "--model", "ncbi-disease-fast", "--input", str(text), "--output", str(lessons)]) == 0
     assert f"wrote {lessons}: 15 sentences" in capsys.readouterr().err
@@ -194,11 +184,13 @@ def test_teach_and_train_with_lessons_on_the_command_line(disease_sample, tmp_pa
     assert any("distillation" in limit for limit in card["limits"])
 
 
-def test_teach_and_train_refuse_bad_lessons_and_outputs_over_their_inputs(disease_sample, sample, tmp_path, capsys):
+def test_teach_and_train_refuse_bad_lessons_and_outputs_over_their_inputs(
+    disease_sample, sample, tmp_path, capsys, disease_texts
+):
     text = tmp_path / "unlabelled.txt"
-    text.write_text(TEXTS[0] + "\n", encoding="utf-8")
+    text.write_text(disease_texts[0] + "\n", encoding="utf-8")
     assert main(["teach", "--model", "ncbi-disease-fast", "--input", str(text), "--output", str(text)]) == 2
-    assert text.read_text(encoding="utf-8") == TEXTS[0] + "\n"
+    assert text.read_text(encoding="utf-8") == disease_texts[0] + "\n"
     capsys.readouterr()
     train = ["train", "--train", str(disease_sample[0]), "--dev", str(disease_sample[1]), "--no-progress"]
     assert main([*train, "--lessons", str(text), "--output", str(tmp_path / "run")]) == 2

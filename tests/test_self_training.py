@@ -6,49 +6,40 @@ import json
 
 import pytest
 
-from tagger import Tagger
 from tagger.cli.main import main
 from tagger.formats import read_corpus
 from tagger.self_training import silver
 
-TEXTS = [
-    "Patients with cystic fibrosis and asthma were enrolled. The weather was mild that week.",
-    "",
-    "Huntington disease is an inherited neurodegenerative disorder. We thank the reviewers.",
-    "Mutations in BRCA1 raise the risk of breast cancer and ovarian cancer in carriers.",
-]
 
-
-@pytest.fixture(scope="module")
-def teacher() -> Tagger:
-    return Tagger.load("ncbi-disease-fast")  # shipped with the package
-
-
-def test_silver_keeps_the_sentences_tagged_confidently_with_their_tags(teacher):
-    every = [(s, p) for group in teacher.predict_texts([t for t in TEXTS if t]) for s, p in group]
+def test_silver_keeps_the_sentences_tagged_confidently_with_their_tags(disease_model, disease_texts):
+    every = [(s, p) for group in disease_model.predict_texts([t for t in disease_texts if t]) for s, p in group]
     threshold = sorted(min(p.token_scores) for _, p in every)[len(every) // 2]  # about half pass
-    corpus = silver(teacher, TEXTS, min_confidence=threshold, entities_only=False)
+    corpus = silver(disease_model, disease_texts, min_confidence=threshold, entities_only=False)
     expected = [(s.tokens, p.tags) for s, p in every if min(p.token_scores) >= threshold]
     assert 0 < len(corpus) == len(expected) < len(every)
     assert [(s.tokens, s.tags) for s in corpus] == expected
-    assert corpus.scheme == teacher.output_scheme
+    assert corpus.scheme == disease_model.output_scheme
 
 
-def test_silver_keeps_only_sentences_with_an_entity_unless_told_and_stops_at_max_sentences(teacher):
-    with_entities = silver(teacher, TEXTS, min_confidence=0.0)
+def test_silver_keeps_only_sentences_with_an_entity_unless_told_and_stops_at_max_sentences(
+    disease_model, disease_texts
+):
+    with_entities = silver(disease_model, disease_texts, min_confidence=0.0)
     assert with_entities.sentences and all(s.spans for s in with_entities)
-    everything = silver(teacher, TEXTS, min_confidence=0.0, entities_only=False)
-    assert len(everything) == 5 > len(with_entities)  # every sentence of the texts
-    assert [s.tokens for s in silver(teacher, TEXTS, 0.0, False, max_sentences=2)] == [
+    everything = silver(disease_model, disease_texts, min_confidence=0.0, entities_only=False)
+    assert len(everything) == 5 > len(with_entities)  # every sentence of the disease_texts
+    assert [s.tokens for s in silver(disease_model, disease_texts, 0.0, False, max_sentences=2)] == [
         s.tokens for s in everything.sentences[:2]
     ]
     with pytest.raises(ValueError, match="min_confidence"):
-        silver(teacher, TEXTS, min_confidence=1.5)
+        silver(disease_model, disease_texts, min_confidence=1.5)
 
 
-def test_silver_on_the_command_line_writes_a_corpus_that_trains_beside_the_gold_one(sample, tmp_path, capsys):
+def test_silver_on_the_command_line_writes_a_corpus_that_trains_beside_the_gold_one(
+    sample, tmp_path, capsys, disease_texts
+):
     text = tmp_path / "unlabelled.txt"
-    text.write_text("\n".join(TEXTS * 3) + "\n", encoding="utf-8")
+    text.write_text("\n".join(disease_texts * 3) + "\n", encoding="utf-8")
     corpus = tmp_path / "silver.conll"
     code = main(["silver", "--model", "ncbi-disease-fast", "--input", str(text), "--output", str(corpus)])
     assert code == 0
@@ -66,11 +57,11 @@ def test_silver_on_the_command_line_writes_a_corpus_that_trains_beside_the_gold_
     assert any("silver" in limit for limit in card["limits"])
 
 
-def test_silver_refuses_to_write_over_its_input_and_a_confidence_beyond_one(tmp_path, capsys):
+def test_silver_refuses_to_write_over_its_input_and_a_confidence_beyond_one(tmp_path, capsys, disease_texts):
     text = tmp_path / "unlabelled.txt"
-    text.write_text(TEXTS[0] + "\n", encoding="utf-8")
+    text.write_text(disease_texts[0] + "\n", encoding="utf-8")
     assert main(["silver", "--model", "ncbi-disease-fast", "--input", str(text), "--output", str(text)]) == 2
-    assert text.read_text(encoding="utf-8") == TEXTS[0] + "\n"
+    assert text.read_text(encoding="utf-8") == disease_texts[0] + "\n"
     out = str(tmp_path / "silver.conll")
     with pytest.raises(SystemExit) as refused:  # argparse's usage error, before anything is read
         main(["silver", "--model", "ncbi-disease-fast", "--input", str(text), "--output", out, "--min-confidence", "2"])

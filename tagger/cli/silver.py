@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from .heads import add_head_option
-from .sources import MODEL_HELP, add_encoding_option, positive, probability, refuse_overwriting_inputs
+from .raw_input import add_options, input_texts, model_for_input
+from .sources import probability
 
 
 def add_parser(commands) -> None:
@@ -22,51 +21,30 @@ def add_parser(commands) -> None:
         "--silver OUTPUT, which joins them to the training corpus (dev and test stay gold).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--model", required=True, type=Path, help=MODEL_HELP)
-    parser.add_argument("--input", type=Path, required=True, help="raw text file, one text (paragraph) a line")
-    parser.add_argument(
-        "--output",
-        type=Path,
-        required=True,
-        help="corpus file to write, its format by extension (.conll, .tsv, .jsonl, ...), replaced atomically",
+    add_options(
+        parser,
+        "corpus file to write, its format by extension (.conll, .tsv, .jsonl, ...), replaced atomically",
+        "stop after keeping this many (default: read all)",
     )
     parser.add_argument(
         "--min-confidence", type=probability, default=0.95, help="lowest tag probability a kept sentence may have"
     )
-    parser.add_argument("--max-sentences", type=positive, help="stop after keeping this many (default: read all)")
     parser.add_argument("--all-sentences", action="store_true", help="also keep confident sentences without an entity")
-    parser.add_argument("--batch-size", type=positive, default=256, help="sentences per forward pass")
-    add_head_option(parser)
-    add_encoding_option(parser, "--input", default="utf-8")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from ..formats import format_of, write_corpus
-    from ..named_models import resolve
-    from ..reading import text_lines
     from ..self_training import silver
-    from ..tagger import Tagger
 
-    if not args.input.is_file():
-        print(f"tagger silver: error: --input {args.input} is not a file", file=sys.stderr)
-        return 2
     format_of(args.output)  # an unknown extension is an error now, not after the tagging
-    source = resolve(args.model)
-    refuse_overwriting_inputs(args, {"--output": args.output}, also=[source])
-    tagger = Tagger.load(source)
-    with tqdm(unit="text", disable=args.no_progress, dynamic_ncols=True, delay=0.5) as bar:
-
-        def show(texts: int, kept: int) -> None:
-            bar.set_postfix_str(f"{kept:,} sentences kept", refresh=False)
-            bar.update(texts)
-
+    tagger = model_for_input(args, "silver")
+    if tagger is None:
+        return 2
+    with input_texts(args, "sentences kept") as (texts, show):
         corpus = silver(
             tagger,
-            (line.strip() for line in text_lines(args.input, args.encoding)),
+            texts,
             args.min_confidence,
             not args.all_sentences,
             args.max_sentences,
