@@ -26,11 +26,12 @@ interrupted run goes on where it stopped. ``--jointly`` trains the corpora toget
 per corpus (``tagger train --corpus A --corpus B``), and files each corpus' scores, by its own head, under
 ``PRESET multi-corpus``. ``--silver FILE`` joins the silver sentences of FILE (``tagger silver``: raw text a model
 tagged confidently) to the training corpus, as ``tagger train --silver`` does (self-training), filed under
-``PRESET self-training``. ``--combine N`` also files, for each N seeds in turn, the ensemble of their models
-(``tagger ensemble``: trained apart, each with its own early stopping) under ``PRESET ensemble of N apart``,
-scored as a seed's model is. ``--ablation`` trains the rows of the ablation that are no preset (``ABLATION``):
-the fast preset without its in-domain vectors, and with the domain's character LM. ``python
-scripts/benchmark.py --render`` renders the tables into ``benchmarks/README.md``.
+``PRESET self-training``. ``--lessons FILE`` trains beside a teacher's posteriors on raw text (``tagger teach``), as
+``tagger train --lessons`` does (knowledge distillation), filed under ``PRESET distilled``. ``--combine N`` also
+files, for each N seeds in turn, the ensemble of their models (``tagger ensemble``: trained apart, each with its own
+early stopping) under ``PRESET ensemble of N apart``, scored as a seed's model is. ``--ablation`` trains the rows
+of the ablation that are no preset (``ABLATION``): the fast preset without its in-domain vectors, and with the
+domain's character LM. ``python scripts/benchmark.py --render`` renders the tables into ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from benchmark import DATA_DIR, RESULTS, inference_speed, provenance, read_split
 from tagger import Tagger, TaggerConfig, catalogue, presets
 from tagger.config import ConfigError
 from tagger.corpus import Corpus
+from tagger.distillation import Lessons
 from tagger.ensembles import combined
 from tagger.evaluation import raw_text_scores
 from tagger.files import atomic_write
@@ -69,6 +71,7 @@ ABLATION = ("no unlabelled text", "+ char LM")
 INFER_BATCH = "256"
 JOINTLY = "multi-corpus"  # what --jointly adds to the name its results are filed under
 SELF_TRAINING = "self-training"  # what --silver adds to it
+DISTILLED = "distilled"  # what --lessons adds to it
 
 
 def main() -> None:
@@ -105,22 +108,30 @@ def main() -> None:
         metavar="N",
         help="also file the ensemble (tagger ensemble) of each N seeds' models in turn, trained apart (needs --keep)",
     )
+    parser.add_argument(
+        "--lessons",
+        type=Path,
+        metavar="FILE",
+        help=f"train beside FILE's lessons (tagger teach: a teacher's posteriors); filed as PRESET {DISTILLED}",
+    )
     args = parser.parse_args()
     if args.combine and (args.jointly or not args.keep or args.combine < 2 or len(args.seeds) % args.combine):
         parser.error("--combine N takes N >= 2 dividing the seeds' count, one corpus at a time, and --keep")
-    if args.silver and (args.jointly or len(args.corpus) > 1):
-        parser.error("--silver joins one corpus: give one --corpus, without --jointly")
+    if (args.silver or args.lessons) and (args.jointly or len(args.corpus) > 1):
+        parser.error("--silver and --lessons join one corpus: give one --corpus, without --jointly")
     silver = read_corpus(args.silver) if args.silver else None
+    lessons = Lessons.load(args.lessons) if args.lessons else None
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     groups = [args.corpus] if args.jointly else [[corpus] for corpus in args.corpus]
     for corpora in groups:
         for name, values in trainings(corpora, args.preset, args.ablation).items():
             added = [*([JOINTLY] if args.jointly else []), *([SELF_TRAINING] if silver else [])]
+            added += [DISTILLED] if lessons else []
             name = " ".join([name, *added, *([args.variant] if args.variant else [])])
             for seed in args.seeds:
                 config = TaggerConfig.from_dict(values).with_overrides([*args.set, f"seed={seed}"])
                 records = seed_results(
-                    args.results, corpora, name, config, args.refit, args.data_dir, args.keep, silver
+                    args.results, corpora, name, config, args.refit, args.data_dir, args.keep, silver, lessons
                 )
                 for corpus, record in records.items():
                     summary = summarise(args.results, corpus, name, record)
@@ -160,8 +171,10 @@ def seed_results(
     data_dir: Path,
     keep: Path | None,
     silver: Corpus | None = None,
+    lessons: Lessons | None = None,
 ) -> dict[str, dict]:
-    """Each corpus' record of one seed, ``corpora`` trained together (with ``silver`` sentences joined): read from
+    """Each corpus' record of one seed, ``corpora`` trained together (with ``silver`` sentences joined, or beside
+    ``lessons``): read from
     ``results/seeds`` when all are there, else trained (its output in ``keep``, when given), tested and written
     there."""
     paths = {corpus: seed_file(results, corpus, name, config.seed) for corpus in corpora}
@@ -171,6 +184,7 @@ def seed_results(
         and normalised(recorded[corpus]["requested_config"]) == config.to_dict()
         and recorded[corpus]["refit"] == refit
         and recorded[corpus].get("silver", {}).get("source") == (silver and silver.source)
+        and recorded[corpus].get("lessons", {}).get("fingerprint") == (lessons and lessons.fingerprint())
         for corpus in corpora
     ):
         logging.info("%s %s seed %d: already recorded in %s", "+".join(corpora), name, config.seed, results / "seeds")
@@ -179,8 +193,10 @@ def seed_results(
     records = {}
     with tempfile.TemporaryDirectory() as scratch:
         output = keep / run_name(corpora, name, config.seed) if keep else Path(scratch)
-        for corpus, result in run_jointly(corpora, data_dir, config, refit, output, silver).items():
+        for corpus, result in run_jointly(corpora, data_dir, config, refit, output, silver, lessons).items():
             record = {"preset": name, **result, "requested_config": config.to_dict(), "refit": refit}
+            if lessons is not None:
+                record["lessons"] = {"sentences": len(lessons), "fingerprint": lessons.fingerprint()}
             if corpus in RAW_TEXT:
                 model = Tagger.load(final_model(output, refit))
                 record["raw_text_test"] = raw_text_test(model, corpus, data_dir, corpus)
