@@ -152,9 +152,10 @@ def lessons_of(
     teacher: Tagger, sentences: Sequence[Sentence], batch_size: int = 256, head: str | None = None
 ) -> list[Lesson]:
     """The teacher's lessons on ``sentences`` (each of a token or more), in its head's internal tags."""
-    lessons: list[Lesson | None] = [None] * len(sentences)
+    found: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
     for indices, posteriors in teacher.posteriors(sentences, batch_size, head):
         marginals, moves = posteriors.marginals().float(), posteriors.moves().float()
         for row, index in enumerate(indices):
-            lessons[index] = Lesson(sentences[index], marginals[row, : len(sentences[index])].clone(), moves[row])
-    return lessons
+            found[index] = marginals[row, : len(sentences[index])], moves[row]
+    # copied once predict's inference mode has ended: tensors a training may use like any other
+    return [Lesson(sentence, *(part.clone() for part in found[n])) for n, sentence in enumerate(sentences)]

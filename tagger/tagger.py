@@ -269,7 +269,8 @@ class Tagger:
     ) -> Iterator[tuple[list[int], Posteriors]]:
         """The CRF posteriors of head ``head`` (by default the first) over token lists or ``Sentence``s, a batch at a
         time: the numbers of the batch's sentences (rows in that order), and their posteriors (rows in the head's
-        tag ids, ``heads[...].tags``)."""
+        tag ids, ``heads[...].tags``). They are computed, and the loop's body runs, in inference mode: copy what
+        a training is to use after the loop."""
         sentences = token_lists(sentences, "Tagger.posteriors")
         _check_batch_size(batch_size, "Tagger.posteriors")
         chosen = choose(self.head_names, head)[:1]

@@ -101,6 +101,7 @@ def test_teach_gives_each_sentence_of_the_texts_the_teachers_posteriors(disease_
     for lesson, prediction in zip(lessons, predicted):
         assert torch.allclose(lesson.marginals.sum(dim=1), torch.ones(len(lesson.sentence.tokens)), atol=1e-5)
         assert lesson.moves.sum().item() == pytest.approx(len(lesson.sentence.tokens) - 1, abs=1e-4)
+        assert not lesson.marginals.is_inference() and not lesson.moves.is_inference()  # a training can save them
         for probabilities, score in zip(lesson.marginals, prediction.token_scores):  # the decoded tag's is among them
             assert (probabilities - score).abs().min().item() < 1e-5
     assert len(teach(disease_model, disease_texts, max_sentences=2)) == 2
