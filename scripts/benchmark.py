@@ -111,6 +111,8 @@ def run_jointly(
         result = {"corpus": corpus, **provenance()}
         result |= training_record(trained, train[corpus], early, test[corpus], corpus)
         result["protocol"] = "train, early stopping on dev"
+        if members(trained)[0].at_once:
+            result["protocol"] = f"train+dev for a set {result['best_epoch']} epochs (refit_epochs), no early stopping"
         if len(corpora) > 1:
             result["trained_with"] = list(corpora)
         if silver is not None:
@@ -192,7 +194,7 @@ def training_record(
         "sentences": len(train),
         "pretrained_words": trained_members[0].trainer.tagger.pretrained,
         **test_scores(early, test, head),
-        "dev_f1": statistics.fmean(result.best_dev_f1 for result in results),
+        "dev_f1": None if trained_members[0].at_once else statistics.fmean(result.best_dev_f1 for result in results),
         "epochs": joined([len(result.history) for result in results]),
         "best_epoch": joined([result.best_epoch for result in results]),
         "stopped_because": "; ".join(dict.fromkeys(result.stopped_because for result in results)),

@@ -319,6 +319,8 @@ def trained_seeds(record: dict) -> list[int]:
 def protocol(seeds: list[dict]) -> str:
     """How the seeds' models were trained, with each seed's epoch count."""
     epochs = ", ".join(str(record["best_epoch"]) for record in seeds)
+    if seeds[0]["refit"] and seeds[0]["requested_config"].get("refit_epochs"):
+        return f"train + dev for a set epoch count, no early stopping ({epochs})"
     if seeds[0]["refit"]:
         return f"early stopping on dev, then refit on train + dev for the best epoch count ({epochs})"
     return f"early stopping on dev (best epochs {epochs})"

@@ -289,6 +289,9 @@ def _training(training: dict) -> str:
     if "members" in training:
         members = " ".join(f"{number}: {_training(member)}" for number, member in enumerate(training["members"], 1))
         return f"An ensemble of {len(training['members'])} models trained apart. {members}"
+    if training.get("set_epochs"):
+        epochs = training["best_epoch"]
+        return f"Trained on train + dev for {epochs} epochs, a count set beforehand (no early stopping)."
     if training["refit"]:
         return f"Refitted on train + dev for {training['best_epoch']} epochs (the count early stopping chose on dev)."
     return (

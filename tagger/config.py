@@ -98,6 +98,7 @@ class TaggerConfig:
     batch_size: int = 32
     epochs: int = 50
     patience: int = 8  # epochs without a better dev F1 before stopping
+    refit_epochs: int = 0  # with a refit: train + dev for this many epochs at once, no early-stopping run; 0: it runs
     seed: int = 13
     dev_fraction: float = 0.1  # carved from train when no dev set is given
     threads: int = 0  # torch threads; 0 keeps torch's default
@@ -324,6 +325,7 @@ ALLOWED: dict[str, Allowed] = {
     "batch_size": at_least(1),
     "epochs": at_least(1),
     "patience": at_least(1),
+    "refit_epochs": at_least(0),
     "seed": Allowed(low=0, high=2**32 - 1),  # numpy's and so Optuna's samplers' range
     "dev_fraction": Allowed(low=0, high=1, above=True, below=True),
     "threads": Allowed(low=0, high=MAX_THREADS),

@@ -42,9 +42,16 @@ class Trained:
     refitted: Trainer | None = None
 
     @property
+    def at_once(self) -> bool:
+        """Whether the refit ran alone, for the set ``refit_epochs``: then it is the early model too."""
+        return self.trainer is self.refitted
+
+    @property
     def models(self) -> dict[Path, dict]:
         """Each model directory, with how it was trained (a card's ``training`` facts)."""
         result = self.result
+        if self.at_once:
+            return {self.final: {"best_epoch": result.best_epoch, "refit": True, "set_epochs": True}}
         training = {"best_epoch": result.best_epoch, "best_dev_f1": result.best_dev_f1}
         training["stopped_because"] = result.stopped_because
         models = {self.trainer.model_dir: {**training, "refit": False}}
@@ -73,15 +80,16 @@ class TrainedApart:
     @property
     def models(self) -> dict[Path, dict]:
         """Each combined model's directory, with how its members were trained (as ``cards.ensembled`` has it)."""
-        models = {self.early: {"refit": False, "members": [member.models[member.early] for member in self.members]}}
+        at_once = self.members[0].at_once
+        models = {self.early: {"refit": at_once, "members": [member.models[member.early] for member in self.members]}}
         if self.final != self.early:
             models[self.final] = {"refit": True, "members": [member.models[member.final] for member in self.members]}
         return models
 
     @property
     def early(self) -> Path:
-        """The directory of the early-stopped members combined."""
-        return self.output / "model"
+        """The directory of the early-stopped members combined (of members refitted at once: ``final``)."""
+        return self.final if self.members[0].at_once else self.output / "model"
 
     @property
     def final(self) -> Path:
@@ -151,11 +159,45 @@ def fit(
         return Trained(trainer, result)
     sentences = sentence_count(train) + sentence_count(dev)
     logger.info("refitting on train + dev (%d sentences) for %d epochs", sentences, result.best_epoch)
-    output = trainer.output / "refit"
-    every = [*standard(output), *callbacks]
-    refitted = refit(trainer.config, train, dev, result.best_epoch, output, every, resume, texts, lessons)
-    logger.info("refitted model: %s", refitted.model_dir)
+    epochs = result.best_epoch
+    refitted, _ = refit_into(trainer.output, trainer.config, train, dev, epochs, callbacks, resume, texts, lessons)
     return Trained(trainer, result, refitted)
+
+
+def refit_at_once(
+    config: TaggerConfig,
+    train: Corpora,
+    dev: Corpora,
+    output: str | Path,
+    callbacks: Sequence[Callback] = (),
+    resume: bool = False,
+    texts: Sequence[Sequence[str]] = (),
+    lessons: Lessons | None = None,
+) -> Trained:
+    """The refit alone, for the set ``config.refit_epochs``, without the early-stopping run that would choose the
+    count: a model trained on train + dev into ``OUTPUT/refit``, which is the recipe's early model too."""
+    logger.info("training on train + dev for the set %d epochs (refit_epochs): no early stopping", config.refit_epochs)
+    refitted, result = refit_into(output, config, train, dev, config.refit_epochs, callbacks, resume, texts, lessons)
+    return Trained(refitted, result, refitted)
+
+
+def refit_into(
+    output: str | Path,
+    config: TaggerConfig,
+    train: Corpora,
+    dev: Corpora,
+    epochs: int,
+    callbacks: Sequence[Callback],
+    resume: bool,
+    texts: Sequence[Sequence[str]],
+    lessons: Lessons | None,
+) -> tuple[Trainer, TrainingResult]:
+    """``training.refit`` into ``output/refit``, with the standard callbacks and ``callbacks``."""
+    output = Path(output) / "refit"
+    every = [*standard(output), *callbacks]
+    refitted, result = refit(config, train, dev, epochs, output, every, resume, texts, lessons)
+    logger.info("refitted model: %s", refitted.model_dir)
+    return refitted, result
 
 
 def run(
@@ -179,6 +221,8 @@ def run(
     member and any other with a checkpoint continue it (a finished one stops at once); the others start.
     """
     if config.ensemble == 1 or not config.ensemble_apart:
+        if refitting and config.refit_epochs:
+            return refit_at_once(config, train, dev, output, callbacks, resume is not None, test_texts, lessons)
         trainer = start(config, train, dev, output, callbacks, texts, resume, lessons)
         return fit(trainer, train, dev, refitting, callbacks, resume is not None, test_texts, lessons)
     output, members = Path(output), []

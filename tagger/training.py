@@ -395,9 +395,9 @@ def refit(
     resume: bool = False,
     texts: Iterable[Sequence[str]] = (),
     lessons: Lessons | None = None,
-) -> Trainer:
+) -> tuple[Trainer, TrainingResult]:
     """Train a fresh model on ``train`` + ``dev`` (and ``lessons``) for ``epochs`` (the count early stopping chose
-    on dev).
+    on dev, or a count set beforehand); the trainer and its result.
 
     Nothing is held out, so the last epoch's model is kept: the protocol of papers that
     report test scores of models trained on train and dev together. ``train`` and ``dev``:
@@ -410,8 +410,7 @@ def refit(
         trainer = Trainer.resume(output, combined, None, callbacks, config.to_dict(), lessons)
     else:
         trainer = Trainer(build(config, combined, texts), combined, None, output, callbacks, lessons)
-    trainer.fit()
-    return trainer
+    return trainer, trainer.fit()
 
 
 def _parameter_groups(model: BiLSTMCRF, config: TaggerConfig) -> list[dict]:

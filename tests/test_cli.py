@@ -96,6 +96,21 @@ def test_refit_trains_on_train_and_dev_for_the_best_epoch_count(sample, tmp_path
     assert f"of {tmp_path / 'refit' / 'model'}" in capsys.readouterr().out
 
 
+def test_refit_epochs_trains_the_refit_alone_to_the_same_weights(sample, tmp_path):
+    splits = [f"--{name}={sample / f'{name}.tsv'}" for name in ("train", "dev", "test")]
+    common = [*splits, "--epochs", "3", "--refit", *QUICK]
+    assert main(["train", *common, "--output", str(tmp_path / "chosen")]) == 0
+    chosen = len((tmp_path / "chosen" / "refit" / "log.jsonl").read_text().splitlines())
+    at_once = tmp_path / "set"
+    assert main(["train", *common, "--output", str(at_once), "--set", f"refit_epochs={chosen}"]) == 0
+    assert sorted(path.name for path in at_once.iterdir()) == ["refit"]
+    weights = [(tmp_path / run / "refit" / "model" / "weights.safetensors").read_bytes() for run in ("chosen", "set")]
+    assert weights[0] == weights[1]
+    card = (at_once / "refit" / "model" / "README.md").read_text()
+    assert f"Trained on train + dev for {chosen} epochs, a count set beforehand" in card
+    assert json.loads((at_once / "refit" / "test-scores.json").read_text())["scheme"] == "IOB2"
+
+
 def test_resume_with_refit_runs_the_refit_a_finished_training_lacks(sample, tmp_path):
     splits = [f"--{name}={sample / f'{name}.tsv'}" for name in ("train", "dev")]
     common = [*splits, "--epochs", "2", *QUICK]

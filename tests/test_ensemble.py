@@ -243,6 +243,17 @@ def test_an_ensemble_apart_without_refit_is_its_early_stopped_members(apart, sam
     assert all(torch.equal(tensor, early[f"members.0.{name}"]) for name, tensor in weights(apart[0] / "model").items())
 
 
+def test_an_ensemble_apart_with_refit_epochs_is_its_members_refitted_at_once(sample, tmp_path):
+    files = [f"--{split}={sample / f'{split}.tsv'}" for split in ("train", "dev", "test")]
+    output = tmp_path / "apart"
+    settings = ["--set=seed=1", "--set=ensemble=2", "--set=ensemble_apart=true", "--set=refit_epochs=1"]
+    assert main(["train", *files, f"--output={output}", "--refit", *settings, *TRAIN_TINY]) == 0
+    assert not (output / "model").exists() and not (output / "members" / "1" / "model").exists()
+    training = cards.read(output / "refit" / "model")["training"]
+    assert training["refit"] and [member["best_epoch"] for member in training["members"]] == [1, 1]
+    assert all(member["set_epochs"] for member in training["members"])
+
+
 def test_models_that_cannot_tag_as_one_are_refused_by_name(apart, sample, tmp_path, capsys):
     other = tmp_path / "wider"
     files = [f"--train={sample / 'train.tsv'}", f"--dev={sample / 'dev.tsv'}"]
