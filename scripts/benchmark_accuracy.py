@@ -27,7 +27,8 @@ per corpus (``tagger train --corpus A --corpus B``), and files each corpus' scor
 ``PRESET multi-corpus``. ``--silver FILE`` joins the silver sentences of FILE (``tagger silver``: raw text a model
 tagged confidently) to the training corpus, as ``tagger train --silver`` does (self-training), filed under
 ``PRESET self-training``. ``--lessons FILE`` trains beside a teacher's posteriors on raw text (``tagger teach``), as
-``tagger train --lessons`` does (knowledge distillation), filed under ``PRESET distilled``. ``--combine N`` also
+``tagger train --lessons`` does (knowledge distillation), filed under ``PRESET distilled``; a preset that names
+lessons for the corpus (``presets.lessons``) trains beside them, filed under its own name. ``--combine N`` also
 files, for each N seeds in turn, the ensemble of their models (``tagger ensemble``: trained apart, each with its own
 early stopping) under ``PRESET ensemble of N apart``, scored as a seed's model is. ``--ablation`` trains the rows
 of the ablation that are no preset (``ABLATION``): the fast preset without its in-domain vectors, and with the
@@ -127,11 +128,12 @@ def main() -> None:
         for name, values in trainings(corpora, args.preset, args.ablation).items():
             added = [*([JOINTLY] if args.jointly else []), *([SELF_TRAINING] if silver else [])]
             added += [DISTILLED] if lessons else []
+            taught = lessons or preset_lessons(name, corpora, args.ablation)
             name = " ".join([name, *added, *([args.variant] if args.variant else [])])
             for seed in args.seeds:
                 config = TaggerConfig.from_dict(values).with_overrides([*args.set, f"seed={seed}"])
                 records = seed_results(
-                    args.results, corpora, name, config, args.refit, args.data_dir, args.keep, silver, lessons
+                    args.results, corpora, name, config, args.refit, args.data_dir, args.keep, silver, taught
                 )
                 for corpus, record in records.items():
                     summary = summarise(args.results, corpus, name, record)
@@ -160,6 +162,13 @@ def trainings(corpora: list[str], names: list[str], ablation: list[str] | None) 
     with_lm = {**fast, "char_lm": str(presets.package_dir("lms") / DOMAIN_LMS[domain])}
     rows = dict(zip(ABLATION, (no_vectors, with_lm)))
     return {name: rows[name] for name in ablation or ABLATION}
+
+
+def preset_lessons(name: str, corpora: list[str], ablation: list[str] | None) -> Lessons | None:
+    """The lessons preset ``name`` trains its one corpus beside (``presets.lessons``), as ``tagger train --preset``
+    takes them; none for the ablation's rows or corpora trained together."""
+    path = presets.lessons(name, corpora[0]) if ablation is None and len(corpora) == 1 else None
+    return Lessons.load(path) if path else None
 
 
 def seed_results(

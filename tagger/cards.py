@@ -18,7 +18,7 @@ from . import __version__, catalogue
 from .config import TaggerConfig
 from .corpus import Corpus
 from .files import atomic_write
-from .presets import package_dir, vectors_dir
+from .presets import cache_dir, package_dir
 
 META_FILE, CARD_FILE = "meta.json", "README.md"
 CARD_VERSION = 1
@@ -166,7 +166,7 @@ def _shown(resource: str) -> str:
         and path.parent.parent.name == __package__
         and (package_dir("lms") / path.name).is_dir()
     )
-    return path.name if shipped_lm or path.parent == vectors_dir() else resource
+    return path.name if shipped_lm or path.parent == cache_dir("vectors") else resource
 
 
 def _unlabelled(resource: str) -> str:

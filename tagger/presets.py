@@ -5,7 +5,9 @@ every domain shares, ``domains``, the values that depend on the text (tokenizer,
 LM, word vectors) for each of ``DOMAINS``, and ``corpora``, values for one catalogue corpus (the
 recipe measured best on it, such as a named model of another corpus to start from). Resources are named, not pathed: a
 character LM is one of the LMs shipped in ``lms/``; word vectors are a file of the vectors cache
-(``$XDG_CACHE_HOME/tagger/vectors``), built once by the command the preset states.
+(``$XDG_CACHE_HOME/tagger/vectors``), built once by the command the preset states. A preset may also name, per
+catalogue corpus, ``lessons`` to train beside (``tagger teach``: a teacher's posteriors on raw text), a file of the
+lessons cache (``$XDG_CACHE_HOME/tagger/lessons``) built the same way.
 """
 
 from __future__ import annotations
@@ -70,6 +72,20 @@ def values(name: str, domain: str | None, corpus: str | None = None) -> dict:
     return chosen
 
 
+def lessons(name: str, corpus: str | None) -> Path | None:
+    """The lessons file preset ``name`` trains catalogue corpus ``corpus`` beside; ``None`` where it names none. One
+    that is not built yet is a ``PresetError`` that says how to build it."""
+    preset = _read(name)
+    resource = preset.get("lessons", {}).get(corpus)
+    if resource is None:
+        return None
+    path = cache_dir("lessons") / resource
+    if not path.is_file():
+        build = preset["build"][resource].format(out=path)
+        raise PresetError(f"lessons {resource!r} not found at {path}; build them once with: {build}")
+    return path
+
+
 def _resource(key: str, resource: str, build: str | None, needed: bool = True) -> Path:
     """The path of a preset's resource; one ``needed`` that is not there is a ``PresetError``."""
     if key == "char_lm":
@@ -77,13 +93,14 @@ def _resource(key: str, resource: str, build: str | None, needed: bool = True) -
         if not path.is_dir():
             raise PresetError(f"character LM {resource!r} is not among those shipped in {path.parent}")
         return path
-    path = vectors_dir() / resource
+    path = cache_dir("vectors") / resource
     if needed and not path.is_file():
         how = f"; build them once with: {build.format(out=path)}" if build else ""
         raise PresetError(f"word vectors {resource!r} not found at {path}{how}")
     return path
 
 
-def vectors_dir() -> Path:
-    """Where presets find word vectors: ``$XDG_CACHE_HOME/tagger/vectors``, by default ``~/.cache/tagger/vectors``."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tagger" / "vectors"
+def cache_dir(kind: str) -> Path:
+    """Where presets find their built resources of ``kind`` (vectors, lessons): ``$XDG_CACHE_HOME/tagger/KIND``, by
+    default ``~/.cache/tagger/KIND``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tagger" / kind

@@ -179,7 +179,7 @@ def vectors_cache(tmp_path, monkeypatch):
 
     def add(name: str) -> None:
         words = ["the", "cancer", "patients", "with", "of", "breast", "and"]
-        path = presets.vectors_dir() / name
+        path = presets.cache_dir("vectors") / name
         path.parent.mkdir(parents=True, exist_ok=True)
         rows = [f"{word} " + " ".join(f"{0.1 * (i + d):.1f}" for d in range(4)) for i, word in enumerate(words)]
         path.write_text("\n".join([f"{len(words)} 4", *rows]) + "\n", encoding="utf-8")

@@ -14,7 +14,7 @@ from tagger import Tagger, TaggerConfig, cards
 from tagger.cli.main import main
 from tagger.corpus import Corpus
 from tagger.formats import read_corpus, write_corpus
-from tagger.presets import package_dir, vectors_dir
+from tagger.presets import cache_dir, package_dir
 
 QUICK = [*("--set", "word_dim=16", "--set", "hidden=16", "--set", "char_hidden=8"), "--no-progress"]
 
@@ -133,7 +133,7 @@ def test_a_card_names_a_catalogue_corpus_files_by_their_place_in_a_data_director
 def test_a_card_names_shipped_resources_by_name_not_by_this_machines_path(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     shipped = package_dir("lms") / "reviews-128"
-    config = TaggerConfig(char_lm=str(shipped), vectors=str(vectors_dir() / "reviews-w2v-100.bin"))
+    config = TaggerConfig(char_lm=str(shipped), vectors=str(cache_dir("vectors") / "reviews-w2v-100.bin"))
     card = {"heads": [{"labels": ["ASPECT"], "train": {"sentences": 3, "source": "mine.xml"}}], "test": []}
     limits = cards.use_and_limits(card, config)["limits"]
     assert "Its character LM came from reviews-128: a shipped reviews resource" in " ".join(limits)

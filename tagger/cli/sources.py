@@ -104,9 +104,18 @@ def preset_values(args: argparse.Namespace) -> dict:
         if getattr(args, "domain", None):
             raise presets.PresetError("--domain chooses the resources of a --preset; give one")
         return {}
+    return presets.values(args.preset, args.domain or _corpus_domain(args), _one_corpus(args))
+
+
+def preset_lessons(args: argparse.Namespace) -> Path | None:
+    """The lessons ``--preset`` trains the one ``--corpus`` beside (``presets.lessons``); none without a preset."""
+    return presets.lessons(args.preset, _one_corpus(args)) if getattr(args, "preset", None) else None
+
+
+def _one_corpus(args: argparse.Namespace) -> str | None:
+    """The name of the one ``--corpus`` given; ``None`` without ``--corpus`` or with several."""
     names = getattr(args, "corpus", None) or []
-    corpus = names if isinstance(names, str) else names[0] if len(names) == 1 else None
-    return presets.values(args.preset, args.domain or _corpus_domain(args), corpus)
+    return names if isinstance(names, str) else names[0] if len(names) == 1 else None
 
 
 def _corpus_domain(args: argparse.Namespace) -> str | None:

@@ -18,6 +18,7 @@ from .sources import (
     add_corpus_options,
     add_preset_options,
     add_reading_options,
+    preset_lessons,
     preset_values,
     refuse_overwriting_inputs,
 )
@@ -76,7 +77,7 @@ def add_parser(commands) -> None:
         "--lessons",
         type=Path,
         help="a teacher's posteriors on raw text (tagger teach), learnt beside the one training corpus (knowledge "
-        "distillation); dev and test stay as they are",
+        "distillation); dev and test stay as they are. Default: those --preset names for the --corpus, if any",
     )
     parser.add_argument("--output", required=True, type=Path, help="output directory")
     parser.add_argument("--config", type=Path, help="JSON config file (a model's config.json works too)")
@@ -104,7 +105,8 @@ def add_parser(commands) -> None:
         "--refit",
         action="store_true",
         help="then train a fresh model on train + dev for the best epoch count, saved in OUTPUT/refit/model "
-        "(the train+dev protocol of published biomedical NER results)",
+        "(the train+dev protocol of published biomedical NER results); with the config's refit_epochs N, that "
+        "model alone, for N epochs, without the early-stopping run",
     )
     parser.add_argument(
         "--vectors",
@@ -198,6 +200,7 @@ def run(args: argparse.Namespace) -> int:
     gold, dev, test = read_training_corpora(args, found, config)
     silver = read_silver(gold, args.silver, config.tokenizer) if args.silver else None
     train = {name: corpus + silver if silver else corpus for name, corpus in gold.items()}
+    args.lessons = args.lessons or preset_lessons(args)
     lessons = read_lessons(gold, args.lessons) if args.lessons else None
     test_texts = [s.tokens for corpus in test.values() for s in corpus]
     extras = [] if args.no_progress else [ProgressBar()]
