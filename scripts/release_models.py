@@ -6,8 +6,9 @@
     python scripts/release_models.py --only ncbi-disease --keep runs/release --resume   # go on where it was cut
 
 Each model is trained as ``tagger train --corpus CORPUS --preset PRESET --refit --seed SEED`` would train it:
-its preset's config for the corpus' domain, early stopping on the dev split (a corpus without one holds out
-``dev_fraction`` of train by the seed), then a fresh model on train + dev for the best epoch count. That model
+its preset's config for the corpus' domain (beside the preset's lessons for the corpus, if it names any),
+early stopping on the dev split (a corpus without one holds out ``dev_fraction`` of train by the seed), then a
+fresh model on train + dev for the best epoch count (or, with ``refit_epochs``, that model alone). That model
 is saved with its weights in the entry's ``weights_dtype`` (``Tagger.store_weights_in``), scored once on the
 test split as saved, gets its card (``meta.json``, ``README.md``), is copied into ``STORE/NAME`` and its entry
 in the catalogue gets the SHA-256 of every file, the size and the test scores.
@@ -34,6 +35,7 @@ from benchmark import DATA_DIR, read_splits
 
 from tagger import Tagger, TaggerConfig, cards, named_models, presets, recipes
 from tagger.callbacks import EpochReport
+from tagger.distillation import Lessons
 from tagger.named_models import FILES, ModelEntry
 
 
@@ -83,13 +85,20 @@ def release(
     train, dev, test = ({model.corpus: split} for split in read_splits(model.corpus, data_dir, config))
     texts = [s.tokens for s in test[model.corpus]]
     dev_texts = [s.tokens for s in dev[model.corpus]]
+    taught = presets.lessons(model.preset, model.corpus)
+    lessons = Lessons.load(taught) if taught else None
+    lesson_texts = [lesson.sentence.tokens for lesson in lessons] if lessons else []
     settings = config.to_dict() if resume else None  # what the resumed run must share
-    trained = recipes.run(config, train, dev, work, True, [EpochReport()], dev_texts + texts, texts, settings)
+    trained = recipes.run(
+        config, train, dev, work, True, [EpochReport()], dev_texts + texts + lesson_texts, texts, settings, lessons
+    )
     released_dir = work / "release" / "model"
     Tagger.load(trained.final).store_weights_in(model.weights_dtype).save(released_dir)
     tagger = Tagger.load(released_dir)  # scored as it is stored
     scored = recipes.test_scores(tagger, test, several=False)
     data = {model.corpus: cards.data_facts(train[model.corpus], dev[model.corpus], model.corpus)}
+    if lessons:
+        data[model.corpus]["lessons"] = {"source": taught.name, "sentences": len(lessons)}
     recipes.record(released_dir, tagger, data, trained.models[trained.final], test, scored, several=False)
     stored = store_copy(released_dir, store / model.name)
     scores = scored[model.corpus]

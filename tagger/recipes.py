@@ -1,6 +1,7 @@
 """The training recipe of ``tagger train``, the benchmarks and the model release, written once: train with early
 stopping on dev into ``OUTPUT/model``; optionally refit a fresh model on train + dev for the best epoch count into
-``OUTPUT/refit/model``; score each model on test; write ``test-scores.json`` beside it and its card into it.
+``OUTPUT/refit/model`` (with ``refit_epochs``, that model alone, for a count set beforehand); score each model on
+test; write ``test-scores.json`` beside it and its card into it.
 
 Train, dev and test come as one corpus or as dicts of head names to corpora (``several`` heads: one per corpus,
 each scored by its own head). A corpus without a dev split holds one out of train first (``with_dev``). An

@@ -44,10 +44,10 @@ def test_a_catalogue_corpus_takes_its_own_preset_values(vectors_cache):
     vectors_cache("biomedical-w2v-100.bin")
     fast, accurate = presets.values("fast", "biomedical"), presets.values("accurate", "biomedical")
     assert ncbi == {**fast, "layers": 2, "ensemble": 3, "ensemble_apart": True, "init_from": "bc5cdr-fast"}
-    lm = str(presets.package_dir("lms") / "biomedical-128")
+    lm = str(presets.package_dir("lms") / "biomedical-256")
     bc5cdr = presets.values("accurate", "biomedical", "bc5cdr")
-    apart = {"ensemble_apart": True, "refit_epochs": 17}
-    assert bc5cdr == {**accurate, "hidden": 200, "char_lm": lm, "char_lm_projection": 64, **apart}
+    assert bc5cdr == {**accurate, "hidden": 200, "char_lm": lm, "ensemble_apart": True}
+    assert presets.values("fast", "biomedical", "bc5cdr") == {**fast, "refit_epochs": 29}
     one = argparse.Namespace(preset="accurate", domain=None, corpus=["ncbi-disease"])
     two = argparse.Namespace(preset="accurate", domain=None, corpus=["ncbi-disease", "bc5cdr"])
     assert preset_values(one)["init_from"] == "bc5cdr-fast" and "init_from" not in preset_values(two)
@@ -78,15 +78,15 @@ def test_missing_vectors_say_how_to_build_them(vectors_cache):
 
 def test_a_preset_names_a_corpus_lessons_and_how_to_build_them(vectors_cache, disease_model, disease_texts):
     with pytest.raises(presets.PresetError, match=r"lessons .* not found .*build them once with: .*tagger teach"):
-        presets.lessons("accurate", "bc5cdr")
+        presets.lessons("fast", "bc5cdr")
     path = presets.cache_dir("lessons") / "bc5cdr-5000.lessons.safetensors"
     teach(disease_model, disease_texts).save(path)
-    assert presets.lessons("accurate", "bc5cdr") == path
-    assert presets.lessons("accurate", "ncbi-disease") is None and presets.lessons("fast", "bc5cdr") is None
-    args = argparse.Namespace(preset="accurate", corpus=["bc5cdr"])
+    assert presets.lessons("fast", "bc5cdr") == path
+    assert presets.lessons("fast", "ncbi-disease") is None and presets.lessons("accurate", "bc5cdr") is None
+    args = argparse.Namespace(preset="fast", corpus=["bc5cdr"])
     assert preset_lessons(args) == path
     assert preset_lessons(argparse.Namespace(preset=None, corpus=["bc5cdr"])) is None
-    assert preset_lessons(argparse.Namespace(preset="accurate", corpus=["bc5cdr", "ncbi-disease"])) is None
+    assert preset_lessons(argparse.Namespace(preset="fast", corpus=["bc5cdr", "ncbi-disease"])) is None
 
 
 def test_a_preset_needs_a_known_domain():
