@@ -171,9 +171,8 @@ def train_recipe(
     vector join the vocabulary (with ``config.vectors``). Several corpora come as dicts of head names to corpora."""
     texts = [s.tokens for corpus in corpus_list(test) for s in corpus]
     dev_texts = [s.tokens for corpus in corpus_list(dev) for s in corpus]
-    taught = [lesson.sentence.tokens for lesson in lessons.lessons] if lessons else []
     return recipes.run(
-        config, train, dev, output, refitting, [EpochReport()], dev_texts + texts + taught, texts, lessons=lessons
+        config, train, dev, output, refitting, [EpochReport()], dev_texts + texts, texts, lessons=lessons
     )
 
 

@@ -87,11 +87,8 @@ def release(
     dev_texts = [s.tokens for s in dev[model.corpus]]
     taught = presets.lessons(model.preset, model.corpus)
     lessons = Lessons.load(taught) if taught else None
-    lesson_texts = [lesson.sentence.tokens for lesson in lessons] if lessons else []
     settings = config.to_dict() if resume else None  # what the resumed run must share
-    trained = recipes.run(
-        config, train, dev, work, True, [EpochReport()], dev_texts + texts + lesson_texts, texts, settings, lessons
-    )
+    trained = recipes.run(config, train, dev, work, True, [EpochReport()], dev_texts + texts, texts, settings, lessons)
     released_dir = work / "release" / "model"
     Tagger.load(trained.final).store_weights_in(model.weights_dtype).save(released_dir)
     tagger = Tagger.load(released_dir)  # scored as it is stored

@@ -53,6 +53,10 @@ class Lessons:
     def __iter__(self) -> Iterator[Lesson]:
         return iter(self.lessons)
 
+    def texts(self) -> list[list[str]]:
+        """Each lesson's tokens: words a student's vocabulary takes in, as it takes dev's and test's."""
+        return [lesson.sentence.tokens for lesson in self.lessons]
+
     def in_tags(self, tags: Sequence[str]) -> "Lessons":
         """The lessons with their columns in the order of ``tags`` (a student's), which must be the same tags."""
         if sorted(tags) != sorted(self.tags):

@@ -125,11 +125,12 @@ def start(
     lessons: Lessons | None = None,
 ) -> Trainer:
     """A trainer into ``output`` with the standard callbacks and then ``callbacks``: a fresh model built from
-    ``config`` for ``train`` and ``texts`` (as ``Tagger.build`` takes them: dev and test tokens), or, given
-    ``resume`` (the settings the resumed run must share), the one of ``output``'s checkpoint."""
+    ``config`` for ``train`` and ``texts`` (as ``Tagger.build`` takes them: dev and test tokens) and ``lessons``'
+    tokens, or, given ``resume`` (the settings the resumed run must share), the one of ``output``'s checkpoint."""
     every = [*standard(output), *callbacks]
     if resume is not None:
         return Trainer.resume(output, train, dev, every, resume, lessons)
+    texts = [*texts, *lessons.texts()] if lessons else texts
     return Trainer(build(config, train, texts), train, dev, output, every, lessons)
 
 

@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import save_file
 from torch.nn.utils.rnn import pad_sequence
 
-from tagger import Tagger, TaggerConfig
+from tagger import Tagger, TaggerConfig, recipes
 from tagger.batching import Encoder
 from tagger.checkpoints import CheckpointError
 from tagger.cli.main import main
@@ -144,7 +144,7 @@ def test_a_student_learns_the_lessons_beside_the_gold_corpus_and_resumes_only_wi
     train, dev = (read_corpus(path) for path in disease_sample)
     lessons = teach(disease_model, disease_texts * 4)
     config = TaggerConfig(word_dim=16, char_dim=8, char_hidden=8, hidden=16, epochs=2, lr=0.02, batch_size=4)
-    student = Tagger.build(config, train, [lesson.sentence.tokens for lesson in lessons])
+    student = Tagger.build(config, train, lessons.texts())
     trainer = Trainer(student, train, dev, tmp_path / "run", lessons=lessons)
     assert len(trainer.train) == len(train) + len(lessons)
     batches = trainer.batches()
@@ -167,6 +167,22 @@ def test_a_student_learns_the_lessons_beside_the_gold_corpus_and_resumes_only_wi
         Trainer.resume(tmp_path / "run", train, dev, lessons=teach(disease_model, disease_texts[:1]))
     resumed = Trainer.resume(tmp_path / "run", train, dev, lessons=lessons)
     assert resumed.epoch == 2
+
+
+def test_a_recipe_takes_the_lessons_words_with_a_vector_into_the_vocabulary(
+    disease_model, disease_sample, tmp_path, disease_texts
+):
+    train, dev = (read_corpus(path) for path in disease_sample)
+    lessons = teach(disease_model, disease_texts)
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("2 3\nreviewers 0.1 0.2 0.3\npatients 0.3 0.2 0.1\n", encoding="utf-8")
+    config = TaggerConfig(word_dim=3, char_dim=8, char_hidden=8, hidden=8, vectors=str(vectors))
+    assert "reviewers" not in {token.lower() for sentence in train for token in sentence.tokens}
+    taught, untaught = (
+        recipes.start(config, train, dev, tmp_path / name, lessons=given).tagger.encoder.word_vocab
+        for name, given in (("taught", lessons), ("untaught", None))
+    )
+    assert "reviewers" in taught and "reviewers" not in untaught
 
 
 def test_teach_and_train_with_lessons_on_the_command_line(disease_sample, tmp_path, capsys, disease_texts):

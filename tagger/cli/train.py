@@ -206,14 +206,13 @@ def run(args: argparse.Namespace) -> int:
     extras = [] if args.no_progress else [ProgressBar()]
     extras.append(EpochReport())
     texts = [s.tokens for corpus in dev.values() for s in corpus] + test_texts
-    texts += [lesson.sentence.tokens for lesson in lessons] if lessons else []
     settings = None
     if args.resume:
         settings = settings_given(args, overrides, config)
         if auto_lr:
             settings.pop("lr", None)  # the first run's lr-find chose the checkpoint's lr
     elif auto_lr:
-        tested = range_test(config, train, texts)
+        tested = range_test(config, train, [*texts, *lessons.texts()] if lessons else texts)  # as start builds
         tested.save(args.output / JSON_FILE, args.output / PNG_FILE)
         logger.info("%s; training at it (curve in %s)", tested.describe(), args.output / PNG_FILE)
         config = replace(config, lr=tested.suggested_lr)
