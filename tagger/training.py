@@ -409,8 +409,23 @@ def refit(
     if resume and (Path(output) / CHECKPOINT_FILE).is_file():
         trainer = Trainer.resume(output, combined, None, callbacks, config.to_dict(), lessons)
     else:
-        trainer = Trainer(build(config, combined, texts), combined, None, output, callbacks, lessons)
+        trainer = fresh(config, combined, None, output, callbacks, texts, lessons)
     return trainer, trainer.fit()
+
+
+def fresh(
+    config: TaggerConfig,
+    train: Corpora,
+    dev: Corpora | None,
+    output: str | Path,
+    callbacks: Sequence[Callback] | None,
+    texts: Iterable[Sequence[str]],
+    lessons: Lessons | None,
+) -> Trainer:
+    """A trainer of a new model built from ``config`` for ``train``, ``texts`` (as ``Tagger.build`` takes them)
+    and ``lessons``' words, which a student reads as it reads dev's and test's."""
+    texts = [*texts, *lessons.texts()] if lessons else texts
+    return Trainer(build(config, train, texts), train, dev, output, callbacks, lessons)
 
 
 def _parameter_groups(model: BiLSTMCRF, config: TaggerConfig) -> list[dict]:
