@@ -27,7 +27,8 @@ from .ensembles import combined
 from .evaluation import evaluate
 from .files import atomic_write
 from .tagger import Tagger
-from .training import CHECKPOINT_FILE, SCORES, Corpora, Trainer, TrainingResult, fresh, refit
+from .training import CHECKPOINT_FILE, SCORES, Corpora, Trainer, TrainingResult, refit
+from .transfer import build
 
 logger = logging.getLogger(__name__)
 MEMBER_SEED_STEP = 1000  # member K (from 1) of an ensemble trained apart takes seed + (K - 1) * MEMBER_SEED_STEP
@@ -129,7 +130,8 @@ def start(
     every = [*standard(output), *callbacks]
     if resume is not None:
         return Trainer.resume(output, train, dev, every, resume, lessons)
-    return fresh(config, train, dev, output, every, texts, lessons)
+    texts = [*texts, *lessons.texts()] if lessons else texts
+    return Trainer(build(config, train, texts), train, dev, output, every, lessons)
 
 
 def fit(

@@ -402,30 +402,16 @@ def refit(
     Nothing is held out, so the last epoch's model is kept: the protocol of papers that
     report test scores of models trained on train and dev together. ``train`` and ``dev``:
     a corpus each, or dicts of head names to corpora (each corpus joined with its own dev);
-    ``callbacks``: as for ``Trainer``; ``texts``: as for ``Tagger.build``.
+    ``callbacks``: as for ``Trainer``; ``texts``: as for ``Tagger.build``, without the lessons' words (which
+    the early-stopping run takes): with them, BC5CDR's fast preset scored lower (benchmarks/README.md).
     """
     combined = train + dev if isinstance(train, Corpus) else {name: train[name] + dev[name] for name in train}
     config = replace(config, epochs=epochs, patience=epochs)
     if resume and (Path(output) / CHECKPOINT_FILE).is_file():
         trainer = Trainer.resume(output, combined, None, callbacks, config.to_dict(), lessons)
     else:
-        trainer = fresh(config, combined, None, output, callbacks, texts, lessons)
+        trainer = Trainer(build(config, combined, texts), combined, None, output, callbacks, lessons)
     return trainer, trainer.fit()
-
-
-def fresh(
-    config: TaggerConfig,
-    train: Corpora,
-    dev: Corpora | None,
-    output: str | Path,
-    callbacks: Sequence[Callback] | None,
-    texts: Iterable[Sequence[str]],
-    lessons: Lessons | None,
-) -> Trainer:
-    """A trainer of a new model built from ``config`` for ``train``, ``texts`` (as ``Tagger.build`` takes them)
-    and ``lessons``' words, which a student reads as it reads dev's and test's."""
-    texts = [*texts, *lessons.texts()] if lessons else texts
-    return Trainer(build(config, train, texts), train, dev, output, callbacks, lessons)
 
 
 def _parameter_groups(model: BiLSTMCRF, config: TaggerConfig) -> list[dict]:

@@ -18,7 +18,7 @@ from tagger.corpus import Corpus, Sentence
 from tagger.crf import ConstrainedCRF
 from tagger.distillation import Lessons, LessonsError, teach
 from tagger.formats import read_corpus, write_corpus
-from tagger.training import Trainer, refit
+from tagger.training import Trainer
 
 
 @pytest.fixture(scope="module")
@@ -169,24 +169,20 @@ def test_a_student_learns_the_lessons_beside_the_gold_corpus_and_resumes_only_wi
     assert resumed.epoch == 2
 
 
-@pytest.mark.parametrize("way", ["start", "refit"])
-def test_a_recipe_and_its_refit_take_the_lessons_words_with_a_vector_into_the_vocabulary(
-    way, disease_model, disease_sample, tmp_path, disease_texts
+def test_a_recipe_takes_the_lessons_words_with_a_vector_into_the_vocabulary(
+    disease_model, disease_sample, tmp_path, disease_texts
 ):
     train, dev = (read_corpus(path) for path in disease_sample)
     lessons = teach(disease_model, disease_texts)
     vectors = tmp_path / "vectors.txt"
     vectors.write_text("2 3\nreviewers 0.1 0.2 0.3\npatients 0.3 0.2 0.1\n", encoding="utf-8")
     config = TaggerConfig(word_dim=3, char_dim=8, char_hidden=8, hidden=8, vectors=str(vectors))
-    assert "reviewers" not in {token.lower() for sentence in train + dev for token in sentence.tokens}
-
-    def vocabulary(name, given):
-        if way == "start":
-            return recipes.start(config, train, dev, tmp_path / name, lessons=given).tagger.encoder.word_vocab
-        refitted, _ = refit(config, train, dev, 1, tmp_path / name, lessons=given)
-        return refitted.tagger.encoder.word_vocab
-
-    assert "reviewers" in vocabulary("taught", lessons) and "reviewers" not in vocabulary("untaught", None)
+    assert "reviewers" not in {token.lower() for sentence in train for token in sentence.tokens}
+    taught, untaught = (
+        recipes.start(config, train, dev, tmp_path / name, lessons=given).tagger.encoder.word_vocab
+        for name, given in (("taught", lessons), ("untaught", None))
+    )
+    assert "reviewers" in taught and "reviewers" not in untaught
 
 
 def test_teach_and_train_with_lessons_on_the_command_line(disease_sample, tmp_path, capsys, disease_texts):
