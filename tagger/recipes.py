@@ -130,8 +130,13 @@ def start(
     every = [*standard(output), *callbacks]
     if resume is not None:
         return Trainer.resume(output, train, dev, every, resume, lessons)
-    texts = [*texts, *lessons.texts()] if lessons else texts
-    return Trainer(build(config, train, texts), train, dev, output, every, lessons)
+    return Trainer(build(config, train, student_texts(texts, lessons)), train, dev, output, every, lessons)
+
+
+def student_texts(texts: Sequence[Sequence[str]], lessons: Lessons | None) -> Sequence[Sequence[str]]:
+    """What a fresh model's vocabulary is built for (``Tagger.build``'s texts): ``texts`` and ``lessons``'
+    tokens, whose words with a vector it reads as it reads dev's and test's."""
+    return [*texts, *lessons.texts()] if lessons else texts
 
 
 def fit(

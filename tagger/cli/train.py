@@ -212,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
         if auto_lr:
             settings.pop("lr", None)  # the first run's lr-find chose the checkpoint's lr
     elif auto_lr:
-        tested = range_test(config, train, [*texts, *lessons.texts()] if lessons else texts)  # as start builds
+        tested = range_test(config, train, recipes.student_texts(texts, lessons))
         tested.save(args.output / JSON_FILE, args.output / PNG_FILE)
         logger.info("%s; training at it (curve in %s)", tested.describe(), args.output / PNG_FILE)
         config = replace(config, lr=tested.suggested_lr)
